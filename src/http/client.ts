@@ -1,0 +1,195 @@
+/**
+ * The one place where an endpoint value becomes I/O: build the exact request, send it through the
+ * transport, map the answer to a value or a typed error, and retry what may be retried.
+ */
+import { isRawBody, type Endpoint } from "./endpoint.js";
+import { AbortedError, HttpError, MatrixError, ResponseShapeError, TransportError } from "./errors.js";
+import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, RETRYABLE_STATUS, type RetryPolicy } from "./retry.js";
+import { tracingTransport, type TraceSink } from "./trace.js";
+import { undiciTransport } from "./transport.js";
+import { TxnIds } from "./txn.js";
+import { systemClock, type Clock, type HttpRequest, type HttpResponse, type Transport } from "./types.js";
+
+export interface HttpClientOptions {
+  /** e.g. "http://127.0.0.1:8008" (no trailing path). */
+  baseUrl: string;
+  accessToken?: string;
+  transport?: Transport;
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  trace?: TraceSink;
+  userAgent?: string;
+  txnIds?: TxnIds;
+  /** Called whenever a 429 makes the client wait (for progress and metrics). */
+  onRateLimited?: (waitMs: number, endpoint: string) => void;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Override the retry policy for this call; `false` sends once. */
+  retry?: Partial<RetryPolicy> | false;
+}
+
+/** A parsed answer with the exact text beside it (STYLE.md §6). */
+export interface Answer<R> {
+  value: R;
+  raw: string;
+  status: number;
+  headers: Record<string, string>;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class HttpClient {
+  readonly baseUrl: string;
+  readonly txnIds: TxnIds;
+  private accessToken: string | undefined;
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly policy: RetryPolicy;
+  private readonly userAgent: string;
+  private readonly onRateLimited: HttpClientOptions["onRateLimited"];
+  /** Writes wait here while the server's rate limit is in force (one user, one budget). */
+  private pausedUntil = 0;
+  private readonly ownTransport: (Transport & { close(): Promise<void> }) | undefined;
+
+  constructor(options: HttpClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.accessToken = options.accessToken;
+    this.clock = options.clock ?? systemClock;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.userAgent = options.userAgent ?? "mxdb/0.1";
+    this.txnIds = options.txnIds ?? new TxnIds();
+    this.onRateLimited = options.onRateLimited;
+    this.ownTransport = options.transport ? undefined : undiciTransport();
+    const base = options.transport ?? this.ownTransport!;
+    this.transport = options.trace ? tracingTransport(base, options.trace, this.clock) : base;
+  }
+
+  setAccessToken(token: string | undefined): void {
+    this.accessToken = token;
+  }
+
+  get hasAccessToken(): boolean {
+    return this.accessToken !== undefined;
+  }
+
+  /** A fresh transaction ID; keep it across retries of the same logical request. */
+  txnId(): string {
+    return this.txnIds.next();
+  }
+
+  /** Build the exact request an endpoint call would send (no I/O). */
+  buildRequest<A, R>(ep: Endpoint<A, R>, args: A, signal?: AbortSignal): HttpRequest {
+    const parts = ep.request(args);
+    let url = this.baseUrl + parts.path;
+    const query = Object.entries(parts.query ?? {}).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
+    if (query.length > 0) url += `?${query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&")}`;
+    const headers: Record<string, string> = { "user-agent": this.userAgent };
+    if (ep.auth) {
+      if (this.accessToken === undefined) throw new MatrixError(401, "M_MISSING_TOKEN", "mxdb has no access token for this request", {}, undefined, ep.method, url);
+      headers.authorization = `Bearer ${this.accessToken}`;
+    }
+    let body: Uint8Array | undefined;
+    if (isRawBody(parts.body)) {
+      body = parts.body.raw;
+      headers["content-type"] = parts.body.contentType;
+    } else if (parts.body !== undefined) {
+      body = encoder.encode(JSON.stringify(parts.body));
+      headers["content-type"] = "application/json";
+    }
+    return { method: ep.method, url, headers, ...(body ? { body } : {}), ...(signal ? { signal } : {}) };
+  }
+
+  /** Call an endpoint and return its parsed value. */
+  async send<A, R>(ep: Endpoint<A, R>, args: A, options: CallOptions = {}): Promise<R> {
+    return (await this.call(ep, args, options)).value;
+  }
+
+  /** Call an endpoint; the answer keeps the exact body text. */
+  async call<A, R>(ep: Endpoint<A, R>, args: A, options: CallOptions = {}): Promise<Answer<R>> {
+    const policy = options.retry === false ? { ...this.policy, maxAttempts: 1 } : { ...this.policy, ...options.retry };
+    const req = this.buildRequest(ep, args, options.signal);
+    for (let attempt = 0; ; attempt++) {
+      if (ep.method !== "GET") await this.waitForRateLimit(options.signal);
+      let res: HttpResponse;
+      try {
+        res = await this.transport(req);
+      } catch (cause) {
+        if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+        const error = new TransportError(cause, req.method, req.url);
+        if (!ep.idempotent || attempt + 1 >= policy.maxAttempts) throw error;
+        await this.sleep(backoffDelay(attempt, policy), options.signal);
+        continue;
+      }
+      if (res.status >= 200 && res.status < 300) return this.parse(ep, req, res);
+      const error = this.toError(req, res);
+      if (error instanceof MatrixError && res.status === 429) {
+        const wait = error.retryAfterMs ?? backoffDelay(attempt, policy);
+        if (attempt + 1 >= policy.maxAttempts || wait > policy.maxRateLimitWaitMs) throw error;
+        // Writes share one budget per user: hold every other write too, not just this one.
+        if (ep.method !== "GET") this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + wait);
+        this.onRateLimited?.(wait, ep.name);
+        if (ep.method === "GET") await this.sleep(wait, options.signal);
+        continue;
+      }
+      if (RETRYABLE_STATUS.has(res.status) && ep.idempotent && attempt + 1 < policy.maxAttempts) {
+        await this.sleep(backoffDelay(attempt, policy), options.signal);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /** Release the default transport's sockets. */
+  async close(): Promise<void> {
+    await this.ownTransport?.close();
+  }
+
+  private async waitForRateLimit(signal: AbortSignal | undefined): Promise<void> {
+    // Re-check after waking: another request may have met a fresh 429 meanwhile.
+    for (let wait = this.pausedUntil - this.clock.now(); wait > 0; wait = this.pausedUntil - this.clock.now()) {
+      await this.sleep(wait, signal);
+    }
+  }
+
+  private async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.clock.sleep(ms, signal);
+    } catch (reason) {
+      throw new AbortedError(reason);
+    }
+  }
+
+  private parse<A, R>(ep: Endpoint<A, R>, req: HttpRequest, res: HttpResponse): Answer<R> {
+    if (ep.response === "bytes") return { value: res.body as R, raw: "", status: res.status, headers: res.headers };
+    const raw = decoder.decode(res.body);
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new ResponseShapeError(undefined, raw, req.method, req.url, "the response is not JSON");
+    }
+    const parsed = ep.response.safeParse(json);
+    if (!parsed.success) throw new ResponseShapeError(parsed.error.issues, raw, req.method, req.url);
+    return { value: parsed.data, raw, status: res.status, headers: res.headers };
+  }
+
+  private toError(req: HttpRequest, res: HttpResponse): MatrixError | HttpError {
+    const text = decoder.decode(res.body);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return new HttpError(res.status, text, req.method, req.url);
+    }
+    if (typeof body !== "object" || body === null || typeof (body as { errcode?: unknown }).errcode !== "string") {
+      return new HttpError(res.status, text, req.method, req.url);
+    }
+    const b = body as Record<string, unknown>;
+    const fromHeader = parseRetryAfter(res.headers["retry-after"], this.clock.now());
+    const fromBody = typeof b.retry_after_ms === "number" && b.retry_after_ms >= 0 ? b.retry_after_ms : undefined;
+    return new MatrixError(res.status, b.errcode as string, typeof b.error === "string" ? b.error : "", b, fromHeader ?? fromBody, req.method, req.url);
+  }
+}
