@@ -1,0 +1,92 @@
+/**
+ * The test homeserver's configuration. `--generate-config` writes homeserver.yaml (signing key,
+ * secrets, SQLite path); we add a second config file whose top-level keys replace the generated
+ * ones (Synapse merges `-c` files in order). It is written as JSON, which is valid YAML, so no
+ * YAML library is needed. Patterned on PROTOCOL.md §4 (Synapse's complement/demo test configs).
+ */
+import { join } from "node:path";
+
+export type RateLimitMode = "lifted" | "default";
+
+export const GENERATED_CONFIG = "homeserver.yaml";
+export const OVERRIDE_CONFIG = "mxdb-overrides.yaml";
+export const LOG_CONFIG = "mxdb-log.yaml";
+export const LOG_FILE = "homeserver.log";
+/** Synapse's own stdout/stderr (startup banners, Python tracebacks before logging is set up). */
+export const STDIO_FILE = "synapse-stdio.log";
+
+export interface OverrideOptions {
+  dir: string;
+  port: number;
+  serverName: string;
+  sharedSecret: string;
+  rateLimits: RateLimitMode;
+}
+
+const LIFTED = { per_second: 9999, burst_count: 9999 };
+
+/** Every limiter that a test of a busy client could hit, lifted (Synapse's defaults: PROTOCOL.md §4). */
+export const LIFTED_RATE_LIMITS: Record<string, unknown> = {
+  rc_message: LIFTED,
+  rc_registration: LIFTED,
+  rc_login: { address: LIFTED, account: LIFTED, failed_attempts: LIFTED },
+  rc_joins: { local: LIFTED, remote: LIFTED },
+  rc_joins_per_room: LIFTED,
+  rc_invites: { per_room: LIFTED, per_user: LIFTED, per_issuer: LIFTED },
+  rc_room_creation: LIFTED,
+  rc_admin_redaction: LIFTED,
+  rc_presence: { per_user: LIFTED },
+  rc_key_requests: LIFTED,
+  rc_media_create: LIFTED,
+  rc_delayed_event_mgmt: LIFTED,
+};
+
+export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
+  return {
+    server_name: o.serverName,
+    public_baseurl: `http://127.0.0.1:${o.port}/`,
+    // Loopback only: tests never expose a homeserver beyond this machine.
+    listeners: [
+      {
+        port: o.port,
+        bind_addresses: ["127.0.0.1"],
+        type: "http",
+        tls: false,
+        x_forwarded: false,
+        resources: [{ names: ["client", "federation"], compress: false }],
+      },
+    ],
+    database: { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
+    media_store_path: join(o.dir, "media_store"),
+    pid_file: join(o.dir, "homeserver.pid"),
+    log_config: join(o.dir, LOG_CONFIG),
+    registration_shared_secret: o.sharedSecret,
+    enable_registration: true,
+    enable_registration_without_verification: true,
+    report_stats: false,
+    trusted_key_servers: [],
+    suppress_key_server_warning: true,
+    presence: { enabled: false },
+    bcrypt_rounds: 4,
+    enable_authenticated_media: true,
+    caches: { sync_response_cache_duration: 0 },
+    experimental_features: { msc4222_enabled: true },
+    ...(o.rateLimits === "lifted" ? LIFTED_RATE_LIMITS : {}),
+  };
+}
+
+/** Python logging dictConfig: WARNING and above to a file in the dir, nothing on the console. */
+export function logConfig(dir: string): Record<string, unknown> {
+  return {
+    version: 1,
+    formatters: { precise: { format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s" } },
+    handlers: { file: { class: "logging.FileHandler", formatter: "precise", filename: join(dir, LOG_FILE), encoding: "utf8" } },
+    loggers: { "synapse.storage.SQL": { level: "WARNING" } },
+    root: { level: "WARNING", handlers: ["file"] },
+    disable_existing_loggers: false,
+  };
+}
+
+export function toYamlText(value: unknown): string {
+  return `# written by mxdb (src/homeserver/config.ts); JSON is valid YAML\n${JSON.stringify(value, null, 2)}\n`;
+}

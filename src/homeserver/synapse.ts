@@ -1,0 +1,225 @@
+/**
+ * A real Synapse for tests, benchmarks and `mxdb homeserver start`: installed into a project-local
+ * venv (./venv.ts), configured for loopback and testing (./config.ts), started and stopped as a
+ * child process (./process.ts), cleaned up whatever happens (./cleanup.ts).
+ *
+ *   const hs = await Homeserver.start({ onProgress: console.log });
+ *   const alice = await hs.registerUser("alice");
+ *   ...
+ *   await hs.stop();
+ */
+import { randomBytes } from "node:crypto";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { HttpClient } from "../http/client.js";
+import { getServerVersion } from "../http/endpoints/admin/server-version.js";
+import { overrideRateLimit, readRateLimitOverride, registerWithSharedSecret, type RateLimitSetting, type RegisteredUser, type RegisterOptions } from "./admin.js";
+import { disown, own, type Owned } from "./cleanup.js";
+import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type RateLimitMode } from "./config.js";
+import { freePort, healthy, killAndWait, logTail, pidAlive, spawnSynapse, waitHealthy } from "./process.js";
+import { ensureVenv, type Venv } from "./venv.js";
+
+export const SYNAPSE_VERSION = "1.163.2";
+export const SYNAPSE_PACKAGES = [`matrix-synapse==${SYNAPSE_VERSION}`];
+export const STATE_FILE = "mxdb-homeserver.json";
+
+export interface HomeserverOptions {
+  /** "lifted" (default): every limiter at 9999/s; "default": Synapse's own limits untouched. */
+  rateLimits?: RateLimitMode;
+  /** Data and config dir; default a fresh temp dir, removed by stop(). A given dir is kept. */
+  dir?: string;
+  /** Loopback port; default a free one. */
+  port?: number;
+  /** Default "localhost". */
+  serverName?: string;
+  onProgress?: (line: string) => void;
+  /** Keep Synapse running after this Node process exits (see attach()). */
+  detached?: boolean;
+}
+
+/** Everything another process needs to use (or stop) this homeserver; serialisable as JSON. */
+export interface HomeserverInfo {
+  baseUrl: string;
+  serverName: string;
+  port: number;
+  dir: string;
+  /** registration_shared_secret: never print it. */
+  sharedSecret: string;
+  pid: number;
+  version: string;
+  rateLimits: RateLimitMode;
+  python: string;
+  configFiles: string[];
+  logFile: string;
+  /** The dir was created by start() and is removed by stop(). */
+  tempDir: boolean;
+  detached: boolean;
+}
+
+export class Homeserver {
+  private child: ChildProcess | undefined;
+  private readonly http: HttpClient;
+  private readonly owned: Owned | undefined;
+  private adminCache: Promise<RegisteredUser> | undefined;
+
+  private constructor(
+    private state: HomeserverInfo,
+    child: ChildProcess | undefined,
+    /** This process started it and must stop it (false for attach()/fromInfo()). */
+    owner: boolean,
+  ) {
+    this.child = child;
+    this.http = new HttpClient({ baseUrl: state.baseUrl });
+    if (owner && !state.detached) {
+      this.owned = { pid: () => (this.child ? this.state.pid : undefined), tempDir: state.tempDir ? state.dir : undefined, stop: () => this.stop() };
+      own(this.owned);
+    }
+  }
+
+  get info(): HomeserverInfo {
+    return { ...this.state, configFiles: [...this.state.configFiles] };
+  }
+
+  get baseUrl(): string {
+    return this.state.baseUrl;
+  }
+
+  /** Install (once) and start a Synapse; resolves when /health says OK. */
+  static async start(options: HomeserverOptions = {}): Promise<Homeserver> {
+    const progress = options.onProgress ?? (() => {});
+    const venv = await ensureVenv({ name: "synapse", packages: SYNAPSE_PACKAGES, onProgress: progress });
+    const tempDir = options.dir === undefined;
+    const dir = options.dir ? resolve(options.dir) : mkdtempSync(join(tmpdir(), "mxdb-synapse-"));
+    try {
+      mkdirSync(dir, { recursive: true });
+      const serverName = options.serverName ?? "localhost";
+      const rateLimits = options.rateLimits ?? "lifted";
+      const sharedSecret = randomBytes(24).toString("hex");
+      if (!existsSync(join(dir, GENERATED_CONFIG))) generateConfig(venv, dir, serverName);
+      // A given port is used as is; a free port could be taken between asking and binding, so retry then.
+      for (let attempt = 1; ; attempt++) {
+        const port = options.port ?? (await freePort());
+        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits });
+        const info: HomeserverInfo = {
+          baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits,
+          python: venv.python, configFiles, logFile: join(dir, LOG_FILE), tempDir, detached: options.detached ?? false,
+        };
+        const hs = new Homeserver(info, undefined, true);
+        try {
+          await hs.startProcess(progress);
+          return hs;
+        } catch (error) {
+          await hs.stopProcess();
+          if (hs.owned) disown(hs.owned);
+          await hs.http.close();
+          if (options.port !== undefined || attempt >= 3 || !/address already in use/i.test(String(error))) throw error;
+        }
+      }
+    } catch (error) {
+      if (tempDir) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Use a homeserver started by another process (from its `<dir>/mxdb-homeserver.json`). */
+  static attach(dir: string): Homeserver {
+    const path = join(resolve(dir), STATE_FILE);
+    if (!existsSync(path)) throw new Error(`mxdb: no homeserver state file at ${path}`);
+    return new Homeserver(JSON.parse(readFileSync(path, "utf8")) as HomeserverInfo, undefined, false);
+  }
+
+  /** Use a running homeserver described by `info` (e.g. the test run's shared one). stop() is not called by non-owners. */
+  static fromInfo(info: HomeserverInfo): Homeserver {
+    return new Homeserver({ ...info }, undefined, false);
+  }
+
+  /** Start Synapse on this instance's port and data (first start, or again after stopProcess()). */
+  async startProcess(onProgress: (line: string) => void = () => {}): Promise<void> {
+    if (this.state.pid && pidAlive(this.state.pid) && (await healthy(this.http))) return;
+    const started = Date.now();
+    const child = spawnSynapse({ python: this.state.python, dir: this.state.dir, configFiles: this.state.configFiles, detached: this.state.detached });
+    if (child.pid === undefined) throw new Error(`mxdb: could not spawn ${this.state.python}`);
+    this.child = child;
+    this.state.pid = child.pid;
+    await waitHealthy(this.http, child, this.state.dir);
+    if (!this.state.version) {
+      // e.g. "1.163.2" or "1.163.2 (b=main,abc123)": Synapse appends git info when it finds a checkout above its files.
+      const { server_version } = await this.http.send(getServerVersion, undefined);
+      this.state.version = server_version.split(" ")[0] ?? server_version;
+    }
+    onProgress(`Synapse ${this.state.version} ready at ${this.state.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    this.writeStateFile();
+  }
+
+  /** Stop the Synapse process but keep its data and port, for restart tests. */
+  async stopProcess(): Promise<void> {
+    const pid = this.state.pid;
+    if (pid) await killAndWait(pid, this.child);
+    this.child = undefined;
+  }
+
+  /** Stop Synapse and remove its temp dir (a caller-given dir is kept). */
+  async stop(): Promise<void> {
+    await this.stopProcess();
+    if (this.owned) disown(this.owned);
+    await this.http.close();
+    if (this.state.tempDir) rmSync(this.state.dir, { recursive: true, force: true });
+    else rmSync(join(this.state.dir, STATE_FILE), { force: true });
+  }
+
+  /** The process is alive and /health answers OK. */
+  async isRunning(): Promise<boolean> {
+    return this.state.pid > 0 && pidAlive(this.state.pid) && (await healthy(this.http, AbortSignal.timeout(2_000)));
+  }
+
+  /** Register a user through the admin API (shared secret). Fails with M_USER_IN_USE if taken. */
+  registerUser(localpart: string, options: RegisterOptions = {}): Promise<RegisteredUser> {
+    return registerWithSharedSecret(this.http, this.state.sharedSecret, localpart, options);
+  }
+
+  /** One admin user per instance, registered on first use. */
+  adminUser(): Promise<RegisteredUser> {
+    this.adminCache ??= this.registerUser(`mxdb-admin-${randomBytes(4).toString("hex")}`, { admin: true });
+    return this.adminCache;
+  }
+
+  /** Override rc_message for one user (e.g. Synapse's default {0.2/s, burst 10} can't be set: whole numbers only). */
+  overrideRateLimit(adminToken: string, userId: string, limit: RateLimitSetting): Promise<RateLimitSetting> {
+    return overrideRateLimit(this.http, adminToken, userId, limit);
+  }
+
+  readRateLimitOverride(adminToken: string, userId: string): Promise<RateLimitSetting | undefined> {
+    return readRateLimitOverride(this.http, adminToken, userId);
+  }
+
+  /** An HttpClient on this homeserver, with a user's token if given. Close it when done. */
+  client(accessToken?: string): HttpClient {
+    return new HttpClient({ baseUrl: this.state.baseUrl, ...(accessToken !== undefined ? { accessToken } : {}) });
+  }
+
+  /** The tail of Synapse's logs, for failure messages. */
+  logTail(lines = 25): string {
+    return logTail(this.state.dir, lines);
+  }
+
+  private writeStateFile(): void {
+    const path = join(this.state.dir, STATE_FILE);
+    writeFileSync(path, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600);
+  }
+}
+
+function generateConfig(venv: Venv, dir: string, serverName: string): void {
+  const args = ["-m", "synapse.app.homeserver", "--server-name", serverName, "--config-path", join(dir, GENERATED_CONFIG), "--generate-config", "--report-stats=no", "--data-directory", dir, "--config-directory", dir];
+  const res = spawnSync(venv.python, args, { cwd: dir, encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`mxdb: synapse --generate-config failed (${res.status ?? res.signal}):\n${res.stdout}${res.stderr}`);
+}
+
+function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode }): string[] {
+  writeFileSync(join(dir, LOG_CONFIG), toYamlText(logConfig(dir)));
+  // Holds the shared secret: owner-only.
+  writeFileSync(join(dir, OVERRIDE_CONFIG), toYamlText(overrideConfig({ dir, ...o })), { mode: 0o600 });
+  return [join(dir, GENERATED_CONFIG), join(dir, OVERRIDE_CONFIG)];
+}

@@ -1,0 +1,50 @@
+/**
+ * The real Synapse for integration tests.
+ *
+ * `npm test` (scripts/test.ts) starts ONE Synapse for the whole run, rate limits lifted, and passes
+ * its info in MXDB_TEST_HOMESERVER (JSON); testHomeserver() attaches to it. A test file run on its
+ * own (`node --import tsx --test test/integration/x.test.ts`) has no such variable, so the first
+ * call starts a Synapse for this process (installing it if needed) and it is stopped at exit.
+ * Tests never skip for lack of a homeserver.
+ *
+ * The shared homeserver must not be stopped or restarted by a test: a test that needs that (a sync
+ * loop surviving a restart) or Synapse's default rate limits starts its own with
+ * `Homeserver.start({ rateLimits: "default" })` and calls `stop()` in `after()`.
+ */
+import { randomBytes } from "node:crypto";
+import { HttpClient } from "../../src/http/client.js";
+import { Homeserver, type HomeserverInfo } from "../../src/homeserver/synapse.js";
+
+export { Homeserver, type HomeserverInfo };
+
+export const TEST_HOMESERVER_ENV = "MXDB_TEST_HOMESERVER";
+
+let shared: Promise<Homeserver> | undefined;
+
+/** The run's shared homeserver, or one started for this process. */
+export function testHomeserver(): Promise<Homeserver> {
+  shared ??= (async () => {
+    const json = process.env[TEST_HOMESERVER_ENV];
+    if (json) return Homeserver.fromInfo(JSON.parse(json) as HomeserverInfo);
+    // Stopped by the exit hooks in src/homeserver/cleanup.ts when this process ends.
+    return Homeserver.start({ rateLimits: "lifted", onProgress: (line) => process.stderr.write(`# ${line}\n`) });
+  })();
+  return shared;
+}
+
+export interface TestUser {
+  userId: string;
+  accessToken: string;
+  deviceId: string;
+  password: string;
+  /** An HttpClient on the user's token (its keep-alive sockets do not hold the process open). */
+  client: HttpClient;
+}
+
+/** A freshly registered user with a unique localpart `<prefix>-<random>`. */
+export async function newUser(prefix = "u", options: { admin?: boolean } = {}): Promise<TestUser> {
+  const hs = await testHomeserver();
+  const localpart = `${prefix}-${randomBytes(5).toString("hex")}`.toLowerCase();
+  const user = await hs.registerUser(localpart, { admin: options.admin ?? false });
+  return { ...user, client: hs.client(user.accessToken) };
+}
