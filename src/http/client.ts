@@ -84,8 +84,8 @@ export class HttpClient {
   buildRequest<A, R>(ep: Endpoint<A, R>, args: A, signal?: AbortSignal): HttpRequest {
     const parts = ep.request(args);
     let url = this.baseUrl + parts.path;
-    const query = Object.entries(parts.query ?? {}).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
-    if (query.length > 0) url += `?${query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&")}`;
+    const query = Object.entries(parts.query ?? {}).flatMap(([k, v]) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one) => [k, String(one)] as const)));
+    if (query.length > 0) url += `?${query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&")}`;
     const headers: Record<string, string> = { "user-agent": this.userAgent };
     if (ep.auth) {
       if (this.accessToken === undefined) throw new MatrixError(401, "M_MISSING_TOKEN", "mxdb has no access token for this request", {}, undefined, ep.method, url);

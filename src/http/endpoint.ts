@@ -21,8 +21,8 @@ export interface RawBody {
 export interface RequestParts {
   /** Path with every parameter already percent-encoded (use `seg`). */
   path: string;
-  /** Query parameters; undefined values are left out. */
-  query?: Record<string, string | number | boolean | undefined>;
+  /** Query parameters; undefined values are left out; an array repeats the key (`via=a&via=b`). */
+  query?: Record<string, string | number | boolean | readonly string[] | undefined>;
   /** A JSON value (serialised compactly) or raw bytes. */
   body?: unknown;
 }

@@ -1,8 +1,11 @@
 // PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}
 // https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey
-import { z } from "zod";
+import type { z } from "zod";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
+import { eventIdResponse } from "../schemas.js";
+
+export { eventIdResponse };
 
 export interface PutStateArgs {
   roomId: string;
@@ -10,8 +13,6 @@ export interface PutStateArgs {
   stateKey: string;
   content: Record<string, unknown>;
 }
-
-export const eventIdResponse = z.looseObject({ event_id: z.string() });
 
 /**
  * No transaction ID exists for state, so a resend is a second write of the same content; Synapse

@@ -1,0 +1,55 @@
+/**
+ * Schemas shared by several endpoints: the client event format, a state event, `{event_id}`.
+ * Every object is `looseObject`, so fields this version of mxdb does not know are kept (STYLE.md §6).
+ * Spec: https://spec.matrix.org/v1.19/client-server-api/#room-event-format
+ */
+import { z } from "zod";
+
+/** `{event_id}`: the answer of every endpoint that makes one event (send, state PUT, redact). */
+export const eventIdResponse = z.looseObject({ event_id: z.string() });
+export type EventIdResponse = z.infer<typeof eventIdResponse>;
+
+/** An empty object answer (`{}`): logout, leave, sendToDevice. */
+export const emptyResponse = z.looseObject({});
+
+/** The fields every client event has; also the shape of `unsigned.redacted_because`. */
+const clientEventFields = {
+  event_id: z.string(),
+  type: z.string(),
+  sender: z.string(),
+  origin_server_ts: z.number(),
+  content: z.record(z.string(), z.unknown()),
+  /** Absent in the `/sync` room timeline ("without room ID"); present everywhere else. */
+  room_id: z.string().optional(),
+  /** Present, possibly `""`, exactly when the event is a state event. */
+  state_key: z.string().optional(),
+};
+
+/** The redaction event that redacted this one, inside `unsigned`. */
+export const redactionEvent = z.looseObject(clientEventFields);
+
+/**
+ * `unsigned`: data the server adds, not covered by the signatures.
+ * Spec: https://spec.matrix.org/v1.19/client-server-api/#definition-clientevent_unsigneddata
+ */
+export const unsignedData = z.looseObject({
+  age: z.number().optional(),
+  transaction_id: z.string().optional(),
+  membership: z.string().optional(),
+  /** The content of the state event this one replaced (state events only). */
+  prev_content: z.record(z.string(), z.unknown()).optional(),
+  /** The event ID of the state event this one replaced (a server extension; Synapse sends it). */
+  replaces_state: z.string().optional(),
+  redacted_because: redactionEvent.optional(),
+});
+
+/** A client event: https://spec.matrix.org/v1.19/client-server-api/#definition-clientevent */
+export const clientEvent = z.looseObject({ ...clientEventFields, unsigned: unsignedData.optional() });
+export type ClientEvent = z.infer<typeof clientEvent>;
+
+/** A state event: a client event whose `state_key` is required (it may be `""`). */
+export const stateEvent = z.looseObject({ ...clientEventFields, state_key: z.string(), unsigned: unsignedData.optional() });
+export type StateEvent = z.infer<typeof stateEvent>;
+
+/** Event content: any JSON object. */
+export const eventContent = z.record(z.string(), z.unknown());
