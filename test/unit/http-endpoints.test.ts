@@ -226,7 +226,7 @@ test("idempotent and rateLimited flags follow the spec and the kind of request",
 });
 
 test("every endpoint links to the v1.19 spec section of its own path", () => {
-  const all = Object.values(api).filter((v): v is Endpoint<unknown, unknown> => typeof v === "object" && v !== null && "request" in v && "spec" in v);
+  const all = (Object.values(api) as unknown[]).filter((v): v is Endpoint<unknown, unknown> => typeof v === "object" && v !== null && "request" in v && "spec" in v);
   assert.ok(all.length >= 25, `found ${all.length} endpoints`);
   for (const ep of all) assert.match(ep.spec, /^https:\/\/spec\.matrix\.org\/v1\.19\/client-server-api\/#(get|put|post|delete)_matrix[a-z0-9_]+$/, ep.name);
   const names = all.map((ep) => ep.name);
