@@ -1,0 +1,269 @@
+/**
+ * The /sync long-poll loop. The order of steps, and why, is in ./README.md.
+ * Spec: https://spec.matrix.org/v1.19/client-server-api/#syncing
+ */
+import type { HttpClient } from "../http/client.js";
+import { join } from "../http/endpoints/rooms/join.js";
+import { sync, type SyncResponse } from "../http/endpoints/sync/sync.js";
+import { AbortedError, isMatrixError } from "../http/errors.js";
+import { backoffDelay } from "../http/retry.js";
+import { systemClock, type Clock } from "../http/types.js";
+import { RoomState } from "../state/room-state.js";
+import type { StateChange } from "../state/types.js";
+import type { Store } from "../store/store.js";
+import { planSync } from "./apply.js";
+import { ChangeStreams, type ChangeFilter } from "./change-stream.js";
+import { ensureFilter } from "./filter.js";
+import { STORE_KEYS } from "./store-keys.js";
+
+export type { SyncResponse } from "../http/endpoints/sync/sync.js";
+
+export interface SyncLoopOptions {
+  http: HttpClient;
+  userId: string;
+  store: Store;
+  clock?: Clock;
+  /** Long-poll timeout sent to the server (ms); default 30000. */
+  timeoutMs?: number;
+  /** Join rooms we are invited to: all (true), none (false, the default), or those the function accepts. */
+  autoJoin?: boolean | ((roomId: string, inviter?: string) => boolean);
+  /** "auto" (default) asks for state_after and uses it when the server sends it; "never" forces the classic algorithm. */
+  stateAfter?: "auto" | "never";
+  /** Errors the loop recovers from (it backs off and tries again), listener errors, failed auto-joins. */
+  onError?: (e: unknown) => void;
+  /**
+   * Called with each response before it is saved; the entries it returns are written in the same
+   * atomic Store write as the token (the crypto layer saves its to-device results this way).
+   */
+  beforeCommit?: (response: SyncResponse) => Promise<Record<string, string | undefined> | void> | Record<string, string | undefined> | void;
+  /** Back-off after errors: first delay and cap (ms). Defaults 500 and 30000. */
+  backoff?: { baseDelayMs?: number; maxDelayMs?: number };
+}
+
+type RoomEvent = "leave" | "join" | "invite";
+type Listener = (arg: never) => void;
+
+export class SyncLoop {
+  readonly done: Promise<void>;
+  private readonly opts: SyncLoopOptions;
+  private readonly clock: Clock;
+  private readonly timeoutMs: number;
+  private readonly abort = new AbortController();
+  private readonly streams = new ChangeStreams();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private roomMap: Map<string, RoomState> = new Map();
+  private token: string | undefined;
+  private stateAfterSeen = false;
+  private started = false;
+  private ended = false;
+  private endError: unknown;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+  private readonly synced: Promise<void>;
+  private resolveSynced!: () => void;
+  private rejectSynced!: (e: unknown) => void;
+  private nextWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Sync requests sent (for the idle-minute measurement and diagnostics). */
+  requestCount = 0;
+
+  constructor(opts: SyncLoopOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.synced = new Promise((resolve, reject) => {
+      this.resolveSynced = resolve;
+      this.rejectSynced = reject;
+    });
+    // Callers may never await these; a rejection must not crash the process.
+    this.done.catch(() => undefined);
+    this.synced.catch(() => undefined);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.run().then(
+      () => this.finish(undefined),
+      (e: unknown) => this.finish(e),
+    );
+  }
+
+  /** Abort the long-poll (or the back-off sleep) and resolve once the loop has ended. */
+  async stop(): Promise<void> {
+    if (!this.abort.signal.aborted) this.abort.abort(new AbortedError("sync loop stopped"));
+    if (!this.started) this.finish(undefined);
+    await this.done.catch(() => undefined);
+  }
+
+  room(roomId: string): RoomState | undefined {
+    return this.roomMap.get(roomId);
+  }
+
+  rooms(): ReadonlyMap<string, RoomState> {
+    return this.roomMap;
+  }
+
+  /** The `next_batch` whose state is applied and saved. */
+  get syncToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Resolves after the first complete sync: state loaded from the Store and one /sync applied. */
+  whenSynced(): Promise<void> {
+    return this.synced;
+  }
+
+  /** Resolves after the next /sync response has been applied and saved. */
+  nextSync(): Promise<void> {
+    if (this.ended) return Promise.reject(this.endError ?? new AbortedError("sync loop stopped"));
+    return new Promise((resolve, reject) => this.nextWaiters.push({ resolve, reject }));
+  }
+
+  changes(filter?: ChangeFilter): AsyncIterableIterator<StateChange> {
+    return this.streams.open(filter);
+  }
+
+  on(event: "change", cb: (c: StateChange) => void): () => void;
+  on(event: "sync", cb: (response: SyncResponse) => void): () => void;
+  on(event: RoomEvent, cb: (roomId: string) => void): () => void;
+  on(event: string, cb: (arg: never) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(cb);
+    return () => {
+      set.delete(cb);
+    };
+  }
+
+  // 1. Load the saved picture and token; 2. get the filter; 3. long-poll, apply, save, notify; repeat.
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    await this.load();
+    let filterId: string | undefined;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        filterId ??= await ensureFilter(this.opts.http, this.opts.store, this.opts.userId, undefined, signal);
+        const initial = this.token === undefined;
+        this.requestCount++;
+        const { value } = await this.opts.http.call(
+          sync,
+          {
+            filter: filterId,
+            since: this.token,
+            // The first sync answers at once; later ones wait on the server for news.
+            timeout: initial ? 0 : this.timeoutMs,
+            set_presence: "offline",
+            useStateAfter: this.opts.stateAfter !== "never",
+          },
+          { signal, retry: false },
+        );
+        await this.commit(value, initial);
+        failures = 0;
+      } catch (e) {
+        if (signal.aborted) return;
+        // The access token is gone: looping cannot help. soft_logout says whether the device survives.
+        if (isMatrixError(e, "M_UNKNOWN_TOKEN") || isMatrixError(e, "M_MISSING_TOKEN")) throw e;
+        this.report(e);
+        const delay =
+          isMatrixError(e) && e.status === 429 && e.retryAfterMs !== undefined
+            ? e.retryAfterMs
+            : backoffDelay(failures++, { baseDelayMs: this.opts.backoff?.baseDelayMs ?? 500, maxDelayMs: this.opts.backoff?.maxDelayMs ?? 30_000 });
+        try {
+          await this.clock.sleep(delay, signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  private async load(): Promise<void> {
+    const store = this.opts.store;
+    this.token = await store.get(STORE_KEYS.nextBatch);
+    // Snapshots without a token cannot be continued from; the initial sync will replace them.
+    if (this.token === undefined) return;
+    for (const key of await store.keys(STORE_KEYS.roomPrefix)) {
+      const raw = await store.get(key);
+      if (raw === undefined) continue;
+      const room = RoomState.fromJSON(JSON.parse(raw));
+      this.roomMap.set(room.roomId, room);
+    }
+  }
+
+  /** Apply one response: plan, save (token and snapshots in one atomic write), swap in, notify. */
+  private async commit(response: SyncResponse, initial: boolean): Promise<void> {
+    const plan = planSync(this.roomMap, response, { initial, stateAfterExpected: this.stateAfterSeen, userId: this.opts.userId });
+    if (initial) {
+      // Snapshots left from an earlier token we no longer have.
+      for (const key of await this.opts.store.keys(STORE_KEYS.roomPrefix)) {
+        if (!(key in plan.entries) && !plan.rooms.has(key.slice(STORE_KEYS.roomPrefix.length))) plan.entries[key] = undefined;
+      }
+    }
+    const extra = await this.opts.beforeCommit?.(response);
+    await this.opts.store.setMany(extra ? { ...extra, ...plan.entries } : plan.entries);
+    this.roomMap = plan.rooms;
+    this.token = response.next_batch;
+    if (plan.sawStateAfter) this.stateAfterSeen = true;
+
+    for (const roomId of plan.joined) this.emit("join", roomId);
+    for (const c of plan.changes) {
+      this.streams.push(c);
+      this.emit("change", c);
+    }
+    for (const roomId of plan.left) this.emit("leave", roomId);
+    for (const { roomId } of plan.invited) this.emit("invite", roomId);
+    this.emit("sync", response);
+    this.resolveSynced();
+    const waiters = this.nextWaiters;
+    this.nextWaiters = [];
+    for (const w of waiters) w.resolve();
+    for (const { roomId, inviter } of plan.invited) await this.maybeJoin(roomId, inviter);
+  }
+
+  private async maybeJoin(roomId: string, inviter: string | undefined): Promise<void> {
+    const rule = this.opts.autoJoin ?? false;
+    if (!(typeof rule === "function" ? rule(roomId, inviter) : rule)) return;
+    try {
+      await this.opts.http.send(join, { roomIdOrAlias: roomId }, { signal: this.abort.signal });
+    } catch (e) {
+      if (!this.abort.signal.aborted) this.report(e);
+    }
+  }
+
+  private emit(event: string, arg: unknown): void {
+    for (const cb of this.listeners.get(event) ?? []) {
+      try {
+        (cb as (a: unknown) => void)(arg);
+      } catch (e) {
+        this.report(e);
+      }
+    }
+  }
+
+  private report(e: unknown): void {
+    try {
+      this.opts.onError?.(e);
+    } catch {
+      // An error handler that throws must not end the loop.
+    }
+  }
+
+  private finish(error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endError = error;
+    this.streams.close();
+    const reason = error ?? new AbortedError("sync loop stopped");
+    this.rejectSynced(reason);
+    for (const w of this.nextWaiters) w.reject(reason);
+    this.nextWaiters = [];
+    if (error === undefined) this.resolveDone();
+    else this.rejectDone(error);
+  }
+}
+
