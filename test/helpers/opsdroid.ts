@@ -1,0 +1,284 @@
+/**
+ * opsdroid's real Matrix database (opsdroid.database.matrix.DatabaseMatrix 0.31.0), driven from Node
+ * for the two-way format tests and the benchmarks. The Python side is bench/opsdroid_driver.py, a
+ * long-lived process speaking JSON lines, run from a project-local venv with the exact pins of
+ * bench/requirements-opsdroid.txt.
+ *
+ *   const ops = await startOpsdroid({ homeserver, user_id, access_token, device_id, rooms: { main: roomId }, single_state_key: false });
+ *   await ops.put("twim", { hello: "world" });
+ *   await ops.get("twim"); // { hello: "world" }
+ *   await ops.close();
+ *
+ * Requests run concurrently in the driver (one asyncio task each), as concurrent skills would; await
+ * each call before the next to keep them in order. A Python exception rejects with OpsdroidError.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { disown, own, type Owned } from "../../src/homeserver/cleanup.js";
+import { ensureVenv, projectRoot, type Venv } from "../../src/homeserver/venv.js";
+
+export const OPSDROID_REQUIREMENTS = join(projectRoot(), "bench", "requirements-opsdroid.txt");
+export const OPSDROID_DRIVER = join(projectRoot(), "bench", "opsdroid_driver.py");
+
+/** The exact pins (one source for CI's `pip install -r` and for ensureVenv). */
+export function opsdroidPackages(): string[] {
+  return readFileSync(OPSDROID_REQUIREMENTS, "utf8")
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter((line) => line !== "");
+}
+
+/** Create or reuse .venv/opsdroid. */
+export function ensureOpsdroidVenv(onProgress?: (line: string) => void): Promise<Venv> {
+  return ensureVenv({ name: "opsdroid", packages: opsdroidPackages(), ...(onProgress ? { onProgress } : {}) });
+}
+
+/** The driver's init line: the connector's and the database's configuration. */
+export interface OpsdroidInit {
+  homeserver: string;
+  user_id: string;
+  /** Either a token, or `password` (the connector then logs in with user_id and a new device). */
+  access_token?: string;
+  password?: string;
+  device_id?: string;
+  /** The connector's rooms map; it must have "main" (ConnectorMatrix's default target). */
+  rooms: Record<string, string>;
+  /** A name from `rooms`, an alias or a room ID; opsdroid's default is "main". */
+  default_room?: string;
+  /** opsdroid's default is true. */
+  single_state_key?: boolean | string;
+  /** Encryption is not supported by the driver: anything but false is rejected. */
+  should_encrypt?: false;
+  /** Python logging level for the driver's stderr, default "WARNING". */
+  log_level?: "DEBUG" | "INFO" | "WARNING" | "ERROR";
+}
+
+export interface OpsdroidInfo {
+  user_id: string;
+  device_id: string;
+  room_ids: Record<string, string>;
+  versions: { opsdroid: string; "matrix-nio": string; python: string };
+}
+
+/** A request line without its id; `room` runs it inside opsdroid's memory_in_room(room). */
+export interface OpsdroidRequest {
+  op: string;
+  /** Return the HTTP requests nio sent for this op as `requests`. */
+  trace?: boolean;
+  [field: string]: unknown;
+}
+
+/** An answer: the op's result and, with `trace`, nio's requests as [method, path] (no query string). */
+export interface OpsdroidAnswer<T = unknown> {
+  result: T;
+  requests?: [string, string][];
+}
+
+export interface OpsdroidOptions {
+  onProgress?: (line: string) => void;
+  /** Each line the driver writes to stderr (Python logging, tracebacks). */
+  onStderr?: (line: string) => void;
+  /** Reject a request unanswered after this long; 0 = never. Default 120 s (nio retries 429 forever). */
+  timeoutMs?: number;
+}
+
+/** A Python exception from the driver: `type` is its class name (`MatrixException`, `KeyError`, ...). */
+export class OpsdroidError extends Error {
+  override readonly name = "OpsdroidError";
+  constructor(
+    readonly type: string,
+    readonly pythonMessage: string,
+    /** For MatrixException: nio's error response (errcode, message, HTTP status). */
+    readonly matrix?: { response: string; errcode: string | null; message: string | null; status: number | null },
+  ) {
+    super(`${type}: ${pythonMessage}`);
+  }
+}
+
+export interface OpsdroidDriver {
+  readonly info: OpsdroidInfo;
+  put(key: string, value: unknown, options?: { room?: string }): Promise<true | null>;
+  get(key: string, options?: { room?: string }): Promise<unknown>;
+  /** The removed value (one key), the removed values (several), or null when nothing was removed. */
+  delete(keyOrKeys: string | string[], options?: { room?: string }): Promise<unknown>;
+  request<T = unknown>(request: OpsdroidRequest): Promise<OpsdroidAnswer<T>>;
+  /** Last lines of the driver's stderr (for failure messages). */
+  stderrTail(): string;
+  close(): Promise<void>;
+}
+
+interface WireAnswer {
+  id: number | null;
+  ok: boolean;
+  result?: unknown;
+  requests?: [string, string][];
+  error?: string;
+  type?: string;
+  matrix?: OpsdroidError["matrix"];
+}
+
+interface Pending {
+  resolve(answer: OpsdroidAnswer): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Start the driver (installing the venv if needed) and initialise opsdroid with `init`. */
+export async function startOpsdroid(init: OpsdroidInit, options: OpsdroidOptions = {}): Promise<OpsdroidDriver> {
+  const venv = await ensureOpsdroidVenv(options.onProgress);
+  const child = spawn(venv.python, ["-u", OPSDROID_DRIVER], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
+  });
+  const driver = new Driver(child, options);
+  try {
+    const answer = await driver.request<OpsdroidInfo>({ ...init, op: "init" });
+    driver.info = answer.result;
+    return driver;
+  } catch (error) {
+    await driver.close();
+    if (error instanceof OpsdroidError) throw new OpsdroidError(error.type, `${error.pythonMessage}\n${driver.stderrTail()}`, error.matrix);
+    throw new Error(`opsdroid driver failed to start: ${(error as Error).message}\n${driver.stderrTail()}`);
+  }
+}
+
+class Driver implements OpsdroidDriver {
+  info!: OpsdroidInfo;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly tail: string[] = [];
+  private exited: Promise<void>;
+  private exitError: Error | undefined;
+  /** Killed with the Synapses this process owns if the process exits or is interrupted first. */
+  private readonly owned: Owned = {
+    pid: () => (this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined),
+    tempDir: undefined,
+    stop: () => this.close(),
+  };
+
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly options: OpsdroidOptions,
+  ) {
+    createInterface({ input: child.stdout }).on("line", (line) => this.onAnswer(line));
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      this.tail.push(line);
+      if (this.tail.length > 40) this.tail.shift();
+      options.onStderr?.(line);
+    });
+    this.exited = new Promise((resolve) => {
+      child.on("error", (error) => {
+        this.exitError = new Error(`cannot run the opsdroid driver: ${error.message}`);
+        this.failAll(this.exitError);
+        resolve();
+      });
+      child.on("exit", (code, signal) => {
+        this.exitError ??= new Error(`the opsdroid driver exited (code ${code}, signal ${signal})\n${this.stderrTail()}`);
+        this.failAll(this.exitError);
+        disown(this.owned);
+        resolve();
+      });
+    });
+    own(this.owned);
+    this.idle();
+  }
+
+  put(key: string, value: unknown, options: { room?: string } = {}): Promise<true | null> {
+    return this.result<true | null>({ op: "put", key, value, ...options });
+  }
+
+  get(key: string, options: { room?: string } = {}): Promise<unknown> {
+    return this.result({ op: "get", key, ...options });
+  }
+
+  delete(keyOrKeys: string | string[], options: { room?: string } = {}): Promise<unknown> {
+    return this.result({ op: "delete", key: keyOrKeys, ...options });
+  }
+
+  request<T = unknown>(request: OpsdroidRequest): Promise<OpsdroidAnswer<T>> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    const id = this.nextId++;
+    return new Promise<OpsdroidAnswer<T>>((resolve, reject) => {
+      const timeoutMs = this.options.timeoutMs ?? 120_000;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              this.pending.delete(id);
+              this.idle();
+              reject(new Error(`opsdroid driver: no answer to ${request.op} (#${id}) within ${timeoutMs} ms\n${this.stderrTail()}`));
+            }, timeoutMs)
+          : undefined;
+      this.pending.set(id, { resolve: resolve as Pending["resolve"], reject, timer });
+      this.busy();
+      this.child.stdin.write(`${JSON.stringify({ ...request, id })}\n`);
+    });
+  }
+
+  stderrTail(): string {
+    return this.tail.join("\n");
+  }
+
+  async close(): Promise<void> {
+    if (!this.exitError && this.child.exitCode === null) {
+      try {
+        // The driver answers close after every request in flight, then exits.
+        await this.request({ op: "close" });
+      } catch {
+        // Already gone or broken: the kill below handles it.
+      }
+      this.child.stdin.end();
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await this.exited;
+  }
+
+  private async result<T>(request: OpsdroidRequest): Promise<T> {
+    return (await this.request<T>(request)).result;
+  }
+
+  private onAnswer(line: string): void {
+    let answer: WireAnswer;
+    try {
+      answer = JSON.parse(line) as WireAnswer;
+    } catch {
+      this.tail.push(`(stdout) ${line}`);
+      return;
+    }
+    const pending = answer.id === null ? undefined : this.pending.get(answer.id);
+    if (!pending) return;
+    this.pending.delete(answer.id!);
+    clearTimeout(pending.timer);
+    this.idle();
+    if (answer.ok) pending.resolve({ result: answer.result ?? null, ...(answer.requests ? { requests: answer.requests } : {}) });
+    else pending.reject(new OpsdroidError(answer.type ?? "Error", answer.error ?? "", answer.matrix));
+  }
+
+  private failAll(error: Error): void {
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+      this.pending.delete(id);
+    }
+  }
+
+  /** While a request is in flight the driver keeps Node alive; when idle it must not hold the process open. */
+  private busy(): void {
+    this.child.ref();
+    pipe(this.child.stdout).ref?.();
+  }
+
+  private idle(): void {
+    if (this.pending.size > 0) return;
+    this.child.unref();
+    for (const stream of [this.child.stdout, this.child.stderr, this.child.stdin]) pipe(stream).unref?.();
+  }
+}
+
+/** A child's stdio pipe is a net.Socket at run time (typed as a plain stream), which can be (un)ref'd. */
+function pipe(stream: unknown): { ref?: () => void; unref?: () => void } {
+  return stream as { ref?: () => void; unref?: () => void };
+}
