@@ -74,7 +74,10 @@ async function main(): Promise<number> {
   let hs: Homeserver | undefined;
   let child: ChildProcess | undefined;
   const scratch = mkdtempSync(join(tmpdir(), "mxdb-test-run-"));
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
     console.error(`\nmxdb test: ${signal}, stopping tests and Synapse ...`);
     child?.kill(signal);
   };

@@ -82,12 +82,19 @@ export function logTail(dir: string, lines = 25): string {
   return parts.join("\n") || `(no log in ${dir})`;
 }
 
+/** The process exists and is not a zombie (exited, waiting to be reaped by its parent). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; the state letter follows the last ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no procfs: trust kill(0)
   }
 }
 
@@ -97,13 +104,14 @@ export async function killAndWait(pid: number, child: ChildProcess | undefined, 
   if (gone()) return;
   // ref() so the event loop waits for the exit we are awaiting.
   child?.ref();
-  const exited = child ? new Promise<void>((r) => child.once("exit", () => r())) : undefined;
+  const exited = child ? new Promise<void>((r) => child.once("exit", () => r())) : new Promise<void>(() => {});
   try {
     process.kill(pid, "SIGTERM");
   } catch {
     return;
   }
   const deadline = Date.now() + graceMs;
+  // Poll as well as wait for 'exit': a process we did not spawn sends us no event.
   while (!gone() && Date.now() < deadline) await Promise.race([exited, new Promise((r) => setTimeout(r, 100))]);
   if (!gone()) {
     try {

@@ -74,7 +74,8 @@ export async function ensureVenv(options: VenvOptions): Promise<Venv> {
   try {
     // Another process may have finished the install while we waited for the lock.
     if (markerMatches(dir, options.packages)) return venvOf(dir);
-    const shown = relative(process.cwd(), dir) || dir;
+    const rel = relative(process.cwd(), dir);
+    const shown = rel && !rel.startsWith("..") ? rel : dir;
     rmSync(dir, { recursive: true, force: true });
     const python = process.env.MXDB_PYTHON ?? "python3";
     progress(`creating virtualenv ${shown} (${python} -m venv) ...`);
