@@ -157,7 +157,7 @@ test("the server's state_after naming an older event corrects our picture (a sta
   // The first k1 event ({v:1}, from the "put" step): the server says the room went back to it.
   const older = replay(stateAfter, "put").rooms.get(stateAfter.roomId)!.get(DB, "k1")!;
   assert.notEqual(room.get(DB, "k1")!.event_id, older.event_id);
-  const reset: SyncResponse = { next_batch: "s_reset", rooms: { join: { [stateAfter.roomId]: { "org.matrix.msc4222.state_after": { events: [older] }, timeline: { events: [], limited: false } } } } };
+  const reset: SyncResponse = { next_batch: "s_reset", rooms: { join: { [stateAfter.roomId]: { "org.matrix.msc4222.state_after": { events: [older as unknown as { type: string }] }, timeline: { events: [], limited: false } } } } };
   const plan = planSync(r.rooms, reset, { initial: false, stateAfterExpected: true, userId: stateAfter.userId });
   assert.equal(plan.rooms.get(stateAfter.roomId)!.get(DB, "k1")!.event_id, older.event_id);
   assert.deepEqual(plan.changes.map((c) => [c.stateKey, c.event?.event_id]), [["k1", older.event_id]]);
