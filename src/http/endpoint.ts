@@ -58,6 +58,10 @@ export function endpoint<Args, Res>(def: Endpoint<Args, Res>): Endpoint<Args, Re
  * `:`, spaces and non-ASCII are all encoded (`:` too: Synapse unquotes the whole segment).
  */
 export function seg(value: string): string {
+  // "." and ".." (also as %2E) are dot segments to every WHATWG URL parser, undici included: the
+  // request would silently go to the parent path (a state PUT with key ".." lands on another
+  // resource). No encoding survives, so refuse them rather than write to the wrong place.
+  if (value === "." || value === "..") throw new TypeError(`mxdb cannot send the path segment ${JSON.stringify(value)}: URL parsers remove dot segments`);
   return encodeURIComponent(value);
 }
 

@@ -232,3 +232,16 @@ test("every endpoint links to the v1.19 spec section of its own path", () => {
   const names = all.map((ep) => ep.name);
   assert.equal(new Set(names).size, names.length, "endpoint names are unique");
 });
+
+test("dot segments are refused: a state key of '.' or '..' would reach another path", async () => {
+  const transport = mswTransport([http.all("*", () => HttpResponse.json({ event_id: "$e" }))]);
+  const client = new HttpClient({ baseUrl: HS, accessToken: TOKEN, transport });
+  for (const stateKey of [".", ".."]) {
+    await assert.rejects(client.send(api.putState, { roomId: "!r:hs", eventType: "t", stateKey, content: {} }), TypeError);
+    assert.throws(() => client.buildRequest(api.getStateContent, { roomId: "!r:hs", eventType: "t", stateKey }), /dot segments/);
+  }
+  assert.equal(transport.requests.length, 0);
+  // Other dotted keys are ordinary segments.
+  assert.equal(client.buildRequest(api.getStateContent, { roomId: "!r:hs", eventType: "t", stateKey: "..." }).url, `${C3}/rooms/!r%3Ahs/state/t/...`);
+  assert.equal(client.buildRequest(api.getStateContent, { roomId: "!r:hs", eventType: "t", stateKey: ".a" }).url, `${C3}/rooms/!r%3Ahs/state/t/.a`);
+});
