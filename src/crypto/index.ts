@@ -1,0 +1,8 @@
+/** Public surface of the crypto layer. Nothing here imports another layer of mxdb. */
+export { CryptoMachine, type CryptoMachineOptions, type SyncChanges, type DecryptedToDevice } from "./machine.js";
+export type { OutgoingRequest } from "./requests.js";
+export { type KeyValueStore, deriveStoreKey } from "./store.js";
+export type { CryptoBackend, IdentityKeys } from "./backend.js";
+export type { DeviceRecord } from "./devices.js";
+export { canonicalJson, signingPayload } from "./canonical-json.js";
+export * from "./errors.js";

@@ -1,0 +1,132 @@
+/**
+ * Outbound Megolm sessions: one per room, rotated, shared over Olm.
+ * https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2
+ * https://spec.matrix.org/v1.19/client-server-api/#mroomencryption (rotation_period_ms / _msgs defaults)
+ *
+ * shareRoomKey, in order (encryption itself is in ./encrypt.ts):
+ *   1. reuse the room's session unless rotation is due: older than rotation_period_ms (default 1 week),
+ *      rotation_period_msgs messages sent (default 100), a member it was shared with has left
+ *      (onRoomMemberLeft, or a user missing from `users`), or a device it reached has gone;
+ *   2. a new session also becomes our own inbound session (from its session_key), so we can read our
+ *      own events later, after a restart too;
+ *   3. m.room_key {algorithm, room_id, session_id, session_key} is Olm-encrypted to every device of
+ *      every user (our own other devices included, our own device not) that has not had it yet;
+ *      devices without an Olm session are skipped (call getMissingSessions first).
+ *   Devices are recorded as reached when the request is built; the caller must retry a failed send
+ *   with the same request (same txnId), which is safe.
+ */
+import { MEGOLM_ALGORITHM } from "../account.js";
+import { using } from "../backend.js";
+import type { CryptoContext } from "../context.js";
+import { olmEncrypt } from "../olm/encrypt.js";
+import { toDeviceRequests, type ToDeviceRequest } from "../requests.js";
+
+export const DEFAULT_ROTATION_PERIOD_MS = 604_800_000;
+export const DEFAULT_ROTATION_PERIOD_MSGS = 100;
+
+export interface OutboundGroupRecord {
+  roomId: string;
+  sessionId: string;
+  pickle: string;
+  createdAt: number;
+  messageIndex: number;
+  rotationPeriodMs: number;
+  rotationPeriodMsgs: number;
+  /** userId -> deviceId -> curve25519 of each device that got the key. */
+  sharedWith: Record<string, Record<string, string>>;
+  invalidated: boolean;
+}
+
+export interface RotationSettings {
+  rotationPeriodMs?: number;
+  rotationPeriodMsgs?: number;
+}
+
+const name = (roomId: string) => `megolm-out/${roomId}`;
+
+export function getOutbound(ctx: CryptoContext, roomId: string): Promise<OutboundGroupRecord | undefined> {
+  return ctx.store.get<OutboundGroupRecord>(name(roomId));
+}
+
+export function putOutbound(ctx: CryptoContext, rec: OutboundGroupRecord): void {
+  ctx.store.set(name(rec.roomId), rec);
+}
+
+/** Why the session cannot be used for another message (time, count, invalidation), if it can't. */
+export function expiryReason(rec: OutboundGroupRecord, now: number): string | undefined {
+  if (rec.invalidated) return "a member left";
+  if (now - rec.createdAt >= rec.rotationPeriodMs) return "rotation_period_ms elapsed";
+  if (rec.messageIndex >= rec.rotationPeriodMsgs) return "rotation_period_msgs reached";
+  return undefined;
+}
+
+/** Step 1 membership part: someone it reached is no longer a member, or one of their devices is gone. */
+function membershipChanged(ctx: CryptoContext, rec: OutboundGroupRecord, users: Set<string>): boolean {
+  for (const [userId, devices] of Object.entries(rec.sharedWith)) {
+    if (!users.has(userId)) return true;
+    for (const [deviceId, curve] of Object.entries(devices)) {
+      if (ctx.devices.get(userId, deviceId)?.curve25519 !== curve) return true;
+    }
+  }
+  return false;
+}
+
+export function invalidateOutbound(ctx: CryptoContext, rec: OutboundGroupRecord | undefined): void {
+  if (rec && !rec.invalidated) putOutbound(ctx, { ...rec, invalidated: true });
+}
+
+/** Steps 1–2. */
+async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<string>, settings: RotationSettings): Promise<OutboundGroupRecord> {
+  const rec = await getOutbound(ctx, roomId);
+  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users)) return rec;
+  const { fresh, sessionKey } = using(ctx.backend.newOutboundGroupSession(), (og) => ({
+    sessionKey: og.sessionKey(),
+    fresh: {
+      roomId,
+      sessionId: og.sessionId(),
+      pickle: og.pickle(ctx.pickleKey),
+      createdAt: ctx.now(),
+      messageIndex: og.messageIndex(),
+      rotationPeriodMs: settings.rotationPeriodMs ?? DEFAULT_ROTATION_PERIOD_MS,
+      rotationPeriodMsgs: settings.rotationPeriodMsgs ?? DEFAULT_ROTATION_PERIOD_MSGS,
+      sharedWith: {},
+      invalidated: false,
+    } satisfies OutboundGroupRecord,
+  }));
+  await ctx.inbound.offer({ roomId, sessionId: fresh.sessionId, sessionKey }, false, {
+    senderKey: ctx.ids.curve25519,
+    claimedEd25519: ctx.ids.ed25519,
+    senderUserId: ctx.userId,
+    forwarded: false,
+    forwardingChain: [],
+  });
+  putOutbound(ctx, fresh);
+  return fresh;
+}
+
+/** Step 3. */
+export async function shareRoomKey(
+  ctx: CryptoContext,
+  roomId: string,
+  userIds: string[],
+  settings: RotationSettings,
+): Promise<ToDeviceRequest[]> {
+  const users = new Set([...userIds, ctx.userId]);
+  const rec = await currentOrNew(ctx, roomId, users, settings);
+  const sessionKey = using(ctx.backend.unpickleOutboundGroupSession(ctx.pickleKey, rec.pickle), (og) => og.sessionKey());
+  const content = { algorithm: MEGOLM_ALGORITHM, room_id: roomId, session_id: rec.sessionId, session_key: sessionKey };
+  const messages: { userId: string; deviceId: string; content: Record<string, unknown> }[] = [];
+  const sharedWith = structuredClone(rec.sharedWith);
+  for (const userId of [...users].sort()) {
+    for (const device of ctx.devices.devicesOf(userId)) {
+      if (userId === ctx.userId && device.deviceId === ctx.deviceId) continue;
+      if (sharedWith[userId]?.[device.deviceId] === device.curve25519) continue;
+      const encrypted = await olmEncrypt(ctx, device, "m.room_key", content);
+      if (!encrypted) continue;
+      messages.push({ userId, deviceId: device.deviceId, content: encrypted });
+      (sharedWith[userId] ??= {})[device.deviceId] = device.curve25519;
+    }
+  }
+  putOutbound(ctx, { ...rec, sharedWith });
+  return toDeviceRequests(ctx.random, "m.room.encrypted", messages);
+}

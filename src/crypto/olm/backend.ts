@@ -1,0 +1,138 @@
+/**
+ * CryptoBackend on @matrix-org/olm 3.2.15 (libolm compiled to WASM). The only file that imports it.
+ * Call names checked against the package's index.d.ts (PROTOCOL.md §2).
+ */
+import Olm from "@matrix-org/olm";
+import {
+  BackendError,
+  type AccountObj,
+  type CryptoBackend,
+  type InboundGroupSessionObj,
+  type OlmSessionObj,
+  type OutboundGroupSessionObj,
+} from "../backend.js";
+
+let ready: Promise<void> | undefined;
+
+/** Olm.init() loads the WASM module once per process. */
+export async function olmBackend(): Promise<CryptoBackend> {
+  ready ??= Olm.init();
+  await ready;
+  return backend;
+}
+
+/** libolm throws Error("OLM.XYZ"); map the ones protocol code must tell apart. */
+function wrap<R>(fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg.includes("UNKNOWN_MESSAGE_INDEX")) throw new BackendError("UnknownIndex", msg);
+    if (msg.includes("BAD_ACCOUNT_KEY")) throw new BackendError("BadPickleKey", msg);
+    if (msg.includes("BAD_SESSION_KEY") || msg.includes("INVALID_BASE64")) throw new BackendError("BadKey", msg);
+    if (msg.includes("BAD_MESSAGE") || msg.includes("BAD_SIGNATURE")) throw new BackendError("BadMessage", msg);
+    throw new BackendError("Other", msg);
+  }
+}
+
+/** Build an object, unpickling/creating it, and free it if that step throws. */
+function make<T extends { free(): void }, R>(obj: T, init: (o: T) => void, wrapFn: (o: T) => R): R {
+  try {
+    wrap(() => init(obj));
+  } catch (e) {
+    obj.free();
+    throw e;
+  }
+  return wrapFn(obj);
+}
+
+// remove_one_time_keys needs the raw Olm.Session behind a wrapper.
+const raw = new WeakMap<OlmSessionObj, Olm.Session>();
+
+function session(s: Olm.Session): OlmSessionObj {
+  const w: OlmSessionObj = {
+    free: () => s.free(),
+    sessionId: () => s.session_id(),
+    hasReceivedMessage: () => s.has_received_message(),
+    matchesInbound: (curve, body) => wrap(() => s.matches_inbound_from(curve, body)),
+    encrypt: (pt) => wrap(() => s.encrypt(pt)),
+    decrypt: (type, body) => wrap(() => s.decrypt(type, body)),
+    pickle: (key) => s.pickle(key),
+  };
+  raw.set(w, s);
+  return w;
+}
+
+function account(a: Olm.Account): AccountObj {
+  const curve = (json: string): Record<string, string> => (JSON.parse(json) as { curve25519: Record<string, string> }).curve25519;
+  return {
+    free: () => a.free(),
+    identityKeys: () => JSON.parse(a.identity_keys()) as { curve25519: string; ed25519: string },
+    sign: (m) => a.sign(m),
+    maxNumberOfOneTimeKeys: () => a.max_number_of_one_time_keys(),
+    generateOneTimeKeys: (n) => a.generate_one_time_keys(n),
+    oneTimeKeys: () => curve(a.one_time_keys()),
+    generateFallbackKey: () => a.generate_fallback_key(),
+    unpublishedFallbackKey: () => curve(a.unpublished_fallback_key()),
+    forgetOldFallbackKey: () => a.forget_old_fallback_key(),
+    markKeysAsPublished: () => a.mark_keys_as_published(),
+    createOutboundSession: (theirCurve, otk) =>
+      make(new Olm.Session(), (s) => s.create_outbound(a, theirCurve, otk), session),
+    createInboundSession: (theirCurve, body) =>
+      make(new Olm.Session(), (s) => s.create_inbound_from(a, theirCurve, body), session),
+    removeOneTimeKeys: (s) => {
+      const r = raw.get(s);
+      if (!r) throw new BackendError("Other", "session was not made by the olm backend");
+      wrap(() => a.remove_one_time_keys(r));
+    },
+    pickle: (key) => a.pickle(key),
+  };
+}
+
+function outbound(g: Olm.OutboundGroupSession): OutboundGroupSessionObj {
+  return {
+    free: () => g.free(),
+    sessionId: () => g.session_id(),
+    sessionKey: () => g.session_key(),
+    messageIndex: () => g.message_index(),
+    encrypt: (pt) => g.encrypt(pt),
+    pickle: (key) => g.pickle(key),
+  };
+}
+
+function inbound(g: Olm.InboundGroupSession): InboundGroupSessionObj {
+  return {
+    free: () => g.free(),
+    sessionId: () => g.session_id(),
+    firstKnownIndex: () => g.first_known_index(),
+    decrypt: (ct) => {
+      const r = wrap(() => g.decrypt(ct));
+      return { messageIndex: r.message_index, plaintext: r.plaintext };
+    },
+    exportAt: (i) => wrap(() => g.export_session(i)),
+    pickle: (key) => g.pickle(key),
+  };
+}
+
+const backend: CryptoBackend = {
+  name: `libolm ${Olm.get_library_version?.().join(".") ?? "3"}`,
+  newAccount: () => make(new Olm.Account(), (a) => a.create(), account),
+  unpickleAccount: (key, p) => make(new Olm.Account(), (a) => a.unpickle(key, p), account),
+  unpickleOlmSession: (key, p) => make(new Olm.Session(), (s) => s.unpickle(key, p), session),
+  newOutboundGroupSession: () => make(new Olm.OutboundGroupSession(), (g) => g.create(), outbound),
+  unpickleOutboundGroupSession: (key, p) => make(new Olm.OutboundGroupSession(), (g) => g.unpickle(key, p), outbound),
+  inboundGroupSessionFromKey: (k) => make(new Olm.InboundGroupSession(), (g) => g.create(k), inbound),
+  importInboundGroupSession: (k) => make(new Olm.InboundGroupSession(), (g) => g.import_session(k), inbound),
+  unpickleInboundGroupSession: (key, p) => make(new Olm.InboundGroupSession(), (g) => g.unpickle(key, p), inbound),
+  verifyEd25519: (publicKey, message, signature) => {
+    const u = new Olm.Utility();
+    try {
+      u.ed25519_verify(publicKey, message, signature);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      u.free();
+    }
+  },
+};
