@@ -1,0 +1,121 @@
+/**
+ * The memory's own errors. Every one is thrown before anything is sent, and leaves the memory as it
+ * was (PRODUCT.md "Bad input gets a clear, typed error"). Errors from the homeserver stay
+ * MatrixError (with its errcode); these are the checks mxdb makes itself.
+ */
+import { MxdbError } from "../http/errors.js";
+
+/** The value cannot be stored as JSON in room state (undefined, functions, BigInt, cycles, floats...). */
+export class InvalidValueError extends MxdbError {
+  override readonly name = "InvalidValueError";
+  readonly code = "INVALID_VALUE";
+  constructor(
+    readonly key: string,
+    /** Where inside the value, as a JSON path like `$.a[2]`. */
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`cannot store key ${JSON.stringify(key)}: ${path === "$" ? "the value" : path} ${reason}`);
+  }
+}
+
+/** The key cannot be used: not a string, or an invalid state key in `singleStateKey: false` mode. */
+export class InvalidKeyError extends MxdbError {
+  override readonly name = "InvalidKeyError";
+  readonly code = "INVALID_KEY";
+  constructor(
+    readonly key: unknown,
+    readonly reason: string,
+  ) {
+    super(`invalid key ${typeof key === "string" ? JSON.stringify(key) : String(key)}: ${reason}`);
+  }
+}
+
+/** The state event would exceed the 65,536-byte limit on events (spec "Size limits"). */
+export class EventTooLargeError extends MxdbError {
+  override readonly name = "EventTooLargeError";
+  readonly code = "EVENT_TOO_LARGE";
+  constructor(
+    readonly key: string,
+    /** Estimated size of the whole event in canonical JSON, envelope included. */
+    readonly size: number,
+    readonly limit: number,
+    readonly singleStateKey: boolean | string,
+  ) {
+    super(
+      `cannot store key ${JSON.stringify(key)}: the state event would be about ${size} bytes of canonical JSON, over the ${limit}-byte limit` +
+        (singleStateKey === false
+          ? "; store a smaller value"
+          : "; every key shares one event in this mode, so use singleStateKey: false to give each key its own event"),
+    );
+  }
+}
+
+/** A room name that is not in `rooms`, nor an alias or room ID. */
+export class UnknownRoomError extends MxdbError {
+  override readonly name = "UnknownRoomError";
+  readonly code = "UNKNOWN_ROOM";
+  constructor(
+    readonly room: string,
+    reason: string,
+  ) {
+    super(`unknown room ${JSON.stringify(room)}: ${reason}`);
+  }
+}
+
+/** A write that needs end-to-end encryption which this memory cannot provide. */
+export class EncryptionUnavailableError extends MxdbError {
+  override readonly name = "EncryptionUnavailableError";
+  readonly code = "ENCRYPTION_UNAVAILABLE";
+  constructor(
+    readonly roomId: string,
+    reason: string,
+  ) {
+    super(`room ${roomId} is encrypted and shouldEncrypt is on, but ${reason}; nothing was written (set shouldEncrypt: false to store plaintext deliberately)`);
+  }
+}
+
+/** A stored value is an encrypted reference that could not be resolved and decrypted. */
+export class UndecryptableValueError extends MxdbError {
+  override readonly name = "UndecryptableValueError";
+  readonly code = "UNDECRYPTABLE_VALUE";
+  constructor(
+    readonly key: string,
+    readonly roomId: string,
+    readonly eventId: string,
+    readonly reason: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`cannot read key ${JSON.stringify(key)} in ${roomId}: its value is encrypted in event ${eventId} and ${reason}`);
+  }
+}
+
+/** The legacy `opsdroid.database` migration failed; reported once, not retried on every call. */
+export class MigrationError extends MxdbError {
+  override readonly name = "MigrationError";
+  readonly code = "MIGRATION_FAILED";
+  constructor(
+    readonly roomId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`migrating legacy opsdroid.database state in ${roomId} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** The memory was closed. */
+export class MemoryClosedError extends MxdbError {
+  override readonly name = "MemoryClosedError";
+  readonly code = "MEMORY_CLOSED";
+  constructor() {
+    super("the memory is closed");
+  }
+}
+
+/** Options that cannot work together, found before anything is sent. */
+export class ConfigError extends MxdbError {
+  override readonly name = "ConfigError";
+  readonly code = "CONFIG";
+  constructor(message: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Memory.open's options (PRODUCT.md "The library API"), checked before anything is sent.
+ * Names are opsdroid's connector and database options in camelCase.
+ */
+import type { Clock, Transport } from "../http/types.js";
+import type { TraceSink } from "../http/trace.js";
+import type { RetryPolicy } from "../http/retry.js";
+import type { Store } from "../store/store.js";
+import { ConfigError } from "./errors.js";
+import type { SingleStateKey } from "./format.js";
+
+export interface MemoryOptions {
+  /** Base URL of the homeserver, e.g. "http://127.0.0.1:8008". */
+  homeserver: string;
+  /** An access token; or give userId + password to log in. */
+  accessToken?: string;
+  userId?: string;
+  password?: string;
+  /** The device to use; with a password login, the one kept in the store is reused. */
+  deviceId?: string;
+  /** Room names -> alias or room ID (opsdroid's connector `rooms`). */
+  rooms?: Record<string, string>;
+  /** A name from `rooms`, an alias or a room ID. Default "main", as opsdroid. */
+  defaultRoom?: string;
+  /** opsdroid's single_state_key: true (default), false, or a fixed state key. */
+  singleStateKey?: SingleStateKey;
+  /** opsdroid's should_encrypt (default true): values in encrypted rooms are encrypted. */
+  shouldEncrypt?: boolean;
+  /** Where the sync token and crypto state live: a directory, or a Store. Default: memory only. */
+  store?: string | Store;
+  /** Record every HTTP exchange: a file path (JSON lines) or a sink. Tokens are redacted. */
+  trace?: string | TraceSink;
+  /** Join rooms we are invited to (default false). */
+  autoJoin?: boolean;
+  /** Replace the HTTP transport (tests, other runtimes). */
+  transport?: Transport;
+  clock?: Clock;
+  retry?: Partial<RetryPolicy>;
+  /** Long-poll timeout of the sync loop (ms), default 30000. */
+  syncTimeoutMs?: number;
+  /** "never" forces the classic sync state algorithm; default "auto". */
+  stateAfter?: "auto" | "never";
+  /** State PUTs in flight at once across all state keys (default 16). */
+  writeConcurrency?: number;
+  /** Errors the background work recovers from (sync retries, repairs). */
+  onError?: (error: unknown) => void;
+}
+
+export interface ResolvedOptions extends MemoryOptions {
+  rooms: Record<string, string>;
+  defaultRoom: string;
+  singleStateKey: SingleStateKey;
+  shouldEncrypt: boolean;
+}
+
+export function checkOptions(options: MemoryOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) throw new ConfigError("Memory.open needs an options object");
+  let url: URL;
+  try {
+    url = new URL(options.homeserver);
+  } catch {
+    throw new ConfigError(`homeserver must be a URL like http://127.0.0.1:8008, got ${JSON.stringify(options.homeserver)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`homeserver must be an http(s) URL, got ${options.homeserver}`);
+  if (options.accessToken === undefined && (options.userId === undefined || options.password === undefined)) {
+    throw new ConfigError("give accessToken, or userId and password to log in");
+  }
+  const single = options.singleStateKey ?? true;
+  if (typeof single !== "boolean" && typeof single !== "string") throw new ConfigError("singleStateKey must be true, false or a state key string");
+  if (typeof single === "string" && (Buffer.byteLength(single) > 255 || single.startsWith("@"))) {
+    throw new ConfigError("singleStateKey as a string is a state key: at most 255 bytes, not starting with '@'");
+  }
+  const rooms = options.rooms ?? {};
+  for (const [name, target] of Object.entries(rooms)) {
+    if (typeof target !== "string" || !(target.startsWith("!") || target.startsWith("#"))) {
+      throw new ConfigError(`rooms.${name} must be a room alias (#room:server) or a room ID (!id), got ${JSON.stringify(target)}`);
+    }
+  }
+  return { ...options, rooms, defaultRoom: options.defaultRoom ?? "main", singleStateKey: single, shouldEncrypt: options.shouldEncrypt ?? true };
+}

@@ -1,0 +1,140 @@
+/**
+ * The memory of one room: its state keys' writers, reads over the sync-fed picture, and the
+ * one-time legacy migration.
+ */
+import type PQueue from "p-queue";
+import type { RoomState } from "../state/room-state.js";
+import { MigrationError } from "./errors.js";
+import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, type Op, type SingleStateKey } from "./format.js";
+import { StateKeyWriter, type SeenEvent, type StateHead, type WriterContext } from "./writer.js";
+
+export interface RoomContext {
+  readonly queue: PQueue;
+  readonly singleStateKey: SingleStateKey;
+  /** The room as the sync loop sees it (undefined until it appears in a sync). */
+  state(): RoomState | undefined;
+  putState(stateKey: string, content: Record<string, unknown>): Promise<string>;
+  fetchUnsigned(eventId: string): Promise<Record<string, unknown> | undefined>;
+  redact(eventId: string): Promise<void>;
+  onRepair?(stateKey: string, op: Op): void;
+  readonly userId: string;
+  now(): number;
+  defer(fn: () => void): void;
+}
+
+export class RoomMemory {
+  private readonly writers = new Map<string, StateKeyWriter>();
+  private migrated: Promise<void> | undefined;
+  /** Repair ops queued after clobbers (diagnostics and tests). */
+  repairs = 0;
+
+  constructor(
+    readonly roomId: string,
+    private readonly ctx: RoomContext,
+  ) {}
+
+  get encrypted(): boolean {
+    return this.ctx.state()?.encryption() !== undefined;
+  }
+
+  /** The content of one state key as this process sees it (our queued writes included). */
+  content(stateKey: string): Record<string, unknown> {
+    return this.writers.get(stateKey)?.view() ?? this.synced(stateKey)?.content ?? {};
+  }
+
+  /** Look one key up without copying the content. */
+  lookup(stateKey: string, key: string): { found: boolean; value: unknown } {
+    const writer = this.writers.get(stateKey);
+    if (writer) return writer.lookup(key);
+    const content = this.synced(stateKey)?.content;
+    return content && hasOwn(content, key) ? { found: true, value: content[key] } : { found: false, value: undefined };
+  }
+
+  /** State keys of `dev.opsdroid.database` events, synced or being written. */
+  stateKeys(): string[] {
+    const keys = new Set(this.ctx.state()?.ofType(EVENT_TYPE).keys() ?? []);
+    for (const k of this.writers.keys()) keys.add(k);
+    return [...keys];
+  }
+
+  writer(stateKey: string): StateKeyWriter {
+    let w = this.writers.get(stateKey);
+    if (!w) {
+      const ctx: WriterContext = {
+        queue: this.ctx.queue,
+        userId: this.ctx.userId,
+        synced: (s) => this.synced(s),
+        putState: (s, c) => this.ctx.putState(s, c),
+        fetchUnsigned: (id) => this.ctx.fetchUnsigned(id),
+        onRepair: (s, op) => {
+          this.repairs++;
+          this.ctx.onRepair?.(s, op);
+        },
+        defer: this.ctx.defer,
+        now: this.ctx.now,
+      };
+      w = new StateKeyWriter(stateKey, ctx);
+      this.writers.set(stateKey, w);
+    }
+    return w;
+  }
+
+  /** Feed one sync response's timeline events for this room to the writers that watch them. */
+  onSync(timeline: readonly unknown[]): void {
+    if (this.writers.size === 0) return;
+    const byKey = new Map<string, SeenEvent[]>();
+    for (const raw of timeline) {
+      const e = raw as Partial<SeenEvent> & { type?: unknown; state_key?: unknown };
+      if (e.type !== EVENT_TYPE || typeof e.state_key !== "string" || typeof e.event_id !== "string") continue;
+      let list = byKey.get(e.state_key);
+      if (!list) byKey.set(e.state_key, (list = []));
+      list.push(e as SeenEvent);
+    }
+    for (const [stateKey, w] of this.writers) if (w.watching || byKey.has(stateKey)) w.onSync(byKey.get(stateKey) ?? []);
+  }
+
+  /** True when no writer has anything queued, in flight or unconfirmed. */
+  idleNow(): boolean {
+    return [...this.writers.values()].every((w) => w.idle);
+  }
+
+  /** Resolves when every writer of this room is idle (queued, in-flight and unconfirmed writes done). */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      const busy = [...this.writers.values()].filter((w) => !w.idle);
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((w) => w.whenIdle()));
+    }
+  }
+
+  /**
+   * opsdroid's legacy migration (docs/OPSDROID.md), once per room and process: copy each
+   * non-empty `opsdroid.database` event to `dev.opsdroid.database`, then redact it. A failure is
+   * reported to the call that triggered it and not retried on later calls (opsdroid retries on
+   * every call: weakness 11).
+   */
+  migrate(): Promise<void> {
+    this.migrated ??= this.runMigration();
+    return this.migrated;
+  }
+
+  private async runMigration(): Promise<void> {
+    const state = this.ctx.state();
+    if (!state) return;
+    const plan = planLegacyMigration(state.ofType(EVENT_TYPE), state.ofType(LEGACY_EVENT_TYPE), this.ctx.singleStateKey);
+    try {
+      for (const step of plan) {
+        const w = this.writer(step.stateKey);
+        await Promise.all(Object.entries(step.content).map(([key, value]) => w.enqueue({ kind: "put", key, value })));
+        await this.ctx.redact(step.redacts);
+      }
+    } catch (e) {
+      throw new MigrationError(this.roomId, e);
+    }
+  }
+
+  private synced(stateKey: string): StateHead | undefined {
+    const e = this.ctx.state()?.get(EVENT_TYPE, stateKey);
+    return e ? { eventId: e.event_id, content: e.content, sender: e.sender, unsigned: e.unsigned } : undefined;
+  }
+}

@@ -1,0 +1,100 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Memory, memoryInEventRoom } from "../../src/index.js";
+import { memoryTraceSink } from "../../src/http/trace.js";
+import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { sharedRoom } from "../helpers/rooms.js";
+import { eventually } from "../helpers/wait.js";
+
+let hs: Awaited<ReturnType<typeof testHomeserver>>;
+let alice: TestUser;
+let bob: TestUser;
+let roomId: string;
+const open: Memory[] = [];
+
+async function memory(user: TestUser, extra: Partial<Parameters<typeof Memory.open>[0]> = {}): Promise<Memory> {
+  const m = await Memory.open({ homeserver: hs.info.baseUrl, accessToken: user.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000, ...extra });
+  open.push(m);
+  return m;
+}
+
+before(async () => {
+  hs = await testHomeserver();
+  [alice, bob] = await Promise.all([newUser("alice"), newUser("bob")]);
+  roomId = await sharedRoom(alice, [bob]);
+});
+after(async () => {
+  await Promise.all(open.map((m) => m.close()));
+});
+
+describe("Memory on a real Synapse", () => {
+  test("put, get and delete read their own writes at once, and another client sees them", async () => {
+    const a = await memory(alice);
+    const put = a.put("twim", { hello: "world" });
+    assert.deepEqual(await a.get("twim"), { hello: "world" }); // before the write lands
+    await put;
+    const b = await memory(bob);
+    assert.deepEqual(await b.get("twim"), { hello: "world" });
+    assert.deepEqual(await a.delete("twim"), { hello: "world" });
+    assert.equal(await a.get("twim"), undefined);
+    await a.flush();
+  });
+
+  test("a burst of 1,000 puts over 100 keys costs at most 5 state PUTs and every value reads back", async () => {
+    const trace = memoryTraceSink();
+    const room = await sharedRoom(alice);
+    const a = await memory(alice, { rooms: { main: room }, trace });
+    const puts: Promise<void>[] = [];
+    for (let i = 0; i < 1000; i++) puts.push(a.put(`k${i % 100}`, { i }));
+    await Promise.all(puts);
+    await a.flush();
+    const statePuts = trace.records.filter((r) => r.method === "PUT" && r.url.includes("/state/dev.opsdroid.database"));
+    assert.ok(statePuts.length >= 1 && statePuts.length <= 5, `state PUTs: ${statePuts.length}`);
+    for (let k = 0; k < 100; k++) assert.deepEqual(await a.get(`k${k}`), { i: 900 + k });
+    const b = await memory(bob, { rooms: { main: room } }).catch(async () => memory(alice, { rooms: { main: room } }));
+    assert.deepEqual(await b.get("k42"), { i: 942 });
+  });
+
+  test("two writers putting different keys into one state event at the same time both survive", async () => {
+    const room = await sharedRoom(alice, [bob]);
+    const a = await memory(alice, { rooms: { main: room } });
+    const b = await memory(bob, { rooms: { main: room } });
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      writes.push(a.put(`a${i}`, i));
+      writes.push(b.put(`b${i}`, i));
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.all(writes);
+    await Promise.all([a.flush(), b.flush()]);
+    // Both writers stay alive: a writer whose change was dropped by a concurrent write puts it back.
+    const c = await memory(alice, { rooms: { main: room } });
+    const keys = await eventually(() => c.keys(), (k) => k.length === 100);
+    assert.equal(keys.length, 100, `missing: ${100 - keys.length}`);
+  });
+
+  test("inRoom scopes the room to its own async context", async () => {
+    const other = await sharedRoom(alice);
+    const a = await memory(alice);
+    await Promise.all([
+      a.inRoom(other, async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        await a.put("where", "other");
+      }),
+      a.put("where", "main"),
+    ]);
+    assert.equal(await a.get("where"), "main");
+    assert.equal(await a.inRoom(other, () => a.get("where")), "other");
+    const handler = memoryInEventRoom(a, async (message: { target: string }) => a.get("where"));
+    assert.equal(await handler({ target: other }), "other");
+  });
+
+  test("singleStateKey false stores each key in its own event, in opsdroid's format", async () => {
+    const a = await memory(alice, { singleStateKey: false });
+    await a.put("solo", [1, 2, 3]);
+    const b = await memory(bob, { singleStateKey: false });
+    assert.deepEqual(await b.get("solo"), [1, 2, 3]);
+    assert.deepEqual(await a.delete(["solo", "absent"]), [[1, 2, 3], undefined]);
+    await a.flush();
+  });
+});
