@@ -91,7 +91,7 @@ export class CryptoMachine {
     const random = opts.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
     const now = opts.now ?? (() => Date.now());
     const store = new SealedStore(opts.store, opts.storeKey, opts.storePrefix ?? "crypto/", random);
-    const pickleKey = opts.storeKey;
+    const pickleKey = opts.storeKey.slice();
     let rec = await store.get<AccountRecord>(ACCOUNT);
     let account: AccountObj;
     if (rec) {

@@ -69,12 +69,15 @@ export class SealedStore {
 
   constructor(
     private readonly kv: KeyValueStore,
-    private readonly storeKey: Uint8Array,
+    storeKey: Uint8Array,
     private readonly prefix: string,
     private readonly random: RandomBytes,
   ) {
     if (storeKey.length !== 32) throw new RangeError("storeKey must be 32 bytes");
+    this.storeKey = storeKey.slice(); // our own copy: nobody can zero or change it under us
   }
+
+  private readonly storeKey: Uint8Array;
 
   async get<T>(name: string): Promise<T | undefined> {
     if (this.cache.has(name)) return this.cache.get(name) as T | undefined;

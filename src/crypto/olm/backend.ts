@@ -21,6 +21,12 @@ export async function olmBackend(): Promise<CryptoBackend> {
   return backend;
 }
 
+/**
+ * libolm's pickle()/unpickle() ZERO the Uint8Array key they are given (olm.js: `b[d]=0` in a finally),
+ * so every call gets a throw-away copy; otherwise the caller's storeKey silently becomes all zeros.
+ */
+const k = (key: Uint8Array): Uint8Array => key.slice();
+
 /** libolm throws Error("OLM.XYZ"); map the ones protocol code must tell apart. */
 function wrap<R>(fn: () => R): R {
   try {
@@ -57,7 +63,7 @@ function session(s: Olm.Session): OlmSessionObj {
     matchesInbound: (curve, body) => wrap(() => s.matches_inbound_from(curve, body)),
     encrypt: (pt) => wrap(() => s.encrypt(pt)),
     decrypt: (type, body) => wrap(() => s.decrypt(type, body)),
-    pickle: (key) => s.pickle(key),
+    pickle: (key) => s.pickle(k(key)),
   };
   raw.set(w, s);
   return w;
@@ -85,7 +91,7 @@ function account(a: Olm.Account): AccountObj {
       if (!r) throw new BackendError("Other", "session was not made by the olm backend");
       wrap(() => a.remove_one_time_keys(r));
     },
-    pickle: (key) => a.pickle(key),
+    pickle: (key) => a.pickle(k(key)),
   };
 }
 
@@ -96,7 +102,7 @@ function outbound(g: Olm.OutboundGroupSession): OutboundGroupSessionObj {
     sessionKey: () => g.session_key(),
     messageIndex: () => g.message_index(),
     encrypt: (pt) => g.encrypt(pt),
-    pickle: (key) => g.pickle(key),
+    pickle: (key) => g.pickle(k(key)),
   };
 }
 
@@ -110,20 +116,20 @@ function inbound(g: Olm.InboundGroupSession): InboundGroupSessionObj {
       return { messageIndex: r.message_index, plaintext: r.plaintext };
     },
     exportAt: (i) => wrap(() => g.export_session(i)),
-    pickle: (key) => g.pickle(key),
+    pickle: (key) => g.pickle(k(key)),
   };
 }
 
 const backend: CryptoBackend = {
   name: `libolm ${Olm.get_library_version?.().join(".") ?? "3"}`,
   newAccount: () => make(new Olm.Account(), (a) => a.create(), account),
-  unpickleAccount: (key, p) => make(new Olm.Account(), (a) => a.unpickle(key, p), account),
-  unpickleOlmSession: (key, p) => make(new Olm.Session(), (s) => s.unpickle(key, p), session),
+  unpickleAccount: (key, p) => make(new Olm.Account(), (a) => a.unpickle(k(key), p), account),
+  unpickleOlmSession: (key, p) => make(new Olm.Session(), (s) => s.unpickle(k(key), p), session),
   newOutboundGroupSession: () => make(new Olm.OutboundGroupSession(), (g) => g.create(), outbound),
-  unpickleOutboundGroupSession: (key, p) => make(new Olm.OutboundGroupSession(), (g) => g.unpickle(key, p), outbound),
+  unpickleOutboundGroupSession: (key, p) => make(new Olm.OutboundGroupSession(), (g) => g.unpickle(k(key), p), outbound),
   inboundGroupSessionFromKey: (k) => make(new Olm.InboundGroupSession(), (g) => g.create(k), inbound),
   importInboundGroupSession: (k) => make(new Olm.InboundGroupSession(), (g) => g.import_session(k), inbound),
-  unpickleInboundGroupSession: (key, p) => make(new Olm.InboundGroupSession(), (g) => g.unpickle(key, p), inbound),
+  unpickleInboundGroupSession: (key, p) => make(new Olm.InboundGroupSession(), (g) => g.unpickle(k(key), p), inbound),
   verifyEd25519: (publicKey, message, signature) => {
     const u = new Olm.Utility();
     try {
