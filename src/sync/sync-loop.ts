@@ -54,6 +54,7 @@ export class SyncLoop {
   private roomMap: Map<string, RoomState> = new Map();
   private token: string | undefined;
   private stateAfterSeen = false;
+  private appliedOnce = false;
   private started = false;
   private ended = false;
   private endError: unknown;
@@ -155,8 +156,9 @@ export class SyncLoop {
           {
             filter: filterId,
             since: this.token,
-            // The first sync answers at once; later ones wait on the server for news.
-            timeout: initial ? 0 : this.timeoutMs,
+            // The first sync after start() catches up at once (whenSynced must not wait out a
+            // long-poll in an idle room); later ones wait on the server for news.
+            timeout: this.appliedOnce ? this.timeoutMs : 0,
             set_presence: "offline",
             useStateAfter: this.opts.stateAfter !== "never",
           },
@@ -218,6 +220,7 @@ export class SyncLoop {
     for (const roomId of plan.left) this.emit("leave", roomId);
     for (const { roomId } of plan.invited) this.emit("invite", roomId);
     this.emit("sync", response);
+    this.appliedOnce = true;
     this.resolveSynced();
     const waiters = this.nextWaiters;
     this.nextWaiters = [];

@@ -132,6 +132,8 @@ test("a restarted loop resumes from the stored token: no missed and no repeated 
   second.loop.start();
   await untilLongPoll(s2);
   assert.equal(new URL(s2.syncs()[0]!.url).searchParams.get("since"), responses("put").at(-1)!.next_batch);
+  assert.equal(new URL(s2.syncs()[0]!.url).searchParams.get("timeout"), "0", "catch up at once after a restart");
+  assert.equal(new URL(s2.syncs().at(-1)!.url).searchParams.get("timeout"), "30000");
   assert.equal(s2.state.filterUploads, 0);
   const ids = [...changes1, ...changes2].filter((c) => c.type === DB).map((c) => c.event!.event_id);
   assert.equal(new Set(ids).size, ids.length, "no change delivered twice");
