@@ -62,7 +62,7 @@ test("a libolm signature verifies with node:crypto, and a node:crypto signature 
   try {
     const ed = acct.identityKeys().ed25519;
     const obj = signJson(acct, { user_id: "@u:x", device_id: "D", keys: { "ed25519:D": ed }, "日本": [1, 2] }, "@u:x", "D");
-    const olmSig = (obj.signatures as Record<string, Record<string, string>>)["@u:x"]!["ed25519:D"]!;
+    const olmSig = ((obj as Record<string, unknown>).signatures as Record<string, Record<string, string>>)["@u:x"]!["ed25519:D"]!;
     const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), Buffer.from(ed, "base64")]);
     const pub = createPublicKey({ key: spki, format: "der", type: "spki" });
     assert.ok(verify(null, Buffer.from(signingPayload(obj), "utf8"), pub, Buffer.from(olmSig, "base64")));
