@@ -93,6 +93,7 @@ export class Memory {
         void clock.sleep(waitMs).then(() => queue.start());
       },
     });
+    let memory: Memory | undefined;
     try {
       const session = await openSession(http, store, opts);
       const sync = new SyncLoop({
@@ -105,21 +106,20 @@ export class Memory {
         stateAfter: opts.stateAfter,
         onError: opts.onError,
       });
-      const memory = new Memory({ opts, http, sync, store, clock, queue, userId: session.userId, deviceId: session.deviceId });
+      memory = new Memory({ opts, http, sync, store, clock, queue, userId: session.userId, deviceId: session.deviceId });
       memory.closers.push(...closers);
-      sync.on("sync", (response) => memory.onSync(response.rooms?.join ?? {}));
+      const m = memory;
+      sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
       sync.start();
       await Promise.race([sync.whenSynced(), sync.done.then(() => Promise.reject(new MemoryClosedError()))]);
-      try {
-        await memory.room(opts.defaultRoom);
-      } catch (e) {
-        await memory.close();
-        throw e;
-      }
+      await memory.room(opts.defaultRoom);
       return memory;
     } catch (e) {
-      await http.close();
-      for (const c of closers) c();
+      if (memory) await memory.close().catch(() => undefined);
+      else {
+        await http.close();
+        for (const c of closers) c();
+      }
       throw e;
     }
   }

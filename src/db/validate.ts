@@ -22,6 +22,8 @@ export function validateKey(key: unknown, mode: SingleStateKey): asserts key is 
   if (sharesOneEvent(mode)) return;
   const bytes = Buffer.byteLength(key, "utf8");
   if (bytes > MAX_STATE_KEY_BYTES) throw new InvalidKeyError(key, `with singleStateKey: false the key is a state key, at most ${MAX_STATE_KEY_BYTES} bytes (this one is ${bytes})`);
+  // URL parsers drop "." and ".." path segments even percent-encoded, so the PUT would hit another path.
+  if (key === "." || key === "..") throw new InvalidKeyError(key, "with singleStateKey: false the key is a state key in the URL path, and '.' and '..' cannot be sent there");
   if (key.startsWith("@")) throw new InvalidKeyError(key, "with singleStateKey: false the key is a state key, and state keys starting with '@' are reserved for user IDs");
 }
 
