@@ -1,0 +1,70 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Memory, type MemoryChange } from "../../src/index.js";
+import { newUser, testHomeserver, type TestUser } from "../helpers/homeserver.js";
+import { sharedRoom } from "../helpers/rooms.js";
+import { eventually } from "../helpers/wait.js";
+
+let baseUrl: string;
+let alice: TestUser;
+let bob: TestUser;
+let roomId: string;
+const dirs: string[] = [];
+
+before(async () => {
+  baseUrl = (await testHomeserver()).info.baseUrl;
+  [alice, bob] = await Promise.all([newUser("alice"), newUser("bob")]);
+  roomId = await sharedRoom(alice, [bob]);
+});
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test("a password login keeps its device in the store and reuses it on the next open", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mxdb-store-"));
+  dirs.push(dir);
+  const opts = { homeserver: baseUrl, userId: alice.userId, password: alice.password, rooms: { main: roomId }, store: dir, syncTimeoutMs: 5000 };
+  const first = await Memory.open(opts);
+  await first.put("session", "one");
+  const device = first.deviceId;
+  await first.close();
+  assert.ok(device && device !== alice.deviceId);
+  assert.equal(statSync(join(dir, "mxdb-store.json")).mode & 0o777, 0o600);
+  const second = await Memory.open(opts);
+  assert.equal(second.deviceId, device);
+  assert.equal(await second.get("session"), "one");
+  await second.close();
+});
+
+test("a wrong password is a MatrixError with its errcode", async () => {
+  await assert.rejects(
+    Memory.open({ homeserver: baseUrl, userId: alice.userId, password: "wrong", rooms: { main: roomId } }),
+    (e: unknown) => (e as { errcode?: string }).errcode === "M_FORBIDDEN",
+  );
+});
+
+test("watch reports other writers' changes key by key, deletions included", async () => {
+  const watcher = await Memory.open({ homeserver: baseUrl, accessToken: bob.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000 });
+  const writer = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000 });
+  const seen: MemoryChange[] = [];
+  const stream = watcher.watch();
+  const collecting = (async () => {
+    for await (const change of stream) {
+      seen.push(change);
+      if (change.key === "w2" && change.value === undefined) break;
+    }
+  })();
+  await writer.put("w1", { n: 1 });
+  await writer.put("w2", [2]);
+  // Changes within one sync response are reported once, at their final value: let w2 be seen first.
+  await eventually(() => seen.some((c) => c.key === "w2"), (ok) => ok);
+  await writer.delete("w2");
+  await collecting;
+  const w1 = seen.find((c) => c.key === "w1");
+  assert.deepEqual(w1 && { room: w1.room, value: w1.value, sender: w1.sender }, { room: roomId, value: { n: 1 }, sender: alice.userId });
+  assert.ok(seen.some((c) => c.key === "w2" && c.value === undefined));
+  await Promise.all([watcher.close(), writer.close()]);
+});
