@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * `mxdb`: the command line (PRODUCT.md "The command line"). Finds the command, parses its options
+ * (./args.ts), runs it, and turns any failure into one line on stderr and an exit status
+ * (./errors.ts: 1 runtime, 2 usage, 3 not found).
+ */
+import { helpText, parse, type Command } from "./args.js";
+import { describeError, EXIT, exitCodeOf, UsageError } from "./errors.js";
+import { homeserverCommands } from "./homeserver-commands.js";
+import { memoryCommands } from "./memory-commands.js";
+import { sessionCommands } from "./session-commands.js";
+import { traceCommand } from "./trace-command.js";
+
+export const COMMANDS: Command[] = [...memoryCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.usage.split(" [")[0]!.length)) + 2;
+  const lines = [
+    "usage: mxdb COMMAND [options]   (mxdb COMMAND --help for its options)",
+    "",
+    "A key-value memory in Matrix room state, compatible with opsdroid's Matrix database.",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.usage.split(" [")[0]!.padEnd(width)}${c.summary.split(/(?<=[.;:])\s/)[0]}`),
+    "",
+    "Settings come from --config FILE / --homeserver, else the saved login (mxdb login), else the local",
+    "homeserver (mxdb homeserver start). Files live in $MXDB_HOME (default ./.mxdb).",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** The command named by the first one or two words of `argv`, and the rest. */
+function find(argv: string[]): { command: Command; rest: string[] } | undefined {
+  const two = argv.slice(0, 2).join(" ");
+  const byTwo = COMMANDS.find((c) => c.name === two);
+  if (byTwo) return { command: byTwo, rest: argv.slice(2) };
+  const byOne = COMMANDS.find((c) => c.name === argv[0]);
+  return byOne ? { command: byOne, rest: argv.slice(1) } : undefined;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    process.stdout.write(usage());
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  try {
+    const found = find(argv);
+    if (!found) {
+      if (argv[0] === "homeserver") throw new UsageError(`homeserver needs start, stop or status${argv[1] ? `, not ${JSON.stringify(argv[1])}` : ""}`, "homeserver start");
+      throw new UsageError(`unknown command ${JSON.stringify(argv[0])}`);
+    }
+    const parsed = parse(found.command, found.rest);
+    if (parsed === "help") {
+      process.stdout.write(helpText(found.command));
+      return EXIT.ok;
+    }
+    return await found.command.run(parsed);
+  } catch (error) {
+    process.stderr.write(`mxdb: ${describeError(error)}\n`);
+    if (process.env.MXDB_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return exitCodeOf(error);
+  }
+}
+
+// Exit explicitly: keep-alive sockets and the detached homeserver's handles must not keep us alive.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`mxdb: ${String(error)}\n`);
+    process.exit(EXIT.runtime);
+  },
+);

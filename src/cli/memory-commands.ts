@@ -1,0 +1,162 @@
+/**
+ * The memory commands: put, get, delete, keys, dump, watch. Each opens a Memory (src/db) on the
+ * resolved connection (./connect.ts), does one thing, and closes it, waiting for its writes.
+ */
+import { InvalidValueError } from "../db/errors.js";
+import { validateValue } from "../db/validate.js";
+import type { MemoryChange } from "../db/watch.js";
+import { bool, CONNECTION, MEMORY, positionals, type Command, type Parsed } from "./args.js";
+import { openMemory, resolveConnection, type OpenedMemory } from "./connect.js";
+import { CliError, EXIT, UsageError } from "./errors.js";
+
+const OPTIONS = { ...MEMORY, ...CONNECTION };
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function withMemory<T>(p: Parsed, command: string, fn: (m: OpenedMemory) => Promise<T>): Promise<T> {
+  const opened = await openMemory(resolveConnection(p, command));
+  try {
+    return await fn(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** The JSON value of `mxdb put KEY JSON`, checked before anything is sent. */
+export function parseValueArgument(key: string, text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`invalid JSON value for key ${JSON.stringify(key)}: ${(e as Error).message} — a string needs JSON quotes, e.g. '"hello"'`, "put");
+  }
+  try {
+    validateValue(key, value, false);
+  } catch (e) {
+    if (e instanceof InvalidValueError) throw new UsageError(e.message, "put");
+    throw e;
+  }
+  return value;
+}
+
+const put: Command = {
+  name: "put",
+  usage: "put KEY JSON [options]",
+  summary: "Store the JSON value under KEY in the room (resolves once the homeserver has accepted it).",
+  details: "JSON is one JSON text: quote strings ('\"hello\"'); numbers in plaintext room state are integers.",
+  options: OPTIONS,
+  async run(p) {
+    const [key, text] = positionals(p, put, ["KEY", "JSON"]);
+    const value = parseValueArgument(key!, text!);
+    await withMemory(p, "put", async ({ memory }) => memory.put(key!, value));
+    out(bool(p, "json") ? JSON.stringify({ key, stored: true }) : `stored ${JSON.stringify(key)}`);
+    return EXIT.ok;
+  },
+};
+
+const get: Command = {
+  name: "get",
+  usage: "get KEY [options]",
+  summary: "Print the value of KEY as JSON (exit status 3 when there is none).",
+  options: OPTIONS,
+  async run(p) {
+    const [key] = positionals(p, get, ["KEY"]);
+    const value = await withMemory(p, "get", ({ memory }) => memory.get(key!));
+    if (bool(p, "json")) out(JSON.stringify(value === undefined ? { key, found: false } : { key, found: true, value }));
+    else if (value !== undefined) out(JSON.stringify(value, null, 2));
+    if (value === undefined) {
+      if (!bool(p, "json")) process.stderr.write(`mxdb: no key ${JSON.stringify(key)} in this room\n`);
+      return EXIT.notFound;
+    }
+    return EXIT.ok;
+  },
+};
+
+const del: Command = {
+  name: "delete",
+  usage: "delete KEY... [options]",
+  summary: "Remove keys; prints each removed value (keys that were absent are left alone: nothing is written for them).",
+  options: OPTIONS,
+  async run(p) {
+    const keys = positionals(p, del, ["KEY"], true);
+    const values = await withMemory(p, "delete", ({ memory }) => memory.delete(keys));
+    if (bool(p, "json")) {
+      const deleted: Record<string, unknown> = {};
+      const absent: string[] = [];
+      keys.forEach((k, i) => (values[i] === undefined ? absent.push(k) : (deleted[k] = values[i])));
+      out(JSON.stringify({ deleted, absent }));
+    } else {
+      keys.forEach((k, i) => out(values[i] === undefined ? `${JSON.stringify(k)} was absent` : `deleted ${JSON.stringify(k)} (was ${JSON.stringify(values[i])})`));
+    }
+    return EXIT.ok;
+  },
+};
+
+const keys: Command = {
+  name: "keys",
+  usage: "keys [options]",
+  summary: "List the keys in the room, one per line.",
+  options: OPTIONS,
+  async run(p) {
+    const list = await withMemory(p, "keys", ({ memory }) => memory.keys());
+    if (bool(p, "json")) out(JSON.stringify(list));
+    else for (const k of list) out(k);
+    return EXIT.ok;
+  },
+};
+
+const dump: Command = {
+  name: "dump",
+  usage: "dump [options]",
+  summary: "Print the room's whole memory as one JSON object.",
+  options: OPTIONS,
+  async run(p) {
+    const all = await withMemory(p, "dump", ({ memory }) => memory.dump());
+    out(bool(p, "json") ? JSON.stringify(all) : JSON.stringify(all, null, 2));
+    return EXIT.ok;
+  },
+};
+
+export function formatChange(c: MemoryChange, json: boolean): string {
+  if (json) return JSON.stringify({ room: c.room, key: c.key, ...(c.value === undefined ? { deleted: true } : { value: c.value instanceof Error ? { error: c.value.message } : c.value }), sender: c.sender, eventId: c.eventId });
+  const time = new Date().toISOString().slice(11, 19);
+  const what = c.value === undefined ? `${c.key} deleted` : `${c.key} = ${c.value instanceof Error ? `<cannot decrypt: ${c.value.message}>` : JSON.stringify(c.value)}`;
+  return `${time} ${what}  (by ${c.sender})`;
+}
+
+const watch: Command = {
+  name: "watch",
+  usage: "watch [options]",
+  summary: "Print each change to the room's memory as it happens, other writers' included, until Ctrl-C (SIGINT) or SIGTERM.",
+  options: OPTIONS,
+  async run(p) {
+    const conn = resolveConnection(p, "watch");
+    const opened = await openMemory(conn);
+    const json = bool(p, "json") ?? false;
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      // Closing stops the sync loop, which ends the change stream below.
+      void opened.close();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    try {
+      const changes = opened.memory.watch({ room: conn.defaultRoom ?? "main" });
+      const first = changes.next();
+      // Let the generator subscribe to the sync loop before saying we are ready.
+      await new Promise((r) => setImmediate(r));
+      process.stderr.write(`mxdb: watching ${conn.defaultRoom ?? "main"} as ${opened.memory.userId} (Ctrl-C to stop)\n`);
+      for (let next = await first; !next.done; next = await changes.next()) out(formatChange(next.value, json));
+      if (!stopping) throw new CliError("the sync loop ended (was the access token revoked?) — run mxdb login again");
+    } finally {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      await opened.close();
+    }
+    return EXIT.ok;
+  },
+};
+
+export const memoryCommands: Command[] = [put, get, del, keys, dump, watch];
