@@ -1,7 +1,8 @@
 /**
  * Golden wire transcripts (fixtures/wire/, listed in docs/WIRE.md): for each operation and mode,
- * the exact HTTP exchanges a memory call makes. The sync long-poll is left out (its timing is the
- * server's); everything a call sends while it runs is in. Set MXDB_RECORD_WIRE=1 to write them anew.
+ * the exact HTTP exchanges a memory call makes. Background work is left out: the sync long-poll (its
+ * timing is the server's) and the device's own key maintenance (keys upload/query/changes, which runs
+ * after syncs whatever the caller does); everything else sent while a call runs is in. Set MXDB_RECORD_WIRE=1 to write them anew.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +17,7 @@ import { WireNormaliser, type WireExchange } from "../helpers/wire.js";
 
 const WIRE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "fixtures", "wire");
 const RECORD = process.env.MXDB_RECORD_WIRE === "1";
+const BACKGROUND = /\/(sync|keys\/upload|keys\/query|keys\/changes)$/;
 
 let baseUrl: string;
 let alice: TestUser;
@@ -60,7 +62,7 @@ for (const [dir, mode] of MODES) {
         await op();
         const exchanges: WireExchange[] = trace.records
           .slice(from)
-          .filter((r) => !new URL(r.url).pathname.endsWith("/sync"))
+          .filter((r) => !BACKGROUND.test(new URL(r.url).pathname))
           .map((r) => norm.exchange(r));
         const file = join(WIRE_DIR, dir, `${name}.json`);
         if (RECORD) {
