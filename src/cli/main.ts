@@ -13,6 +13,22 @@ import { traceCommand } from "./trace-command.js";
 
 export const COMMANDS: Command[] = [...memoryCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
 
+const BRIEF: Record<string, string> = {
+  put: "store a JSON value under KEY",
+  get: "print the value of KEY",
+  delete: "remove keys",
+  keys: "list the keys",
+  dump: "print the whole memory as JSON",
+  watch: "print changes as they happen, until Ctrl-C",
+  login: "log in with a password and save the session",
+  logout: "log the saved session out",
+  whoami: "who and where the commands act",
+  "homeserver start": "start a throwaway local Synapse (the default homeserver)",
+  "homeserver stop": "stop it and delete its data",
+  "homeserver status": "is it running?",
+  trace: "pretty-print a wire trace written by --trace",
+};
+
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.split(" [")[0]!.length)) + 2;
   const lines = [
@@ -21,7 +37,7 @@ function usage(): string {
     "A key-value memory in Matrix room state, compatible with opsdroid's Matrix database.",
     "",
     "commands:",
-    ...COMMANDS.map((c) => `  ${c.usage.split(" [")[0]!.padEnd(width)}${c.summary.split(/(?<=[.;:])\s/)[0]}`),
+    ...COMMANDS.map((c) => `  ${c.usage.split(" [")[0]!.padEnd(width)}${BRIEF[c.name] ?? ""}`),
     "",
     "Settings come from --config FILE / --homeserver, else the saved login (mxdb login), else the local",
     "homeserver (mxdb homeserver start). Files live in $MXDB_HOME (default ./.mxdb).",
