@@ -5,7 +5,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Memory, type SingleStateKey } from "../../src/index.js";
+import { Memory, MigrationError, type SingleStateKey } from "../../src/index.js";
+import { join } from "../../src/http/endpoints/rooms/join.js";
+import { memoryTraceSink } from "../../src/http/trace.js";
 import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
 import { putState } from "../../src/http/endpoints/state/put-state.js";
 import { newUser, testHomeserver, type TestUser } from "../helpers/homeserver.js";
@@ -130,4 +132,33 @@ describe("legacy opsdroid.database rooms", () => {
       assert.deepEqual(await ops.get(mode ? "old" : "old"), mode ? "value" : { nested: { v: 1 } });
     });
   }
+});
+
+describe("a legacy migration that fails", () => {
+  test("is reported to the call that ran it, and not retried on every call", async () => {
+    // Bob may read but not write state (power level 0 < state_default 50): his migration PUT is refused.
+    const roomId = await sharedRoom(alice);
+    await alice.client.send(putState, { roomId, eventType: "opsdroid.database", stateKey: "", content: { old: 1 } });
+    await alice.client.send(putState, {
+      roomId,
+      eventType: "m.room.join_rules",
+      stateKey: "",
+      content: { join_rule: "public" },
+    });
+    await olly.client.send(join, { roomIdOrAlias: roomId });
+    const trace = memoryTraceSink();
+    await assert.rejects(
+      Memory.open({ homeserver: baseUrl, accessToken: olly.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000, trace }),
+      (e: unknown) => e instanceof MigrationError && /M_FORBIDDEN/.test(e.message),
+    );
+    const db = await Memory.open({ homeserver: baseUrl, accessToken: olly.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000, trace }).catch((e: unknown) => e);
+    assert.ok(db instanceof MigrationError, "a new memory reports it again: each process tries once");
+    const inRoom = await Memory.open({ homeserver: baseUrl, accessToken: olly.accessToken, rooms: { main: roomId, other: await sharedRoom(olly) }, defaultRoom: "other", syncTimeoutMs: 5000, trace });
+    closers.push(() => inRoom.close());
+    await assert.rejects(inRoom.inRoom("main", () => inRoom.get("old")), MigrationError);
+    const before = trace.records.filter((r) => r.method === "PUT").length;
+    assert.equal(await inRoom.inRoom("main", () => inRoom.get("old")), undefined);
+    assert.equal(await inRoom.inRoom("main", () => inRoom.get("old")), undefined);
+    assert.equal(trace.records.filter((r) => r.method === "PUT").length, before, "no second attempt");
+  });
 });
