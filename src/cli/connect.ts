@@ -84,7 +84,7 @@ export function resolveConnection(p: Parsed, command: string): Connection {
  * process at a time, so a second command running meanwhile (a put while a watch runs) syncs into
  * memory instead.
  */
-function claimStore(c: Connection): { store: MemoryOptions["store"]; release: () => void } {
+function claimStore(c: Connection): { store: MemoryOptions["store"]; release: () => void; shared?: true } {
   if (c.store !== undefined) return { store: c.store, release: () => {} };
   const who = c.userId ?? `token-${slug(c.accessToken ?? "").slice(-8)}`;
   const dir = join(paths.stores(), slug(c.homeserver), slug(who));
@@ -100,7 +100,7 @@ function claimStore(c: Connection): { store: MemoryOptions["store"]; release: ()
       rmSync(lock, { force: true });
     }
   }
-  return { store: new MemoryStore(), release: () => {} };
+  return { store: new MemoryStore(), release: () => {}, shared: true };
 }
 
 function lockHolderAlive(lock: string): boolean {
@@ -121,13 +121,16 @@ export interface OpenedMemory {
 
 /** Open the Memory; "syncing ..." on stderr when the first sync takes longer than a second. */
 export async function openMemory(c: Connection, extra: Partial<MemoryOptions> = {}): Promise<OpenedMemory> {
-  const { store, release } = claimStore(c);
+  const { store, release, shared } = claimStore(c);
+  // Another process holds this device's store, crypto keys included: a second copy of the same device's
+  // keys must not be made, so this process does without encryption (a password login gets its own device).
+  const crypto = shared && c.accessToken !== undefined ? { encryption: false } : {};
   const { source: _source, ...options } = c;
   const started = Date.now();
   const slow = setTimeout(() => process.stderr.write(`mxdb: syncing with ${c.homeserver} ...\n`), 1_000);
   let memory: Memory;
   try {
-    memory = await Memory.open({ ...options, store, ...extra });
+    memory = await Memory.open({ ...options, store, ...crypto, ...extra });
   } catch (e) {
     release();
     throw e;
