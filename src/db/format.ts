@@ -51,6 +51,18 @@ export function applyOps(content: Record<string, unknown>, ops: Iterable<Op>): R
   return out;
 }
 
+/**
+ * A deep copy of a JSON value: what `get` hands out, so a caller changing its result cannot change
+ * the memory's picture of the room (nor what a queued write will send).
+ */
+export function cloneJson<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(cloneJson) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) out[k] = cloneJson((value as Record<string, unknown>)[k]);
+  return out as T;
+}
+
 /** Deep equality of JSON values (key order ignored), for "skip if unchanged" and repair checks. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;

@@ -14,7 +14,7 @@ import { FileStore } from "../store/file-store.js";
 import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
 import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, UndecryptableValueError } from "./errors.js";
-import { applyOps, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
+import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomMemory } from "./room-memory.js";
@@ -131,7 +131,7 @@ export class Memory {
     const room = await this.currentRoom();
     const { found, value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
     if (!found) return undefined;
-    return isEncryptedRef(value) ? this.decrypt(room, key, value) : value;
+    return isEncryptedRef(value) ? this.decrypt(room, key, value) : cloneJson(value);
   }
 
   /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
@@ -145,7 +145,7 @@ export class Memory {
     const current = room.lookup(stateKey, key);
     if (current.found && !isEncryptedRef(current.value) && jsonEqual(current.value, value)) return;
     // Our own copy: the caller may change its object after this call.
-    const copy = value === null || typeof value !== "object" ? value : JSON.parse(JSON.stringify(value));
+    const copy = cloneJson(value);
     if (encrypt && !this.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
     this.checkSize(room, stateKey, key, encrypt ? { encrypted_val: `$${"x".repeat(43)}` } : copy);
     const stored = encrypt ? { encrypted_val: await this.crypto!.encryptValue(room.roomId, key, copy) } : copy;

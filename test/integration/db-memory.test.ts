@@ -33,6 +33,9 @@ describe("Memory on a real Synapse", () => {
     const put = a.put("twim", { hello: "world" });
     assert.deepEqual(await a.get("twim"), { hello: "world" }); // before the write lands
     await put;
+    const mine = (await a.get("twim")) as { hello: string };
+    mine.hello = "changed by the caller";
+    assert.deepEqual(await a.get("twim"), { hello: "world" }, "a caller's change to a result is not the memory's");
     const b = await memory(bob);
     assert.deepEqual(await b.get("twim"), { hello: "world" });
     assert.deepEqual(await a.delete("twim"), { hello: "world" });
