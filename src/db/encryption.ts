@@ -1,0 +1,271 @@
+/**
+ * Encrypted values (opsdroid's format, docs/OPSDROID.md): the memory's ValueCrypto over the sans-IO
+ * CryptoMachine (src/crypto). The order of steps follows src/crypto/README.md "Protocol steps".
+ *
+ * Writing a value in an encrypted room (encryptValue), one room at a time:
+ *   1. track every joined member and send the keys/query that needs
+ *      https://spec.matrix.org/v1.19/client-server-api/#tracking-the-device-list-for-a-user
+ *   2. keys/claim for devices with no Olm session, then m.room_key to every device not reached yet
+ *      (rotating first when the room's rotation settings or a departure require it)
+ *      https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2
+ *   3. Megolm-encrypt {type: dev.opsdroid.database, content: {key: value}} and send it as
+ *      m.room.encrypted with one txnId per value (a resend is answered with the first event)
+ *      https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid
+ * Reading (decryptValue): GET the event, Megolm-decrypt it (the machine checks room, sender and
+ * replay), take content[key]; decrypted values are cached by event ID. On an unknown session the key
+ * is requested from our own other devices, and a later read can succeed.
+ *
+ * After every /sync: to-device events, device lists and key counts go to the machine before the sync
+ * token is saved (beforeSyncCommit); then members of encrypted rooms are tracked and every request
+ * the machine has queued is sent (CryptoDriver).
+ */
+import { CryptoMachine, CryptoError, NoOutboundSessionError, UnknownSessionError, type SyncChanges } from "../crypto/index.js";
+import type { HttpClient } from "../http/client.js";
+import { getEvent } from "../http/endpoints/events/get-event.js";
+import { send } from "../http/endpoints/events/send.js";
+import { isMatrixError } from "../http/errors.js";
+import type { Store } from "../store/store.js";
+import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
+import { CryptoDriver } from "./crypto-driver.js";
+import { EncryptionUnavailableError, UndecryptableValueError } from "./errors.js";
+import { VALUE_EVENT_TYPE } from "./format.js";
+import type { ValueCrypto } from "./memory.js";
+import { loadStoreKey, storeKeySource } from "./store-key.js";
+
+const ENCRYPTED = "m.room.encrypted";
+
+export interface EncryptionOptions {
+  /** false: no crypto layer at all (puts in encrypted rooms with shouldEncrypt are refused). */
+  encryption?: boolean;
+  store?: string | Store;
+  storePassphrase?: string;
+  storeKeyFile?: string;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The crypto layer for Memory.open, or undefined when it is switched off. When it cannot work
+ * (no device ID, no way to keep the store key) the result refuses every call with the reason.
+ */
+export async function openEncryption(
+  opts: EncryptionOptions,
+  deps: { http: HttpClient; store: Store; userId: string; deviceId: string | undefined },
+): Promise<ValueEncryption | UnavailableEncryption | undefined> {
+  if (opts.encryption === false) return undefined;
+  if (deps.deviceId === undefined) return new UnavailableEncryption("the session has no device ID (give deviceId, or log in with a password)");
+  const source = storeKeySource(opts, deps.store);
+  const storeKey = await loadStoreKey(source, deps.store);
+  if (!storeKey) return new UnavailableEncryption(source.kind === "none" ? source.reason : "no store key");
+  const onError = opts.onError ?? (() => {});
+  const machine = await CryptoMachine.open({
+    userId: deps.userId,
+    deviceId: deps.deviceId,
+    store: deps.store,
+    storeKey,
+    onRejected: (e) => onError(e),
+  });
+  storeKey.fill(0);
+  return new ValueEncryption(machine, deps.userId, deps.http, onError);
+}
+
+/** Refuses every call with one reason (the memory then writes nothing). */
+export class UnavailableEncryption implements ValueCrypto {
+  constructor(readonly reason: string) {}
+  beforeSyncCommit = (): void => undefined;
+  attach(): void {}
+  async ready(): Promise<void> {}
+  async encryptValue(roomId: string): Promise<string> {
+    throw new EncryptionUnavailableError(roomId, this.reason);
+  }
+  async decryptValue(roomId: string, key: string, eventId: string): Promise<unknown> {
+    throw new UndecryptableValueError(key, roomId, eventId, `encryption is unavailable: ${this.reason}`);
+  }
+  async close(): Promise<void> {}
+}
+
+export class ValueEncryption implements ValueCrypto {
+  readonly machine: CryptoMachine;
+  private readonly driver: CryptoDriver;
+  private sync: SyncLoop | undefined;
+  /** event ID -> decrypted value (JSON text, so callers get their own copy). */
+  private readonly cache = new Map<string, string>();
+  private readonly decrypting = new Map<string, Promise<string>>();
+  /** Per room: the tail of its key-sharing + encryption chain. */
+  private readonly roomLocks = new Map<string, Promise<unknown>>();
+  private firstRun: Promise<void> | undefined;
+
+  constructor(
+    machine: CryptoMachine,
+    private readonly userId: string,
+    private readonly http: HttpClient,
+    private readonly onError: (e: unknown) => void,
+  ) {
+    this.machine = machine;
+    this.driver = new CryptoDriver(machine, http, onError);
+  }
+
+  /** SyncLoop's beforeCommit: the machine's writes land before the token that delivered them is saved. */
+  beforeSyncCommit = async (response: SyncResponse): Promise<void> => {
+    const changes: SyncChanges = {
+      toDevice: response.to_device?.events ?? [],
+      changedDevices: response.device_lists ?? {},
+    };
+    if (response.device_one_time_keys_count) changes.oneTimeKeyCounts = response.device_one_time_keys_count;
+    const fallback = response.device_unused_fallback_key_types ?? response["org.matrix.msc2732.device_unused_fallback_key_types"];
+    if (fallback) changes.unusedFallbackKeyTypes = fallback;
+    await this.machine.receiveSyncChanges(changes);
+  };
+
+  /** After each applied /sync: track members of encrypted rooms, send what the machine queued. */
+  attach(sync: SyncLoop): void {
+    this.sync = sync;
+    sync.on("sync", () => {
+      this.trackEncryptedRooms();
+      const run = this.driver.process();
+      this.firstRun ??= run;
+    });
+  }
+
+  /** Resolves once the requests after the first sync (our keys upload) have been sent. */
+  async ready(): Promise<void> {
+    this.trackEncryptedRooms();
+    await (this.firstRun ?? this.driver.process());
+  }
+
+  async encryptValue(roomId: string, key: string, value: unknown): Promise<string> {
+    // One txnId per value: the HttpClient's retries reuse it, so the server never makes two events.
+    const txnId = this.http.txnId();
+    const content = await this.inRoomLock(roomId, () => this.encryptInRoom(roomId, { [key]: value }));
+    const { event_id } = await this.http.send(send, { roomId, eventType: ENCRYPTED, txnId, content });
+    this.cache.set(event_id, JSON.stringify(value));
+    return event_id;
+  }
+
+  async decryptValue(roomId: string, key: string, eventId: string): Promise<unknown> {
+    let text = this.cache.get(eventId);
+    if (text === undefined) {
+      let pending = this.decrypting.get(eventId);
+      if (!pending) {
+        pending = this.fetchAndDecrypt(roomId, key, eventId).finally(() => this.decrypting.delete(eventId));
+        this.decrypting.set(eventId, pending);
+      }
+      text = await pending;
+    }
+    return JSON.parse(text) as unknown;
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close();
+    this.machine.close();
+  }
+
+  // ---- writing ---------------------------------------------------------------------------------
+
+  private async encryptInRoom(roomId: string, content: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const members = this.sync?.room(roomId)?.joinedMembers() ?? [];
+    const settings = this.sync?.room(roomId)?.encryption();
+    // 1. Devices of every member, up to date.
+    this.machine.updateTrackedUsers(members);
+    await this.driver.process();
+    for (let attempt = 0; ; attempt++) {
+      // 2. Olm sessions, then the room key to every device not reached yet.
+      const claim = this.machine.getMissingSessions(members);
+      if (claim) await this.driver.sendOwn(claim);
+      const shares = await this.machine.shareRoomKey(roomId, members, {
+        ...(settings?.rotation_period_ms !== undefined ? { rotationPeriodMs: settings.rotation_period_ms } : {}),
+        ...(settings?.rotation_period_msgs !== undefined ? { rotationPeriodMsgs: settings.rotation_period_msgs } : {}),
+      });
+      for (const req of shares) await this.driver.sendOwn(req);
+      // 3.
+      try {
+        return await this.machine.encryptRoomEvent(roomId, VALUE_EVENT_TYPE, content);
+      } catch (e) {
+        // Rotation fell due between sharing and encrypting: share the new session once more.
+        if (!(e instanceof NoOutboundSessionError) || attempt > 0) throw e;
+      }
+    }
+  }
+
+  private inRoomLock<R>(roomId: string, fn: () => Promise<R>): Promise<R> {
+    const prev = this.roomLocks.get(roomId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.roomLocks.set(roomId, tail);
+    void tail.then(() => {
+      if (this.roomLocks.get(roomId) === tail) this.roomLocks.delete(roomId);
+    });
+    return run;
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  private async fetchAndDecrypt(roomId: string, key: string, eventId: string): Promise<string> {
+    const fail = (reason: string, cause?: unknown) => new UndecryptableValueError(key, roomId, eventId, reason, cause);
+    let event: Awaited<ReturnType<typeof this.fetchEvent>>;
+    try {
+      event = await this.fetchEvent(roomId, eventId);
+    } catch (e) {
+      if (isMatrixError(e) && e.status === 404) throw fail("the event was not found in this room (or we may not see it)", e);
+      throw e;
+    }
+    if (event.type !== ENCRYPTED) throw fail(`the event is not encrypted (type ${event.type})`);
+    if (event.room_id !== undefined && event.room_id !== roomId) throw fail(`the event belongs to another room (${event.room_id})`);
+    if (event.unsigned?.redacted_because !== undefined || Object.keys(event.content).length === 0) throw fail("the event was redacted");
+    const roomEvent = { ...event, room_id: roomId };
+    let decrypted: Awaited<ReturnType<CryptoMachine["decryptRoomEvent"]>>;
+    try {
+      decrypted = await this.decryptWithRetry(roomEvent);
+    } catch (e) {
+      if (e instanceof UnknownSessionError) {
+        // Ask our own other devices; the key comes back as m.forwarded_room_key in a later sync.
+        await this.machine.requestRoomKey(e.roomId, e.sessionId, e.senderKey).catch(this.onError);
+        void this.driver.process();
+        throw fail(`its room key (Megolm session ${e.sessionId}) is unknown to this device; it was requested from our other devices, try again later`, e);
+      }
+      if (e instanceof CryptoError) throw fail(`decryption was refused: ${e.message}`, e);
+      throw e;
+    }
+    if (decrypted.type !== VALUE_EVENT_TYPE) throw fail(`the decrypted event has type ${decrypted.type}, not ${VALUE_EVENT_TYPE}`);
+    if (!Object.prototype.hasOwnProperty.call(decrypted.content, key)) throw fail(`the decrypted event has no field ${JSON.stringify(key)}`);
+    const text = JSON.stringify(decrypted.content[key]);
+    if (text === undefined) throw fail("the decrypted value is not JSON");
+    this.cache.set(eventId, text);
+    return text;
+  }
+
+  private fetchEvent(roomId: string, eventId: string) {
+    return this.http.send(getEvent, { roomId, eventId }) as Promise<{
+      type: string;
+      room_id?: string;
+      event_id: string;
+      sender: string;
+      origin_server_ts: number;
+      content: Record<string, unknown>;
+      unsigned?: { redacted_because?: unknown };
+    }>;
+  }
+
+  /** A room key held back until its sender's devices are queried arrives once queued requests are sent. */
+  private async decryptWithRetry(event: Parameters<CryptoMachine["decryptRoomEvent"]>[0]) {
+    try {
+      return await this.machine.decryptRoomEvent(event);
+    } catch (e) {
+      if (!(e instanceof UnknownSessionError) || this.machine.outgoingRequests().length === 0) throw e;
+      await this.driver.process();
+      return await this.machine.decryptRoomEvent(event);
+    }
+  }
+
+  private trackEncryptedRooms(): void {
+    if (!this.sync) return;
+    const users = new Set<string>();
+    for (const room of this.sync.rooms().values()) {
+      if (room.encryption() && room.membership(this.userId) === "join") for (const u of room.joinedMembers()) users.add(u);
+    }
+    try {
+      this.machine.updateTrackedUsers([...users]);
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+}

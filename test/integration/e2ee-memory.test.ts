@@ -1,0 +1,105 @@
+/**
+ * Encrypted values through Memory on the real Synapse: the opsdroid format on the wire, another
+ * user's device reading them, restarts, a second device of the same account (key forwarding).
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Memory, UndecryptableValueError, type MemoryOptions } from "../../src/index.js";
+import { UnknownSessionError } from "../../src/crypto/index.js";
+import { getEvent } from "../../src/http/endpoints/events/get-event.js";
+import { getStateContent } from "../../src/http/endpoints/state/get-state.js";
+import { memoryTraceSink } from "../../src/http/trace.js";
+import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { sharedRoom } from "../helpers/rooms.js";
+import { eventually } from "../helpers/wait.js";
+
+let baseUrl: string;
+let alice: TestUser;
+let bob: TestUser;
+let roomId: string;
+const dirs: string[] = [];
+const open = new Set<Memory>();
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "mxdb-e2ee-"));
+  dirs.push(d);
+  return d;
+}
+
+async function memory(options: Partial<MemoryOptions>): Promise<Memory> {
+  const m = await Memory.open({ homeserver: baseUrl, rooms: { main: roomId }, syncTimeoutMs: 2000, ...options } as MemoryOptions);
+  open.add(m);
+  return m;
+}
+
+async function close(m: Memory): Promise<void> {
+  open.delete(m);
+  await m.close();
+}
+
+before(async () => {
+  baseUrl = (await testHomeserver()).info.baseUrl;
+  [alice, bob] = await Promise.all([newUser("alice"), newUser("bob")]);
+  roomId = await sharedRoom(alice, [bob], { encrypted: true });
+});
+after(async () => {
+  await Promise.all([...open].map((m) => m.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test("values in an encrypted room: Megolm events referenced from state, read by another user's device, after restarts and by a second device", async () => {
+  const aliceStore = tempDir();
+  // Bob's device exists (keys uploaded) before Alice writes, so the room key reaches it.
+  const b = await memory({ accessToken: bob.accessToken });
+  const a = await memory({ accessToken: alice.accessToken, store: aliceStore });
+  const trace = memoryTraceSink();
+  await a.put("twim", { hello: "world", n: 1 });
+  await a.put("plain-number", 42);
+  assert.deepEqual(await a.get("twim"), { hello: "world", n: 1 });
+
+  // On the wire: state holds only a reference; the event is m.room.encrypted.
+  const state = (await alice.client.send(getStateContent, { roomId, eventType: "dev.opsdroid.database", stateKey: "" })) as Record<string, { encrypted_val: string }>;
+  assert.deepEqual(Object.keys(state).sort(), ["plain-number", "twim"]);
+  const ref = state.twim!.encrypted_val;
+  assert.match(ref, /^\$/);
+  const ev = await alice.client.send(getEvent, { roomId, eventId: ref });
+  assert.equal(ev.type, "m.room.encrypted");
+  assert.equal(ev.content.algorithm, "m.megolm.v1.aes-sha2");
+  assert.ok(!JSON.stringify(ev).includes("world"));
+
+  // Another user's device decrypts (its room key came over Olm in its sync).
+  await eventually(() => b.get("twim").catch((e: unknown) => e), (v) => !(v instanceof Error), 20_000);
+  assert.deepEqual(await b.get("twim"), { hello: "world", n: 1 });
+  assert.equal(await b.get("plain-number"), 42);
+  // delete returns the decrypted value.
+  assert.equal(await b.delete("plain-number"), 42);
+  await close(b);
+
+  // A new process with the same store reads every earlier value with no other device online.
+  await close(a);
+  const a2 = await memory({ accessToken: alice.accessToken, store: aliceStore, trace });
+  assert.deepEqual(await a2.get("twim"), { hello: "world", n: 1 });
+  // Served from the cache after the first decryption: no second GET of the event.
+  const gets = () => trace.records.filter((r) => r.method === "GET" && r.url.includes("/event/")).length;
+  const before = gets();
+  assert.deepEqual(await a2.get("twim"), { hello: "world", n: 1 });
+  assert.equal(gets(), before);
+  await a2.put("after-restart", ["x"]);
+  assert.deepEqual(await a2.get("after-restart"), ["x"]);
+
+  // A second device of the same account, started later: the key is forwarded by the first device.
+  const second = await memory({ userId: alice.userId, password: alice.password, store: tempDir() });
+  assert.notEqual(second.deviceId, a2.deviceId);
+  // It never had the room key: the first read is refused (never the reference) and asks for the key.
+  const first = await second.get("twim").catch((e: unknown) => e);
+  assert.ok(first instanceof UndecryptableValueError, String(first));
+  assert.ok(first.cause instanceof UnknownSessionError);
+  assert.equal(first.eventId, ref);
+  assert.match(first.message, /requested from our other devices/);
+  const got = await eventually(() => second.get("twim").catch((e: unknown) => e), (v) => !(v instanceof Error), 30_000, 200);
+  assert.deepEqual(got, { hello: "world", n: 1 });
+  assert.deepEqual(await second.get("after-restart"), ["x"]);
+});
