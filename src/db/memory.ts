@@ -13,6 +13,7 @@ import { systemClock, type Clock } from "../http/types.js";
 import { FileStore } from "../store/file-store.js";
 import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
+import { openEncryption } from "./encryption.js";
 import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
@@ -96,6 +97,8 @@ export class Memory {
     let memory: Memory | undefined;
     try {
       const session = await openSession(http, store, opts);
+      // End-to-end encryption (./encryption.ts): sees each /sync batch before its token is saved.
+      const e2ee = await openEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId });
       const sync = new SyncLoop({
         http,
         userId: session.userId,
@@ -105,13 +108,19 @@ export class Memory {
         autoJoin: opts.autoJoin,
         stateAfter: opts.stateAfter,
         onError: opts.onError,
+        ...(e2ee ? { beforeCommit: e2ee.beforeSyncCommit } : {}),
       });
       memory = new Memory({ opts, http, sync, store, clock, queue, userId: session.userId, deviceId: session.deviceId });
       memory.closers.push(...closers);
+      if (e2ee) {
+        memory.setCrypto(e2ee);
+        e2ee.attach(sync);
+      }
       const m = memory;
       sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
       sync.start();
       await Promise.race([sync.whenSynced(), sync.done.then(() => Promise.reject(new MemoryClosedError()))]);
+      await e2ee?.ready();
       await memory.room(opts.defaultRoom);
       return memory;
     } catch (e) {

@@ -28,6 +28,15 @@ export interface MemoryOptions {
   shouldEncrypt?: boolean;
   /** Where the sync token and crypto state live: a directory, or a Store. Default: memory only. */
   store?: string | Store;
+  /**
+   * End-to-end encryption of values in encrypted rooms (default true; needs a device ID).
+   * false: no crypto layer, and puts into encrypted rooms with shouldEncrypt are refused.
+   */
+  encryption?: boolean;
+  /** Seals the crypto store with a key derived from this passphrase (scrypt; src/db/README.md "Encryption at rest"). */
+  storePassphrase?: string;
+  /** Seals the crypto store with a random key kept in this file (created 0600). Default for a store directory: `<store>/crypto.key`. */
+  storeKeyFile?: string;
   /** Record every HTTP exchange: a file path (JSON lines) or a sink. Tokens are redacted. */
   trace?: string | TraceSink;
   /** Join rooms we are invited to (default false). */
@@ -70,6 +79,10 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   if (typeof single === "string" && (Buffer.byteLength(single) > 255 || single.startsWith("@"))) {
     throw new ConfigError("singleStateKey as a string is a state key: at most 255 bytes, not starting with '@'");
   }
+  if (options.storePassphrase !== undefined && (typeof options.storePassphrase !== "string" || options.storePassphrase.length === 0)) {
+    throw new ConfigError("storePassphrase must be a non-empty string");
+  }
+  if (options.storePassphrase !== undefined && options.storeKeyFile !== undefined) throw new ConfigError("give storePassphrase or storeKeyFile, not both");
   const rooms = options.rooms ?? {};
   for (const [name, target] of Object.entries(rooms)) {
     if (typeof target !== "string" || !(target.startsWith("!") || target.startsWith("#"))) {

@@ -114,13 +114,11 @@ test("bad options are ConfigErrors before any request", async () => {
 });
 
 test("a put into an encrypted room with shouldEncrypt never writes plaintext", async () => {
-  const { db, trace } = await openWithTrace(true, encryptedRoomId).catch(async () => {
-    // openWithTrace writes "keep" first, which is itself refused here: open without it.
-    const t = memoryTraceSink();
-    const m = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: encryptedRoomId }, syncTimeoutMs: 5000, trace: t });
-    open.push(m);
-    return { db: m, trace: t };
-  });
+  // encryption: false leaves out the crypto layer, so the put must be refused (with it, values are
+  // encrypted: test/integration/e2ee-*.test.ts).
+  const trace = memoryTraceSink();
+  const db = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: encryptedRoomId }, syncTimeoutMs: 5000, trace, encryption: false });
+  open.push(db);
   const before = trace.records.length;
   await assert.rejects(db.put("secret", "value"), EncryptionUnavailableError);
   assert.deepEqual(sentSince(trace, before), []);
