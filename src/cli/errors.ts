@@ -81,7 +81,15 @@ export function describeError(error: unknown): string {
     return `${error.errcode}: ${error.error || `HTTP ${error.status}`} — ${matrixHint(error.errcode, error.url)}`;
   }
   if (error instanceof TransportError) {
-    return `cannot reach the homeserver (${oneLine(error.message.replace(/^no HTTP response /, ""))}) — is it running? (mxdb homeserver status, or check --homeserver)`;
+    let where = error.url;
+    try {
+      where = new URL(error.url).origin;
+    } catch {
+      // not a URL: keep it as it is
+    }
+    const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+    const why = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" ? oneLine(cause.message) : String(error.cause);
+    return `cannot reach the homeserver at ${where} (${why}) — is it running? (mxdb homeserver status, or check --homeserver)`;
   }
   if (error instanceof HttpError) return `${oneLine(error.message)} — the homeserver or a proxy in front of it is failing; try again later`;
   if (error instanceof UnknownRoomError) return `${error.message} — check --room, and that this user is invited to the room`;

@@ -7,7 +7,7 @@ import { validateValue } from "../db/validate.js";
 import type { MemoryChange } from "../db/watch.js";
 import { bool, CONNECTION, MEMORY, positionals, type Command, type Parsed } from "./args.js";
 import { openMemory, resolveConnection, type OpenedMemory } from "./connect.js";
-import { CliError, EXIT, UsageError } from "./errors.js";
+import { CliError, describeError, EXIT, UsageError } from "./errors.js";
 
 const OPTIONS = { ...MEMORY, ...CONNECTION };
 
@@ -131,7 +131,14 @@ const watch: Command = {
   options: OPTIONS,
   async run(p) {
     const conn = resolveConnection(p, "watch");
-    const opened = await openMemory(conn);
+    // The sync loop retries on its own (the homeserver may come back); say so once per new problem.
+    let lastProblem = "";
+    const onError = (e: unknown) => {
+      const line = describeError(e);
+      if (line !== lastProblem) process.stderr.write(`mxdb: ${line} (retrying)\n`);
+      lastProblem = line;
+    };
+    const opened = await openMemory(conn, { onError });
     const json = bool(p, "json") ?? false;
     let stopping = false;
     const stop = () => {
