@@ -17,6 +17,8 @@ Ops:
   forge     send an m.room.encrypted event with nio's current outbound session whose plaintext names
             another room (a negative case), and reference it from state under `key`
   keys      this device's identity keys
+  room_keys the m.room_key contents this device received over Olm (for the secrecy test: a
+            session_key that must never appear in mxdb's files)
   close
 Nothing here logs a token: logging stays at WARNING on stderr.
 """
@@ -38,6 +40,7 @@ class Peer:
         self.client = None
         self.room_id = None
         self.state_key = ""
+        self.received_keys = []
 
     async def init(self, req):
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
@@ -48,6 +51,7 @@ class Peer:
         resp = await self.client.login(password=req["password"], device_name="nio-interop")
         if isinstance(resp, nio.LoginError):
             raise RuntimeError(f"login failed: {resp.message}")
+        self._capture_room_keys()
         joined = await self.client.join(self.room_id)
         if isinstance(joined, nio.JoinError):
             raise RuntimeError(f"join failed: {joined.message}")
@@ -142,6 +146,21 @@ class Peer:
         if isinstance(put, nio.RoomPutStateError):
             raise RuntimeError(f"state put: {put.message}")
 
+    def _capture_room_keys(self):
+        """Observe (not change) nio's handling of decrypted m.room_key payloads."""
+        olm = self.client.olm
+        original = olm._handle_room_key_event
+
+        def capture(sender, sender_key, payload):
+            content = payload.get("content", {})
+            self.received_keys.append({k: content.get(k) for k in ("room_id", "session_id", "session_key")} | {"sender": sender})
+            return original(sender, sender_key, payload)
+
+        olm._handle_room_key_event = capture
+
+    async def room_keys(self, req):
+        return self.received_keys
+
     async def keys(self, req):
         return self._keys()
 
@@ -161,7 +180,7 @@ def versions():
     return {"matrix-nio": version("matrix-nio"), "vodozemac": version("vodozemac"), "python": sys.version.split()[0]}
 
 
-OPS = {"init", "sync", "get", "put", "forge", "keys", "close"}
+OPS = {"init", "sync", "get", "put", "forge", "keys", "room_keys", "close"}
 
 
 async def main():
