@@ -49,8 +49,13 @@ export interface OpsdroidInit {
   default_room?: string;
   /** opsdroid's default is true. */
   single_state_key?: boolean | string;
-  /** Encryption is not supported by the driver: anything but false is rejected. */
-  should_encrypt?: false;
+  /**
+   * bench/opsdroid_driver.py rejects anything but false; the encrypted driver
+   * (test/interop/opsdroid_e2ee_driver.py, test/helpers/opsdroid-e2ee.ts) takes true.
+   */
+  should_encrypt?: boolean;
+  /** nio's crypto store directory (encrypted driver only). */
+  store_path?: string;
   /** Python logging level for the driver's stderr, default "WARNING". */
   log_level?: "DEBUG" | "INFO" | "WARNING" | "ERROR";
 }
@@ -82,6 +87,8 @@ export interface OpsdroidOptions {
   onStderr?: (line: string) => void;
   /** Reject a request unanswered after this long; 0 = never. Default 120 s (nio retries 429 forever). */
   timeoutMs?: number;
+  /** Another driver script and venv speaking the same protocol (default: bench/opsdroid_driver.py in .venv/opsdroid). */
+  driver?: { script: string; venv: (onProgress?: (line: string) => void) => Promise<Venv> };
 }
 
 /** A Python exception from the driver: `type` is its class name (`MatrixException`, `KeyError`, ...). */
@@ -127,8 +134,8 @@ interface Pending {
 
 /** Start the driver (installing the venv if needed) and initialise opsdroid with `init`. */
 export async function startOpsdroid(init: OpsdroidInit, options: OpsdroidOptions = {}): Promise<OpsdroidDriver> {
-  const venv = await ensureOpsdroidVenv(options.onProgress);
-  const child = spawn(venv.python, ["-u", OPSDROID_DRIVER], {
+  const venv = await (options.driver?.venv ?? ensureOpsdroidVenv)(options.onProgress);
+  const child = spawn(venv.python, ["-u", options.driver?.script ?? OPSDROID_DRIVER], {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
   });
