@@ -51,7 +51,8 @@ export async function loadStoreKey(source: StoreKeySource, store: Store): Promis
     case "memory": {
       let key = memoryKeys.get(store);
       if (!key) memoryKeys.set(store, (key = new Uint8Array(randomBytes(32))));
-      return key;
+      // A copy: the caller wipes what it is given once the machine has its own.
+      return key.slice();
     }
     case "none":
       return undefined;
