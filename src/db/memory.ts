@@ -235,9 +235,15 @@ export class Memory {
 
   /** Resolves when every queued write has been accepted and seen back through sync (repairs included). */
   async flush(): Promise<void> {
+    // Without a sync loop (it ended: a revoked token, close) no write can be confirmed any more:
+    // then the writes the queue still holds are all there is to wait for.
+    const syncEnded = this.sync.done.then(
+      () => true,
+      () => true,
+    );
     for (;;) {
       const rooms = [...this.byId.values()];
-      await Promise.all(rooms.map((r) => r.whenIdle()));
+      if (await Promise.race([Promise.all(rooms.map((r) => r.whenIdle())).then(() => false), syncEnded])) return this.queue.onIdle();
       if (rooms.every((r) => r.idleNow())) return;
     }
   }
