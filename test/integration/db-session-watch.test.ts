@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Memory, type MemoryChange } from "../../src/index.js";
+import { login } from "../../src/http/endpoints/account/login.js";
+import { logout } from "../../src/http/endpoints/account/logout.js";
 import { newUser, testHomeserver, type TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { eventually } from "../helpers/wait.js";
@@ -67,4 +69,15 @@ test("watch reports other writers' changes key by key, deletions included", asyn
   assert.deepEqual(w1 && { room: w1.room, value: w1.value, sender: w1.sender }, { room: roomId, value: { n: 1 }, sender: alice.userId });
   assert.ok(seen.some((c) => c.key === "w2" && c.value === undefined));
   await Promise.all([watcher.close(), writer.close()]);
+});
+
+test("a memory whose token is revoked stops syncing, and close still returns", { timeout: 60_000 }, async () => {
+  const session = await alice.client.send(login, { user: alice.userId, password: alice.password });
+  const errors: unknown[] = [];
+  const db = await Memory.open({ homeserver: baseUrl, accessToken: session.access_token, rooms: { main: roomId }, syncTimeoutMs: 1000, encryption: false, onError: (e) => errors.push(e) });
+  await db.put("before-logout", 1);
+  const other = (await testHomeserver()).client(session.access_token);
+  await other.send(logout, undefined);
+  await assert.rejects(db.put("after-logout", 2), (e: unknown) => (e as { errcode?: string }).errcode === "M_UNKNOWN_TOKEN");
+  await db.close();
 });
