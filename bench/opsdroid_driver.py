@@ -176,22 +176,41 @@ class Driver:
         return {"latencies_us": latencies, "value": value}
 
     async def bench_put(self, req):
-        """Put items with at most `concurrency` in flight (opsdroid offers no batching)."""
+        """Put items with at most `concurrency` in flight (opsdroid offers no batching).
+
+        Optional "deadline_s": stop after that many seconds, cancelling the puts still running or
+        waiting (nio retries a 429 forever); those answer {"ok": false, "type": "Cancelled"}.
+        Each result's "done_us" is when it finished, counted from the start of the op.
+        """
         self._ready()
         limit = asyncio.Semaphore(max(1, int(req.get("concurrency", 1))))
+        deadline = req.get("deadline_s")
+        started = time.perf_counter_ns()
 
         async def one(key, value):
             async with limit:
-                started = time.perf_counter_ns()
+                began = time.perf_counter_ns()
                 try:
                     result = await self.db.put(key, value)
-                    return {"key": key, "ok": True, "result": result, "us": (time.perf_counter_ns() - started) // 1000}
+                    outcome = {"key": key, "ok": True, "result": result}
                 except Exception as error:  # noqa: BLE001 - reported per item
-                    return {"key": key, "ok": False, **describe(error), "us": (time.perf_counter_ns() - started) // 1000}
+                    outcome = {"key": key, "ok": False, **describe(error)}
+                now = time.perf_counter_ns()
+                return {**outcome, "us": (now - began) // 1000, "done_us": (now - started) // 1000}
 
         with self._room(req):
-            started = time.perf_counter_ns()
-            results = await asyncio.gather(*(one(k, v) for k, v in req["items"]))
+            tasks = [asyncio.ensure_future(one(k, v)) for k, v in req["items"]]
+            if deadline is None:
+                results = await asyncio.gather(*tasks)
+            else:
+                await asyncio.wait(tasks, timeout=float(deadline))
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                results = [
+                    task.result() if not task.cancelled() else {"key": k, "ok": False, "type": "Cancelled", "error": "deadline"}
+                    for task, (k, _) in zip(tasks, req["items"])
+                ]
             wall = (time.perf_counter_ns() - started) // 1000
         return {"wall_us": wall, "results": results}
 
