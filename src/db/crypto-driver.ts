@@ -8,7 +8,8 @@
  *   to_device   -> https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3sendtodeviceeventtypetxnid
  *
  * One run at a time, requests one after another (a keys_query must be answered before the claim
- * that needs its devices). A failed request is reported to onError and stays for the next run,
+ * that needs its devices). A failed request is reported to onError and stays for a later run (the
+ * sync-driven runs back off after failures, 1 s doubling to 5 min),
  * with the same body and txnId, except a claim or query refused by the server, which the machine
  * rebuilds (a claim resent blindly would burn another one-time key).
  */
@@ -26,11 +27,15 @@ export class CryptoDriver {
   /** Room-key shares whose send failed: they are retried by every run until they get through. */
   private readonly unsent = new Map<string, OutgoingRequest>();
   private closed = false;
+  /** After a failed request, runs started by sync wait this long (doubling up to 5 min, reset on success). */
+  private backoffMs = 0;
+  private pausedUntil = 0;
 
   constructor(
     private readonly machine: CryptoMachine,
     private readonly http: HttpClient,
     private readonly onError: (e: unknown) => void,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -62,6 +67,12 @@ export class CryptoDriver {
     await this.running;
   }
 
+  /** Like process(), but skipped while backing off after a failure (the sync loop calls this). */
+  processSoon(): Promise<void> {
+    if (this.now() < this.pausedUntil) return Promise.resolve();
+    return this.process();
+  }
+
   private async loop(): Promise<void> {
     do {
       this.again = false;
@@ -85,8 +96,11 @@ export class CryptoDriver {
     let body: unknown;
     try {
       body = await this.send(req);
+      this.backoffMs = 0;
     } catch (e) {
       this.onError(e);
+      this.backoffMs = Math.min(Math.max(1000, this.backoffMs * 2), 300_000);
+      this.pausedUntil = this.now() + this.backoffMs;
       // The server refused it for good: let the machine rebuild it (queries and claims only).
       if ((req.kind === "keys_claim" || req.kind === "keys_query") && isMatrixError(e) && e.status >= 400 && e.status < 500 && e.status !== 429) {
         try {

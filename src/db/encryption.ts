@@ -24,6 +24,7 @@ import type { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { send } from "../http/endpoints/events/send.js";
 import { isMatrixError } from "../http/errors.js";
+import { queryKeys } from "../http/endpoints/keys/query-keys.js";
 import type { Store } from "../store/store.js";
 import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
 import { CryptoDriver } from "./crypto-driver.js";
@@ -33,6 +34,8 @@ import type { ValueCrypto } from "./memory.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
 
 const ENCRYPTED = "m.room.encrypted";
+/** The machine's account record in the Store (src/crypto/machine.ts, default prefix). */
+const ACCOUNT_RECORD = "crypto/account";
 
 export interface EncryptionOptions {
   /** false: no crypto layer at all (puts in encrypted rooms with shouldEncrypt are refused). */
@@ -57,6 +60,7 @@ export async function openEncryption(
   const storeKey = await loadStoreKey(source, deps.store);
   if (!storeKey) return new UnavailableEncryption(source.kind === "none" ? source.reason : "no store key");
   const onError = opts.onError ?? (() => {});
+  const fresh = (await deps.store.get(ACCOUNT_RECORD)) === undefined;
   const machine = await CryptoMachine.open({
     userId: deps.userId,
     deviceId: deps.deviceId,
@@ -65,6 +69,19 @@ export async function openEncryption(
     onRejected: (e) => onError(e),
   });
   storeKey.fill(0);
+  if (fresh) {
+    // A new account for a device that already has other keys (a token reused without its store):
+    // its uploads would be refused and other devices would refuse its changed key. Say so instead.
+    const { device_keys } = await deps.http.send(queryKeys, { deviceKeys: { [deps.userId]: [deps.deviceId] } });
+    const existing = device_keys?.[deps.userId]?.[deps.deviceId]?.keys[`ed25519:${deps.deviceId}`];
+    if (existing !== undefined && existing !== machine.identityKeys().ed25519) {
+      machine.close();
+      return new UnavailableEncryption(
+        `device ${deps.deviceId} already has encryption keys from another session whose crypto store is not here ` +
+          "(use the store it was opened with, or log in with a password for a new device)",
+      );
+    }
+  }
   return new ValueEncryption(machine, deps.userId, deps.http, onError);
 }
 
@@ -121,7 +138,7 @@ export class ValueEncryption implements ValueCrypto {
     this.sync = sync;
     sync.on("sync", () => {
       this.trackEncryptedRooms();
-      const run = this.driver.process();
+      const run = this.driver.processSoon();
       this.firstRun ??= run;
     });
   }

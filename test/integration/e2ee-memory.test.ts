@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Memory, UndecryptableValueError, type MemoryOptions } from "../../src/index.js";
+import { EncryptionUnavailableError, Memory, UndecryptableValueError, type MemoryOptions } from "../../src/index.js";
 import { UnknownSessionError } from "../../src/crypto/index.js";
 import { getEvent } from "../../src/http/endpoints/events/get-event.js";
 import { getStateContent } from "../../src/http/endpoints/state/get-state.js";
@@ -87,6 +87,11 @@ test("values in an encrypted room: Megolm events referenced from state, read by 
   const before = gets();
   assert.deepEqual(await a2.get("twim"), { hello: "world", n: 1 });
   assert.equal(gets(), before);
+  // The same token without its store would be a new Olm account for a device that has keys already:
+  // refused with the reason, nothing written.
+  const stranger = await memory({ accessToken: alice.accessToken });
+  await assert.rejects(stranger.put("k", 1), (e: unknown) => e instanceof EncryptionUnavailableError && /already has encryption keys/.test(e.message));
+  await close(stranger);
   await a2.put("after-restart", ["x"]);
   assert.deepEqual(await a2.get("after-restart"), ["x"]);
 

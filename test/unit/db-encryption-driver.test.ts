@@ -87,6 +87,9 @@ test("a room-key share that fails is retried by later runs with the same txnId u
   assert.equal(await driver.sendOwn(share), false);
   await driver.process();
   assert.equal(errors.length, 2);
+  // Runs started by sync back off after a failure (1 s, then doubling): nothing is sent meanwhile.
+  await driver.processSoon();
+  assert.equal(transport.requests.length, 2);
   fail = false;
   await driver.process();
   assert.deepEqual(sent.map((s) => s.id), ["td_1"]);
