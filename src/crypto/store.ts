@@ -9,8 +9,7 @@
  *
  * node:crypto is computation here, not I/O; all I/O goes through the injected KeyValueStore.
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
-import { scrypt } from "@noble/hashes/scrypt";
+import { createCipheriv, createDecipheriv, scryptSync } from "node:crypto";
 import { StoreDecryptionError } from "./errors.js";
 
 /** Structurally compatible with src/store's Store (not imported: src/crypto imports only itself). */
@@ -31,7 +30,7 @@ const FORMAT_VERSION = 1;
  */
 export function deriveStoreKey(passphrase: string, salt: Uint8Array): Uint8Array {
   if (salt.length < 16) throw new RangeError("salt must be at least 16 bytes");
-  return scrypt(passphrase, salt, { N: 2 ** 17, r: 8, p: 1, dkLen: 32, maxmem: 2 ** 28 });
+  return new Uint8Array(scryptSync(passphrase, salt, 32, { N: 2 ** 17, r: 8, p: 1, maxmem: 2 ** 28 }));
 }
 
 export function sealValue(storeKey: Uint8Array, name: string, plaintext: string, random: RandomBytes): string {

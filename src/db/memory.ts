@@ -80,7 +80,7 @@ export class Memory {
       closers.push(() => sink.close());
       trace = sink;
     } else trace = opts.trace;
-    const queue = new PQueue({ concurrency: opts.writeConcurrency ?? 16 });
+    const queue = new PQueue({ concurrency: opts.writeConcurrency ?? 32 });
     const http = new HttpClient({
       baseUrl: opts.homeserver,
       accessToken: opts.accessToken,

@@ -49,7 +49,7 @@ export interface MemoryOptions {
   syncTimeoutMs?: number;
   /** "never" forces the classic sync state algorithm; default "auto". */
   stateAfter?: "auto" | "never";
-  /** State PUTs in flight at once across all state keys (default 16). */
+  /** State PUTs in flight at once across all state keys (default 32: bench scenario 4 reached the homeserver's ceiling there). */
   writeConcurrency?: number;
   /** Errors the background work recovers from (sync retries, repairs). */
   onError?: (error: unknown) => void;
