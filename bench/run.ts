@@ -5,12 +5,13 @@
  *
  *   npm run bench                          the recorded run (under 15 minutes on 2 cores)
  *   npm run bench -- --quick --only get    small sizes, some scenarios (results/raw/ only)
+ *   npm run bench -- --render              rewrite latest.md and latest.svg from latest.json
  *   npm run bench -- --only open --populate-seconds 3600
  *                                          build scenario 5's 10,000-key room in one go (it is kept)
  *
  * Scenarios: get, burst, ratelimit, throughput, open, encrypted, footprint, sync.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -32,7 +33,14 @@ const RESULTS = join(import.meta.dirname, "results");
 const ALL = ["get", "burst", "ratelimit", "throughput", "open", "encrypted", "footprint", "sync"] as const;
 type Name = (typeof ALL)[number];
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, "populate-seconds": { type: "string" } } });
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, "populate-seconds": { type: "string" }, render: { type: "boolean", default: false } } });
+if (values.render) {
+  const latest = JSON.parse(readFileSync(join(RESULTS, "latest.json"), "utf8")) as BenchResults;
+  writeFileSync(join(RESULTS, "latest.md"), renderMarkdown(latest));
+  writeFileSync(join(RESULTS, "latest.svg"), renderSvg(latest));
+  console.log(`rewrote ${join(RESULTS, "latest.{md,svg}")} from latest.json`);
+  process.exit(0);
+}
 const only = values.only ? (values.only.split(",") as Name[]) : [...ALL];
 for (const name of only) if (!ALL.includes(name)) throw new Error(`unknown scenario ${name}; one of ${ALL.join(", ")}`);
 const size = values.quick ? "quick" : "full";

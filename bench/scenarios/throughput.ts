@@ -3,7 +3,7 @@
  * puts per second for mxdb (N concurrent puts; its write queue keeps `writeConcurrency` PUTs in
  * flight; default 16, and 32 for comparison), opsdroid (a GET and a PUT per put), sequential raw
  * PUTs, and concurrent raw PUTs at a few concurrencies; the best of those is the homeserver's
- * ceiling. Each run writes fresh keys into a fresh room; the variants take turns within each
+ * ceiling. Each run writes the same number of fresh keys into a fresh room; the variants take turns within each
  * repeat so that background load spreads evenly. CPU per put, of this process and of Synapse, tells
  * where a gap comes from.
  */
@@ -35,11 +35,14 @@ export interface ThroughputResult {
   variants: Record<string, ThroughputVariant>;
   ceiling: { variant: string; rate: number };
   mxdbFraction: number;
+  /** mxdb over the best raw concurrent rate of the same repeat (both under the same background load). */
+  pairedFractions: number[];
+  pairedFraction: Summary;
   /** mxdb: from the first put to every write confirmed by its own sync (flush), puts per second. */
   mxdbFlushed: Summary;
 }
 
-const RAW_CONCURRENCY = [8, 16, 32];
+const RAW_CONCURRENCY = [16, 32];
 
 function value(i: number): Record<string, unknown> {
   return { i, text: `value ${i}`, at: 1_700_000_000_000 + i };
@@ -57,17 +60,18 @@ async function rawPuts(user: BenchUser, roomId: string, n: number, concurrency: 
 }
 
 export async function benchThroughput(env: BenchEnv): Promise<ThroughputResult> {
-  const n = env.size === "full" ? 400 : 100;
-  const nSeq = Math.round(n / 2);
-  const nOps = env.size === "full" ? 200 : 50;
-  const repeats = env.size === "full" ? 3 : 1;
+  // The same number of puts for every variant: Synapse's cost per state event grows with the
+  // room's state (about 13 ms of its CPU per event in a new room, over 20 at 400 keys).
+  const n = env.size === "full" ? 300 : 100;
+  const nSeq = n;
+  const nOps = n;
+  const repeats = env.size === "full" ? 5 : 1;
   const rates: Record<string, number[]> = {};
   const clientCpu: Record<string, number[]> = {};
   const serverCpu: Record<string, number[]> = {};
   const flushed: number[] = [];
   const syncs: Record<string, number[]> = {};
   const pid = env.hs.info.pid;
-  const user = await env.user("tput");
   /** Time `fn` (which makes `puts` puts) and record its rate and CPU per put under `name`. */
   const measure = async (name: string, puts: number, fn: () => Promise<void>) => {
     const cpu = cpuSpan(pid);
@@ -82,16 +86,23 @@ export async function benchThroughput(env: BenchEnv): Promise<ThroughputResult> 
   };
 
   // Warm Synapse's caches and JIT-free paths before anything is measured.
-  await rawPuts(user, await env.room(user), 100, 16, "warm");
+  const warm = await env.user("tput");
+  await rawPuts(warm, await env.room(warm), 100, 16, "warm");
+  // A fresh user and room per variant and repeat: the same starting point for each (a user in many
+  // rooms makes every /sync cost Synapse more).
+  const fresh = async () => {
+    const user = await env.user("tput");
+    return { user, room: await env.room(user) };
+  };
   for (let r = 0; r < repeats; r++) {
     env.log(`throughput: repeat ${r + 1}/${repeats}`);
     for (const c of RAW_CONCURRENCY) {
-      const room = await env.room(user);
+      const { user, room } = await fresh();
       await measure(`raw-concurrent-${c}`, n, () => rawPuts(user, room, n, c, `r${r}`));
     }
     {
       // Diagnostic: raw PUTs at 16 while a sync loop of the same user long-polls, as mxdb's does.
-      const room = await env.room(user);
+      const { user, room } = await fresh();
       const loop = new SyncLoop({ http: user.client, userId: user.userId, store: new MemoryStore() });
       loop.start();
       await loop.whenSynced();
@@ -104,11 +115,11 @@ export async function benchThroughput(env: BenchEnv): Promise<ThroughputResult> 
       }
     }
     {
-      const room = await env.room(user);
+      const { user, room } = await fresh();
       await measure("raw-sequential", nSeq, () => rawPuts(user, room, nSeq, 1, `r${r}`));
     }
     for (const [name, writeConcurrency] of [["mxdb", 16], ["mxdb-32", 32]] as const) {
-      const room = await env.room(user);
+      const { user, room } = await fresh();
       const sink = memoryTraceSink();
       const db = await Memory.open({ homeserver: env.hs.baseUrl, accessToken: user.accessToken, rooms: { main: room }, singleStateKey: false, writeConcurrency, trace: sink });
       try {
@@ -129,7 +140,7 @@ export async function benchThroughput(env: BenchEnv): Promise<ThroughputResult> 
       }
     }
     {
-      const room = await env.room(user);
+      const { user, room } = await fresh();
       const ops = await env.opsdroid(user, room, false);
       try {
         const items = Array.from({ length: nOps }, (_, i) => [`r${r}-${i}`, value(i)]);
@@ -170,6 +181,7 @@ export async function benchThroughput(env: BenchEnv): Promise<ThroughputResult> 
   const best = RAW_CONCURRENCY.map((c) => `raw-concurrent-${c}`).reduce((a, b) => (variants[b]!.rate.median > variants[a]!.rate.median ? b : a));
   const ceiling = { variant: best, rate: variants[best]!.rate.median };
   const mxdbFraction = round(variants.mxdb!.rate.median / ceiling.rate, 3);
+  const pairedFractions = rates.mxdb!.map((m, i) => round(m / Math.max(...RAW_CONCURRENCY.map((c) => rates[`raw-concurrent-${c}`]![i]!)), 3));
   env.log(`throughput: mxdb ${variants.mxdb!.rate.median} puts/s = ${(mxdbFraction * 100).toFixed(1)}% of the ceiling (${best}: ${ceiling.rate} puts/s)`);
-  return { puts: n, repeats, variants, ceiling, mxdbFraction, mxdbFlushed: roundSummary(summarize(flushed), 1) };
+  return { puts: n, repeats, variants, ceiling, mxdbFraction, pairedFractions, pairedFraction: roundSummary(summarize(pairedFractions), 3), mxdbFlushed: roundSummary(summarize(flushed), 1) };
 }
