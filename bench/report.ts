@@ -168,7 +168,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.throughput) {
     const t = r.throughput;
     out.push(`## 4. Distinct keys, \`singleStateKey: false\`, rate limits lifted (median of ${t.repeats})`, "");
-    const order = ["mxdb", "mxdb-32", "opsdroid", "raw-sequential", ...Object.keys(t.variants).filter((k) => k.startsWith("raw-concurrent")), "raw-16-sync"];
+    const order = ["mxdb", "mxdb-16", "mxdb-32", "opsdroid", "raw-sequential", ...Object.keys(t.variants).filter((k) => k.startsWith("raw-concurrent")), "raw-16-sync"];
     out.push(
       table(
         ["", "puts/s (median)", "range", "of the ceiling", "CPU per put: client / Synapse", "/sync per put"],
