@@ -13,7 +13,7 @@ import { systemClock, type Clock } from "../http/types.js";
 import { FileStore } from "../store/file-store.js";
 import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
-import { openEncryption } from "./encryption.js";
+import { LazyEncryption } from "./lazy-encryption.js";
 import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
@@ -97,8 +97,8 @@ export class Memory {
     let memory: Memory | undefined;
     try {
       const session = await openSession(http, store, opts);
-      // End-to-end encryption (./encryption.ts): sees each /sync batch before its token is saved.
-      const e2ee = await openEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId });
+      // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
+      const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId }, (layer) => memory?.setCrypto(layer));
       const sync = new SyncLoop({
         http,
         userId: session.userId,
@@ -108,19 +108,16 @@ export class Memory {
         autoJoin: opts.autoJoin,
         stateAfter: opts.stateAfter,
         onError: opts.onError,
-        ...(e2ee ? { beforeCommit: e2ee.beforeSyncCommit } : {}),
+        beforeCommit: e2ee.beforeCommit,
       });
+      e2ee.bind(sync);
       memory = new Memory({ opts, http, sync, store, clock, queue, userId: session.userId, deviceId: session.deviceId });
       memory.closers.push(...closers);
-      if (e2ee) {
-        memory.setCrypto(e2ee);
-        e2ee.attach(sync);
-      }
       const m = memory;
       sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
       sync.start();
-      await Promise.race([sync.whenSynced(), sync.done.then(() => Promise.reject(new MemoryClosedError()))]);
-      await e2ee?.ready();
+      await Promise.race([sync.whenSynced(), sync.done.then(() => Promise.reject(new MemoryClosedError())), e2ee.failure]);
+      await e2ee.ready();
       await memory.room(opts.defaultRoom);
       return memory;
     } catch (e) {

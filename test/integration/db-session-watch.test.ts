@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Memory, type MemoryChange } from "../../src/index.js";
 import { login } from "../../src/http/endpoints/account/login.js";
+import { memoryTraceSink } from "../../src/http/trace.js";
 import { logout } from "../../src/http/endpoints/account/logout.js";
 import { newUser, testHomeserver, type TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
@@ -80,4 +81,21 @@ test("a memory whose token is revoked stops syncing, and close still returns", {
   await other.send(logout, undefined);
   await assert.rejects(db.put("after-logout", 2), (e: unknown) => (e as { errcode?: string }).errcode === "M_UNKNOWN_TOKEN");
   await db.close();
+});
+
+test("a memory with no encrypted room and no crypto account loads no crypto and uploads no keys", async () => {
+  const trace = memoryTraceSink();
+  const fresh = await newUser("plain");
+  const room = await sharedRoom(fresh);
+  const db = await Memory.open({ homeserver: baseUrl, accessToken: fresh.accessToken, rooms: { main: room }, syncTimeoutMs: 2000, trace });
+  await db.put("plain", true);
+  await db.close();
+  assert.deepEqual(trace.records.filter((r) => r.url.includes("/keys/")).map((r) => r.url), []);
+  // The same device in an encrypted room: the crypto layer opens and publishes its keys.
+  const encrypted = await sharedRoom(fresh, [], { encrypted: true });
+  const trace2 = memoryTraceSink();
+  const db2 = await Memory.open({ homeserver: baseUrl, accessToken: fresh.accessToken, rooms: { main: encrypted }, syncTimeoutMs: 2000, trace: trace2 });
+  await db2.put("secret", "s");
+  await db2.close();
+  assert.ok(trace2.records.some((r) => r.url.endsWith("/keys/upload")));
 });
