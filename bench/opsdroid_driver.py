@@ -61,11 +61,7 @@ class Driver:
     async def init(self, req):
         if self.db is not None:
             raise DriverError("already initialised")
-        logging.basicConfig(
-            stream=sys.stderr,
-            level=getattr(logging, str(req.get("log_level", "WARNING")).upper()),
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        self._configure_logging(req)
         if req.get("should_encrypt", False) or req.get("enable_encryption", False):
             # Encrypted values need matrix-nio[e2e] (vodozemac), a crypto store and key sharing.
             raise NotImplementedError(
@@ -97,29 +93,55 @@ class Driver:
         if "single_state_key" in req:
             db_config["single_state_key"] = req["single_state_key"]
 
-        self.core = OpsDroid(config={}, loopless=True)
-        self.core.__enter__()  # registers the instance for get_opsdroid() (memory_in_event_room)
-        self.connector = ConnectorMatrix(connector_config, opsdroid=self.core)
-        self.core.connectors = [self.connector]
-        await self.connector.connect()
-        # connect() logs and returns on failure instead of raising; check what it left behind.
-        connection = self.connector.connection
-        if connection is None or not connection.access_token or self.connector.connection.sync_token is None:
-            raise DriverError("ConnectorMatrix.connect() failed (see the driver's stderr)")
-        missing = sorted(set(rooms) - set(self.connector.room_ids))
-        if missing:
-            raise DriverError(f"ConnectorMatrix could not join rooms: {missing} (see stderr)")
-        self._count_requests(connection)
-
-        self.db = DatabaseMatrix(db_config, opsdroid=self.core)
-        self.core.memory.databases = [self.db]
-        await self.db.connect()
+        connection = await self._start(connector_config, db_config)
         return {
             "user_id": self.connector.mxid,
             "device_id": connection.device_id,
             "room_ids": dict(self.connector.room_ids),
             "versions": versions(),
         }
+
+    async def _start(self, connector_config, db_config):
+        """The core, the connector (connected) and the database, as `opsdroid start` would build them
+        from this configuration; returns the connector's nio client."""
+        self.core = OpsDroid(config={}, loopless=True)
+        self.core.__enter__()  # registers the instance for get_opsdroid() (memory_in_event_room)
+        self.connector = ConnectorMatrix(connector_config, opsdroid=self.core)
+        self._check_connector()
+        self.core.connectors = [self.connector]
+        await self.connector.connect()
+        connection = self._connected(connector_config["rooms"])
+        await self._open_database(db_config)
+        return connection
+
+    def _check_connector(self):
+        """A subclass's check of the new connector before it connects."""
+
+    @staticmethod
+    def _configure_logging(req):
+        logging.basicConfig(
+            stream=sys.stderr,
+            level=getattr(logging, str(req.get("log_level", "WARNING")).upper()),
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+
+    def _connected(self, rooms):
+        """The connector's nio client after connect(), which logs and returns on failure instead of
+        raising: check what it left behind, then start recording nio's requests."""
+        connection = self.connector.connection
+        if connection is None or not connection.access_token or connection.sync_token is None:
+            raise DriverError("ConnectorMatrix.connect() failed (see the driver's stderr)")
+        missing = sorted(set(rooms) - set(self.connector.room_ids))
+        if missing:
+            raise DriverError(f"ConnectorMatrix could not join rooms: {missing} (see stderr)")
+        self._count_requests(connection)
+        return connection
+
+    async def _open_database(self, db_config):
+        """DatabaseMatrix registered with the core, as opsdroid's loader does."""
+        self.db = DatabaseMatrix(db_config, opsdroid=self.core)
+        self.core.memory.databases = [self.db]
+        await self.db.connect()
 
     @staticmethod
     def _count_requests(connection):

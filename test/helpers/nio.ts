@@ -7,12 +7,10 @@
  *   await peer.request("put", { key: "k", value: 1 });
  *   await peer.close();
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { disown, own, type Owned } from "../../src/homeserver/cleanup.js";
 import { ensureVenv, projectRoot, type Venv } from "../../src/homeserver/venv.js";
+import { JsonLinesProcess } from "./json-lines-process.js";
 
 export const NIO_REQUIREMENTS = join(projectRoot(), "test", "interop", "requirements-nio.txt");
 export const NIO_CLIENT = join(projectRoot(), "test", "interop", "nio_client.py");
@@ -64,8 +62,7 @@ export interface NioPeer {
 
 export async function startNio(init: NioInit, options: { timeoutMs?: number } = {}): Promise<NioPeer> {
   const venv = await ensureNioVenv((line) => process.stderr.write(`# ${line}\n`));
-  const child = spawn(venv.python, ["-u", NIO_CLIENT], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  const peer = new Peer(child, options.timeoutMs ?? 60_000);
+  const peer = new Peer(venv.python, options.timeoutMs ?? 60_000);
   try {
     peer.info = await peer.request<NioInfo>("init", { ...init });
     return peer;
@@ -77,91 +74,25 @@ export async function startNio(init: NioInit, options: { timeoutMs?: number } = 
 
 class Peer implements NioPeer {
   info!: NioInfo;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private readonly tail: string[] = [];
-  private readonly exited: Promise<void>;
-  private exitError: Error | undefined;
-  private readonly owned: Owned = {
-    pid: () => (this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined),
-    tempDir: undefined,
-    stop: () => this.close(),
-  };
+  private readonly child: JsonLinesProcess;
 
-  constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
-    private readonly timeoutMs: number,
-  ) {
-    createInterface({ input: child.stdout }).on("line", (line) => this.onLine(line));
-    createInterface({ input: child.stderr }).on("line", (line) => {
-      this.tail.push(line);
-      if (this.tail.length > 40) this.tail.shift();
+  constructor(python: string, timeoutMs: number) {
+    this.child = new JsonLinesProcess(python, NIO_CLIENT, {
+      name: "nio client",
+      timeoutMs,
+      toError: (answer) => new NioError(answer.type ?? "Error", answer.error ?? ""),
     });
-    this.exited = new Promise((resolve) => {
-      child.on("error", (e) => {
-        this.exitError = new Error(`cannot run the nio client: ${e.message}`);
-        this.failAll(this.exitError);
-        resolve();
-      });
-      child.on("exit", (code, signal) => {
-        this.exitError ??= new Error(`the nio client exited (code ${code}, signal ${signal})\n${this.stderrTail()}`);
-        this.failAll(this.exitError);
-        disown(this.owned);
-        resolve();
-      });
-    });
-    own(this.owned);
   }
 
-  request<T>(op: string, fields: Record<string, unknown> = {}): Promise<T> {
-    if (this.exitError) return Promise.reject(this.exitError);
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        reject(new Error(`nio client: no answer to ${op} within ${this.timeoutMs} ms\n${this.stderrTail()}`));
-      }, this.timeoutMs);
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.child.stdin.write(`${JSON.stringify({ ...fields, op, id })}\n`);
-    });
+  async request<T>(op: string, fields: Record<string, unknown> = {}): Promise<T> {
+    return ((await this.child.request({ ...fields, op })).result ?? null) as T;
   }
 
   stderrTail(): string {
-    return this.tail.join("\n");
+    return this.child.stderrTail();
   }
 
-  async close(): Promise<void> {
-    if (!this.exitError && this.child.exitCode === null) {
-      await this.request("close").catch(() => undefined);
-      this.child.stdin.end();
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
-    await this.exited;
-  }
-
-  private onLine(line: string): void {
-    let answer: { id: number | null; ok: boolean; result?: unknown; type?: string; error?: string };
-    try {
-      answer = JSON.parse(line) as typeof answer;
-    } catch {
-      this.tail.push(`(stdout) ${line}`);
-      return;
-    }
-    const w = answer.id === null ? undefined : this.waiting.get(answer.id);
-    if (!w) return;
-    this.waiting.delete(answer.id!);
-    clearTimeout(w.timer);
-    if (answer.ok) w.resolve(answer.result ?? null);
-    else w.reject(new NioError(answer.type ?? "Error", answer.error ?? ""));
-  }
-
-  private failAll(error: Error): void {
-    for (const [id, w] of this.waiting) {
-      clearTimeout(w.timer);
-      w.reject(error);
-      this.waiting.delete(id);
-    }
+  close(): Promise<void> {
+    return this.child.close();
   }
 }

@@ -12,12 +12,10 @@
  * Requests run concurrently in the driver (one asyncio task each), as concurrent skills would; await
  * each call before the next to keep them in order. A Python exception rejects with OpsdroidError.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { disown, own, type Owned } from "../../src/homeserver/cleanup.js";
 import { ensureVenv, projectRoot, type Venv } from "../../src/homeserver/venv.js";
+import { JsonLinesProcess } from "./json-lines-process.js";
 
 export const OPSDROID_REQUIREMENTS = join(projectRoot(), "bench", "requirements-opsdroid.txt");
 export const OPSDROID_DRIVER = join(projectRoot(), "bench", "opsdroid_driver.py");
@@ -116,30 +114,10 @@ export interface OpsdroidDriver {
   close(): Promise<void>;
 }
 
-interface WireAnswer {
-  id: number | null;
-  ok: boolean;
-  result?: unknown;
-  requests?: [string, string][];
-  error?: string;
-  type?: string;
-  matrix?: OpsdroidError["matrix"];
-}
-
-interface Pending {
-  resolve(answer: OpsdroidAnswer): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 /** Start the driver (installing the venv if needed) and initialise opsdroid with `init`. */
 export async function startOpsdroid(init: OpsdroidInit, options: OpsdroidOptions = {}): Promise<OpsdroidDriver> {
   const venv = await (options.driver?.venv ?? ensureOpsdroidVenv)(options.onProgress);
-  const child = spawn(venv.python, ["-u", options.driver?.script ?? OPSDROID_DRIVER], {
-    stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
-  });
-  const driver = new Driver(child, options);
+  const driver = new Driver(venv.python, options.driver?.script ?? OPSDROID_DRIVER, options);
   try {
     const answer = await driver.request<OpsdroidInfo>({ ...init, op: "init" });
     driver.info = answer.result;
@@ -153,43 +131,17 @@ export async function startOpsdroid(init: OpsdroidInit, options: OpsdroidOptions
 
 class Driver implements OpsdroidDriver {
   info!: OpsdroidInfo;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private readonly tail: string[] = [];
-  private exited: Promise<void>;
-  private exitError: Error | undefined;
-  /** Killed with the Synapses this process owns if the process exits or is interrupted first. */
-  private readonly owned: Owned = {
-    pid: () => (this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined),
-    tempDir: undefined,
-    stop: () => this.close(),
-  };
+  private readonly child: JsonLinesProcess;
 
-  constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
-    private readonly options: OpsdroidOptions,
-  ) {
-    createInterface({ input: child.stdout }).on("line", (line) => this.onAnswer(line));
-    createInterface({ input: child.stderr }).on("line", (line) => {
-      this.tail.push(line);
-      if (this.tail.length > 40) this.tail.shift();
-      options.onStderr?.(line);
+  constructor(python: string, script: string, options: OpsdroidOptions) {
+    this.child = new JsonLinesProcess(python, script, {
+      name: "opsdroid driver",
+      timeoutMs: options.timeoutMs ?? 120_000,
+      toError: (answer) => new OpsdroidError(answer.type ?? "Error", answer.error ?? "", answer["matrix"] as OpsdroidError["matrix"]),
+      // Requests in flight keep Node alive; an idle driver must not hold the process open.
+      unrefWhenIdle: true,
+      ...(options.onStderr ? { onStderr: options.onStderr } : {}),
     });
-    this.exited = new Promise((resolve) => {
-      child.on("error", (error) => {
-        this.exitError = new Error(`cannot run the opsdroid driver: ${error.message}`);
-        this.failAll(this.exitError);
-        resolve();
-      });
-      child.on("exit", (code, signal) => {
-        this.exitError ??= new Error(`the opsdroid driver exited (code ${code}, signal ${signal})\n${this.stderrTail()}`);
-        this.failAll(this.exitError);
-        disown(this.owned);
-        resolve();
-      });
-    });
-    own(this.owned);
-    this.idle();
   }
 
   put(key: string, value: unknown, options: { room?: string } = {}): Promise<true | null> {
@@ -204,88 +156,21 @@ class Driver implements OpsdroidDriver {
     return this.result({ op: "delete", key: keyOrKeys, ...options });
   }
 
-  request<T = unknown>(request: OpsdroidRequest): Promise<OpsdroidAnswer<T>> {
-    if (this.exitError) return Promise.reject(this.exitError);
-    const id = this.nextId++;
-    return new Promise<OpsdroidAnswer<T>>((resolve, reject) => {
-      const timeoutMs = this.options.timeoutMs ?? 120_000;
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              this.pending.delete(id);
-              this.idle();
-              reject(new Error(`opsdroid driver: no answer to ${request.op} (#${id}) within ${timeoutMs} ms\n${this.stderrTail()}`));
-            }, timeoutMs)
-          : undefined;
-      this.pending.set(id, { resolve: resolve as Pending["resolve"], reject, timer });
-      this.busy();
-      this.child.stdin.write(`${JSON.stringify({ ...request, id })}\n`);
-    });
+  async request<T = unknown>(request: OpsdroidRequest): Promise<OpsdroidAnswer<T>> {
+    const answer = await this.child.request(request);
+    const requests = answer["requests"] as OpsdroidAnswer["requests"];
+    return { result: (answer.result ?? null) as T, ...(requests ? { requests } : {}) };
   }
 
   stderrTail(): string {
-    return this.tail.join("\n");
+    return this.child.stderrTail();
   }
 
-  async close(): Promise<void> {
-    if (!this.exitError && this.child.exitCode === null) {
-      try {
-        // The driver answers close after every request in flight, then exits.
-        await this.request({ op: "close" });
-      } catch {
-        // Already gone or broken: the kill below handles it.
-      }
-      this.child.stdin.end();
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
-    await this.exited;
+  close(): Promise<void> {
+    return this.child.close();
   }
 
   private async result<T>(request: OpsdroidRequest): Promise<T> {
     return (await this.request<T>(request)).result;
   }
-
-  private onAnswer(line: string): void {
-    let answer: WireAnswer;
-    try {
-      answer = JSON.parse(line) as WireAnswer;
-    } catch {
-      this.tail.push(`(stdout) ${line}`);
-      return;
-    }
-    const pending = answer.id === null ? undefined : this.pending.get(answer.id);
-    if (!pending) return;
-    this.pending.delete(answer.id!);
-    clearTimeout(pending.timer);
-    this.idle();
-    if (answer.ok) pending.resolve({ result: answer.result ?? null, ...(answer.requests ? { requests: answer.requests } : {}) });
-    else pending.reject(new OpsdroidError(answer.type ?? "Error", answer.error ?? "", answer.matrix));
-  }
-
-  private failAll(error: Error): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-      this.pending.delete(id);
-    }
-  }
-
-  /** While a request is in flight the driver keeps Node alive; when idle it must not hold the process open. */
-  private busy(): void {
-    this.child.ref();
-    pipe(this.child.stdout).ref?.();
-  }
-
-  private idle(): void {
-    if (this.pending.size > 0) return;
-    this.child.unref();
-    for (const stream of [this.child.stdout, this.child.stderr, this.child.stdin]) pipe(stream).unref?.();
-  }
-}
-
-/** A child's stdio pipe is a net.Socket at run time (typed as a plain stream), which can be (un)ref'd. */
-function pipe(stream: unknown): { ref?: () => void; unref?: () => void } {
-  return stream as { ref?: () => void; unref?: () => void };
 }

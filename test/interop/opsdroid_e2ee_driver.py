@@ -11,27 +11,19 @@ with an access token it never calls restore_login, so encryption cannot work tha
 """
 
 import asyncio
-import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 
 import opsdroid_driver as base  # noqa: E402
-from opsdroid.connector.matrix import ConnectorMatrix  # noqa: E402
-from opsdroid.core import OpsDroid  # noqa: E402
-from opsdroid.database.matrix import DatabaseMatrix  # noqa: E402
 
 
 class EncryptedDriver(base.Driver):
     async def init(self, req):
         if self.db is not None:
             raise base.DriverError("already initialised")
-        logging.basicConfig(
-            stream=sys.stderr,
-            level=getattr(logging, str(req.get("log_level", "WARNING")).upper()),
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        self._configure_logging(req)
         rooms = req.get("rooms")
         if not isinstance(rooms, dict) or "main" not in rooms:
             raise base.DriverError('init needs "rooms" with a "main" entry')
@@ -51,23 +43,7 @@ class EncryptedDriver(base.Driver):
         if "single_state_key" in req:
             db_config["single_state_key"] = req["single_state_key"]
 
-        self.core = OpsDroid(config={}, loopless=True)
-        self.core.__enter__()
-        self.connector = ConnectorMatrix(connector_config, opsdroid=self.core)
-        if not self.connector._allow_encryption:
-            raise base.DriverError("nio reports no encryption support (vodozemac missing?)")
-        self.core.connectors = [self.connector]
-        await self.connector.connect()
-        connection = self.connector.connection
-        if connection is None or not connection.access_token or connection.sync_token is None:
-            raise base.DriverError("ConnectorMatrix.connect() failed (see the driver's stderr)")
-        missing = sorted(set(rooms) - set(self.connector.room_ids))
-        if missing:
-            raise base.DriverError(f"ConnectorMatrix could not join rooms: {missing} (see stderr)")
-        self._count_requests(connection)
-        self.db = DatabaseMatrix(db_config, opsdroid=self.core)
-        self.core.memory.databases = [self.db]
-        await self.db.connect()
+        connection = await self._start(connector_config, db_config)
         return {
             "user_id": self.connector.mxid,
             "device_id": connection.device_id,
@@ -75,6 +51,10 @@ class EncryptedDriver(base.Driver):
             "encrypted_rooms": sorted(connection.store.load_encrypted_rooms()),
             "versions": base.versions(),
         }
+
+    def _check_connector(self):
+        if not self.connector._allow_encryption:
+            raise base.DriverError("nio reports no encryption support (vodozemac missing?)")
 
     async def sync(self, req):
         """What ConnectorMatrix.listen() does per iteration, minus the event parsing."""
