@@ -74,6 +74,8 @@ export class Memory {
     const clock = opts.clock ?? systemClock;
     const closers: Array<() => unknown> = [];
     const store = typeof opts.store === "string" ? new FileStore(opts.store) : (opts.store ?? new MemoryStore());
+    // Our own in-memory store dies with the process: room snapshots would never be read back.
+    const saveRooms = opts.store !== undefined;
     let trace: TraceSink | undefined;
     if (typeof opts.trace === "string") {
       const sink = fileTraceSink(opts.trace);
@@ -109,6 +111,7 @@ export class Memory {
         stateAfter: opts.stateAfter,
         onError: opts.onError,
         beforeCommit: e2ee.beforeCommit,
+        saveRooms,
       });
       e2ee.bind(sync);
       memory = new Memory({ opts, http, sync, store, clock, queue, userId: session.userId, deviceId: session.deviceId });

@@ -16,6 +16,8 @@ export interface ApplyOptions {
   /** The server has answered with state_after before: a room without it has no state delta. */
   stateAfterExpected: boolean;
   userId: string;
+  /** Save room snapshots (false when nothing outlives the process: serialising a big room each sync is waste). */
+  saveRooms?: boolean;
 }
 
 export interface SyncPlan {
@@ -66,7 +68,7 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
     if (!before) plan.joined.push(roomId);
     if (before && result.changes.length === 0) continue;
     rooms.set(roomId, result.state);
-    plan.entries[STORE_KEYS.room(roomId)] = JSON.stringify(result.state.toJSON());
+    if (options.saveRooms !== false) plan.entries[STORE_KEYS.room(roomId)] = JSON.stringify(result.state.toJSON());
     plan.changes.push(...result.changes);
   }
   // 4. Invites: who invited us is the sender of our own m.room.member in invite_state.

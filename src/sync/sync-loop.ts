@@ -36,6 +36,11 @@ export interface SyncLoopOptions {
    * atomic Store write as the token (the crypto layer saves its to-device results this way).
    */
   beforeCommit?: (response: SyncResponse) => Promise<Record<string, string | undefined> | void> | Record<string, string | undefined> | void;
+  /**
+   * Save room state snapshots with the token (default true). False for a store that dies with the
+   * process, where snapshots are never read back and only cost time and memory.
+   */
+  saveRooms?: boolean;
   /** Back-off after errors: first delay and cap (ms). Defaults 500 and 30000. */
   backoff?: { baseDelayMs?: number; maxDelayMs?: number };
 }
@@ -199,7 +204,7 @@ export class SyncLoop {
 
   /** Apply one response: plan, save (token and snapshots in one atomic write), swap in, notify. */
   private async commit(response: SyncResponse, initial: boolean): Promise<void> {
-    const plan = planSync(this.roomMap, response, { initial, stateAfterExpected: this.stateAfterSeen, userId: this.opts.userId });
+    const plan = planSync(this.roomMap, response, { initial, stateAfterExpected: this.stateAfterSeen, userId: this.opts.userId, saveRooms: this.opts.saveRooms });
     if (initial) {
       // Snapshots left from an earlier token we no longer have.
       for (const key of await this.opts.store.keys(STORE_KEYS.roomPrefix)) {

@@ -191,3 +191,13 @@ test("both paths report the same changes, in the same order", () => {
   const view = (c: StateChange) => [c.type, c.stateKey, c.event?.event_id, c.previous?.event_id];
   assert.deepEqual(replay(classic, "redact").changes.filter((c) => c.type === DB).map(view), replay(stateAfter, "redact").changes.filter((c) => c.type === DB).map(view));
 });
+
+test("without saveRooms a plan saves only the token, and the picture is the same", () => {
+  const response = classic.steps.flatMap((s) => s.responses).find((r) => Object.keys(r.rooms?.join ?? {}).length > 0)!;
+  const saved = planSync(new Map(), response, { initial: true, stateAfterExpected: false, userId: classic.userId });
+  const unsaved = planSync(new Map(), response, { initial: true, stateAfterExpected: false, userId: classic.userId, saveRooms: false });
+  assert.ok(Object.keys(saved.entries).some((k) => k.startsWith("sync/room/")));
+  assert.deepEqual(Object.keys(unsaved.entries), ["sync/next_batch"]);
+  assert.deepEqual([...unsaved.rooms.keys()], [...saved.rooms.keys()]);
+  assert.deepEqual(unsaved.changes, saved.changes);
+});
