@@ -30,12 +30,11 @@ import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
 import { CryptoDriver } from "./crypto-driver.js";
 import { EncryptionUnavailableError, UndecryptableValueError } from "./errors.js";
 import { VALUE_EVENT_TYPE } from "./format.js";
+import { ACCOUNT_RECORD } from "./lazy-encryption.js";
 import type { ValueCrypto } from "./memory.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
 
 const ENCRYPTED = "m.room.encrypted";
-/** The machine's account record in the Store (src/crypto/machine.ts, default prefix). */
-const ACCOUNT_RECORD = "crypto/account";
 
 export interface EncryptionOptions {
   /** false: no crypto layer at all (puts in encrypted rooms with shouldEncrypt are refused). */

@@ -11,7 +11,7 @@ import type { EncryptionOptions, UnavailableEncryption, ValueEncryption } from "
 import type { ValueCrypto } from "./memory.js";
 
 /** The machine's account record (src/crypto/machine.ts, default prefix). */
-const ACCOUNT_RECORD = "crypto/account";
+export const ACCOUNT_RECORD = "crypto/account";
 const ENCRYPTION_EVENT = "m.room.encryption";
 
 interface Deps {

@@ -5,7 +5,7 @@
 import type PQueue from "p-queue";
 import type { RoomState } from "../state/room-state.js";
 import { MigrationError } from "./errors.js";
-import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, type Op, type SingleStateKey } from "./format.js";
+import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, type SingleStateKey } from "./format.js";
 import { StateKeyWriter, type SeenEvent, type StateHead, type WriterContext } from "./writer.js";
 
 export interface RoomContext {
@@ -16,7 +16,6 @@ export interface RoomContext {
   putState(stateKey: string, content: Record<string, unknown>): Promise<string>;
   fetchUnsigned(eventId: string): Promise<Record<string, unknown> | undefined>;
   redact(eventId: string): Promise<void>;
-  onRepair?(stateKey: string, op: Op): void;
   readonly userId: string;
   now(): number;
   defer(fn: () => void): void;
@@ -25,8 +24,6 @@ export interface RoomContext {
 export class RoomMemory {
   private readonly writers = new Map<string, StateKeyWriter>();
   private migrated: Promise<void> | undefined;
-  /** Repair ops queued after clobbers (diagnostics and tests). */
-  repairs = 0;
 
   constructor(
     readonly roomId: string,
@@ -66,10 +63,6 @@ export class RoomMemory {
         synced: (s) => this.synced(s),
         putState: (s, c) => this.ctx.putState(s, c),
         fetchUnsigned: (id) => this.ctx.fetchUnsigned(id),
-        onRepair: (s, op) => {
-          this.repairs++;
-          this.ctx.onRepair?.(s, op);
-        },
         defer: this.ctx.defer,
         now: this.ctx.now,
       };

@@ -43,8 +43,6 @@ export interface WriterContext {
   fetchUnsigned(eventId: string): Promise<Record<string, unknown> | undefined>;
   /** The clock's now (ms), to age out the ops we wrote lately. */
   now(): number;
-  /** Called for every repair op queued (metrics, tests). */
-  onRepair?(stateKey: string, op: Op): void;
   /** Defer the start of a batch so a burst of calls in the same tick lands in one batch. */
   defer(fn: () => void): void;
 }
@@ -225,7 +223,6 @@ export class StateKeyWriter {
   private queueRepairs(ops: Op[]): void {
     for (const op of ops) {
       this.pending.push({ op, resolve: noop, reject: noop });
-      this.ctx.onRepair?.(this.stateKey, op);
     }
   }
 

@@ -62,6 +62,14 @@ function markerMatches(dir: string, packages: string[]): boolean {
   }
 }
 
+/** The pinned packages of a pip requirements file (comments and blank lines dropped): one source for CI's `pip install -r` and ensureVenv. */
+export function readRequirements(path: string): string[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter((line) => line !== "");
+}
+
 /** Create or reuse the venv `name` with exactly `packages` installed. */
 export async function ensureVenv(options: VenvOptions): Promise<Venv> {
   const root = venvRoot();

@@ -7,19 +7,15 @@
  *   await peer.request("put", { key: "k", value: 1 });
  *   await peer.close();
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureVenv, projectRoot, type Venv } from "../../src/homeserver/venv.js";
+import { ensureVenv, projectRoot, readRequirements, type Venv } from "../../src/homeserver/venv.js";
 import { JsonLinesProcess } from "./json-lines-process.js";
 
 export const NIO_REQUIREMENTS = join(projectRoot(), "test", "interop", "requirements-nio.txt");
 export const NIO_CLIENT = join(projectRoot(), "test", "interop", "nio_client.py");
 
 export function nioPackages(): string[] {
-  return readFileSync(NIO_REQUIREMENTS, "utf8")
-    .split("\n")
-    .map((line) => line.replace(/#.*/, "").trim())
-    .filter((line) => line !== "");
+  return readRequirements(NIO_REQUIREMENTS);
 }
 
 export function ensureNioVenv(onProgress?: (line: string) => void): Promise<Venv> {

@@ -4,19 +4,15 @@
  * test/interop/requirements-opsdroid-e2ee.txt (opsdroid's connector-matrix-e2e extra, python-olm included).
  * Same protocol as test/helpers/opsdroid.ts, plus the "sync" op (what opsdroid's listen loop does).
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureVenv, projectRoot, type Venv } from "../../src/homeserver/venv.js";
+import { ensureVenv, projectRoot, readRequirements, type Venv } from "../../src/homeserver/venv.js";
 import { startOpsdroid, type OpsdroidDriver, type OpsdroidInit, type OpsdroidOptions } from "./opsdroid.js";
 
 export const OPSDROID_E2EE_REQUIREMENTS = join(projectRoot(), "test", "interop", "requirements-opsdroid-e2ee.txt");
 export const OPSDROID_E2EE_DRIVER = join(projectRoot(), "test", "interop", "opsdroid_e2ee_driver.py");
 
 export function ensureOpsdroidE2eeVenv(onProgress?: (line: string) => void): Promise<Venv> {
-  const packages = readFileSync(OPSDROID_E2EE_REQUIREMENTS, "utf8")
-    .split("\n")
-    .map((line) => line.replace(/#.*/, "").trim())
-    .filter((line) => line !== "");
+  const packages = readRequirements(OPSDROID_E2EE_REQUIREMENTS);
   return ensureVenv({ name: "opsdroid-e2ee", packages, ...(onProgress ? { onProgress } : {}) });
 }
 

@@ -12,9 +12,8 @@
  * Requests run concurrently in the driver (one asyncio task each), as concurrent skills would; await
  * each call before the next to keep them in order. A Python exception rejects with OpsdroidError.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureVenv, projectRoot, type Venv } from "../../src/homeserver/venv.js";
+import { ensureVenv, projectRoot, readRequirements, type Venv } from "../../src/homeserver/venv.js";
 import { JsonLinesProcess } from "./json-lines-process.js";
 
 export const OPSDROID_REQUIREMENTS = join(projectRoot(), "bench", "requirements-opsdroid.txt");
@@ -22,10 +21,7 @@ export const OPSDROID_DRIVER = join(projectRoot(), "bench", "opsdroid_driver.py"
 
 /** The exact pins (one source for CI's `pip install -r` and for ensureVenv). */
 export function opsdroidPackages(): string[] {
-  return readFileSync(OPSDROID_REQUIREMENTS, "utf8")
-    .split("\n")
-    .map((line) => line.replace(/#.*/, "").trim())
-    .filter((line) => line !== "");
+  return readRequirements(OPSDROID_REQUIREMENTS);
 }
 
 /** Create or reuse .venv/opsdroid. */
