@@ -6,6 +6,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import PQueue from "p-queue";
 import { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
+import { getStateEvent } from "../http/endpoints/state/get-state.js";
+import { isMatrixError } from "../http/errors.js";
 import { redact } from "../http/endpoints/events/redact.js";
 import { putState } from "../http/endpoints/state/put-state.js";
 import { fileTraceSink, type TraceSink } from "../http/trace.js";
@@ -14,11 +16,14 @@ import { FileStore } from "../store/file-store.js";
 import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
 import { LazyEncryption } from "./lazy-encryption.js";
+import { syncFence } from "./fence.js";
+import { lineageEvent, type LineageEvent } from "./lineage.js";
 import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomMemory } from "./room-memory.js";
+import { PendingValue } from "./writer.js";
 import { openSession } from "./session.js";
 import { estimateEventSize, MAX_EVENT_BYTES } from "./size.js";
 import { validateKey, validateValue } from "./validate.js";
@@ -119,7 +124,11 @@ export class Memory {
       const m = memory;
       sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
       sync.start();
-      await Promise.race([sync.whenSynced(), sync.done.then(() => Promise.reject(new MemoryClosedError())), e2ee.failure]);
+      const ended = sync.done.then(() => Promise.reject(new MemoryClosedError()));
+      await Promise.race([sync.whenSynced(), ended, e2ee.failure]);
+      // The first reply may be Synapse's cached answer to an identical earlier request: read and
+      // write only on a picture that is known to include everything up to now.
+      await Promise.race([syncFence(http, sync, session.userId, session.deviceId), ended, e2ee.failure]);
       await e2ee.ready();
       await memory.room(opts.defaultRoom);
       return memory;
@@ -140,6 +149,7 @@ export class Memory {
     const room = await this.currentRoom();
     const { found, value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
     if (!found) return undefined;
+    if (value instanceof PendingValue) return cloneJson(value.plaintext);
     return isEncryptedRef(value) ? this.decrypt(room, key, value) : cloneJson(value);
   }
 
@@ -152,13 +162,16 @@ export class Memory {
     validateValue(key, value, !encrypt);
     const stateKey = stateKeyFor(this.singleStateKey, key);
     const current = room.lookup(stateKey, key);
-    if (current.found && !isEncryptedRef(current.value) && jsonEqual(current.value, value)) return;
+    if (current.found && !isEncryptedRef(current.value) && !(current.value instanceof PendingValue) && jsonEqual(current.value, value)) return;
     // Our own copy: the caller may change its object after this call.
     const copy = cloneJson(value);
     if (encrypt && !this.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
-    this.checkSize(room, stateKey, key, encrypt ? { encrypted_val: `$${"x".repeat(43)}` } : copy);
-    const stored = encrypt ? { encrypted_val: await this.crypto!.encryptValue(room.roomId, key, copy) } : copy;
-    await room.writer(stateKey).enqueue({ kind: "put", key, value: stored });
+    const standIn = { encrypted_val: `$${"x".repeat(43)}` };
+    this.checkSize(room, stateKey, key, encrypt ? standIn : copy);
+    if (!encrypt) return room.writer(stateKey).enqueue({ kind: "put", key, value: copy });
+    // Queued now, so call order and read-your-writes hold; the PUT waits for the reference.
+    const ref = this.crypto!.encryptValue(room.roomId, key, copy).then((eventId) => ({ encrypted_val: eventId }));
+    return room.writer(stateKey).enqueue({ kind: "put", key, value: new PendingValue(copy, standIn) }, ref);
   }
 
   /**
@@ -181,7 +194,8 @@ export class Memory {
         values.push(undefined);
         continue;
       }
-      values.push(isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : value);
+      if (value instanceof PendingValue) values.push(cloneJson(value.plaintext));
+      else values.push(isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : cloneJson(value));
       writes.push(room.writer(stateKey).enqueue({ kind: "delete", key }));
     }
     await Promise.all(writes);
@@ -233,18 +247,16 @@ export class Memory {
     }
   }
 
-  /** Resolves when every queued write has been accepted and seen back through sync (repairs included). */
+  /**
+   * Resolves when every write queued so far has been accepted and verified on the homeserver's
+   * current state, repairs included (docs/DURABILITY.md): after that, the process may exit.
+   * Rejects when a write, a check or a repair failed.
+   */
   async flush(): Promise<void> {
-    // Without a sync loop (it ended: a revoked token, close) no write can be confirmed any more:
-    // then the writes the queue still holds are all there is to wait for.
-    const syncEnded = this.sync.done.then(
-      () => true,
-      () => true,
-    );
     for (;;) {
       const rooms = [...this.byId.values()];
-      if (await Promise.race([Promise.all(rooms.map((r) => r.whenIdle())).then(() => false), syncEnded])) return this.queue.onIdle();
-      if (rooms.every((r) => r.idleNow())) return;
+      await Promise.all(rooms.map((r) => r.verify()));
+      if (rooms.every((r) => r.idleNow()) && this.byId.size === rooms.length) return;
     }
   }
 
@@ -299,11 +311,14 @@ export class Memory {
   private newRoom(roomId: string): RoomMemory {
     return new RoomMemory(roomId, {
       queue: this.queue,
-      userId: this.userId,
       singleStateKey: this.singleStateKey,
       state: () => this.sync.room(roomId),
       putState: async (stateKey, content) => (await this.http.send(putState, { roomId, eventType: EVENT_TYPE, stateKey, content })).event_id,
-      fetchUnsigned: async (eventId) => (await this.http.send(getEvent, { roomId, eventId })).unsigned,
+      currentEvent: (stateKey) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
+      fetchEvent: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
+      settleMs: this.opts.settleMs ?? DEFAULT_SETTLE_MS,
+      sleep: (ms) => this.clock.sleep(ms),
+      onError: (e) => this.opts.onError?.(e),
       redact: async (eventId) => {
         await this.http.send(redact, { roomId, eventId, txnId: this.http.txnId() });
       },
@@ -331,6 +346,19 @@ export class Memory {
 
   private assertOpen(): void {
     if (this.closed) throw new MemoryClosedError();
+  }
+}
+
+/** How long a write forked off the same parent as ours can take to land (docs/DURABILITY.md). */
+const DEFAULT_SETTLE_MS = 1000;
+
+/** A 404 (no such state or event) is an answer, not a failure. */
+async function notFoundAsUndefined(fn: () => Promise<LineageEvent | undefined>): Promise<LineageEvent | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isMatrixError(e, "M_NOT_FOUND")) return undefined;
+    throw e;
   }
 }
 

@@ -51,6 +51,11 @@ export interface MemoryOptions {
   stateAfter?: "auto" | "never";
   /** State PUTs in flight at once across all state keys (default 32: bench scenario 4 reached the homeserver's ceiling there). */
   writeConcurrency?: number;
+  /**
+   * How long after a write another write forked off the same parent can still land and win (ms,
+   * default 1000): flush() checks the homeserver's state only after it. docs/DURABILITY.md.
+   */
+  settleMs?: number;
   /** Errors the background work recovers from (sync retries, repairs). */
   onError?: (error: unknown) => void;
 }
@@ -83,6 +88,7 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     throw new ConfigError("storePassphrase must be a non-empty string");
   }
   if (options.storePassphrase !== undefined && options.storeKeyFile !== undefined) throw new ConfigError("give storePassphrase or storeKeyFile, not both");
+  if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   const rooms = options.rooms ?? {};
   for (const [name, target] of Object.entries(rooms)) {
     if (typeof target !== "string" || !(target.startsWith("!") || target.startsWith("#"))) {

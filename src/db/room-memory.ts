@@ -6,7 +6,8 @@ import type PQueue from "p-queue";
 import type { RoomState } from "../state/room-state.js";
 import { MigrationError } from "./errors.js";
 import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, type SingleStateKey } from "./format.js";
-import { StateKeyWriter, type SeenEvent, type StateHead, type WriterContext } from "./writer.js";
+import type { LineageEvent } from "./lineage.js";
+import { StateKeyWriter, type StateHead, type WriterContext } from "./writer.js";
 
 export interface RoomContext {
   readonly queue: PQueue;
@@ -14,11 +15,14 @@ export interface RoomContext {
   /** The room as the sync loop sees it (undefined until it appears in a sync). */
   state(): RoomState | undefined;
   putState(stateKey: string, content: Record<string, unknown>): Promise<string>;
-  fetchUnsigned(eventId: string): Promise<Record<string, unknown> | undefined>;
+  currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
+  fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
   redact(eventId: string): Promise<void>;
-  readonly userId: string;
+  readonly settleMs: number;
   now(): number;
+  sleep(ms: number): Promise<void>;
   defer(fn: () => void): void;
+  onError(e: unknown): void;
 }
 
 export class RoomMemory {
@@ -57,14 +61,18 @@ export class RoomMemory {
   writer(stateKey: string): StateKeyWriter {
     let w = this.writers.get(stateKey);
     if (!w) {
+      const c = this.ctx;
       const ctx: WriterContext = {
-        queue: this.ctx.queue,
-        userId: this.ctx.userId,
+        queue: c.queue,
         synced: (s) => this.synced(s),
-        putState: (s, c) => this.ctx.putState(s, c),
-        fetchUnsigned: (id) => this.ctx.fetchUnsigned(id),
-        defer: this.ctx.defer,
-        now: this.ctx.now,
+        putState: (s, content) => c.putState(s, content),
+        currentEvent: (s) => c.currentEvent(s),
+        fetchEvent: (id) => c.fetchEvent(id),
+        settleMs: c.settleMs,
+        now: c.now,
+        sleep: c.sleep,
+        defer: c.defer,
+        onError: c.onError,
       };
       w = new StateKeyWriter(stateKey, ctx);
       this.writers.set(stateKey, w);
@@ -72,31 +80,31 @@ export class RoomMemory {
     return w;
   }
 
-  /** Feed one sync response's timeline events for this room to the writers that watch them. */
+  /** Feed one sync response's timeline events for this room to the writers with writes to check. */
   onSync(timeline: readonly unknown[]): void {
     if (this.writers.size === 0) return;
-    const byKey = new Map<string, SeenEvent[]>();
+    const byKey = new Map<string, unknown[]>();
     for (const raw of timeline) {
-      const e = raw as Partial<SeenEvent> & { type?: unknown; state_key?: unknown };
-      if (e.type !== EVENT_TYPE || typeof e.state_key !== "string" || typeof e.event_id !== "string") continue;
+      const e = raw as { type?: unknown; state_key?: unknown };
+      if (e?.type !== EVENT_TYPE || typeof e.state_key !== "string") continue;
       let list = byKey.get(e.state_key);
       if (!list) byKey.set(e.state_key, (list = []));
-      list.push(e as SeenEvent);
+      list.push(raw);
     }
-    for (const [stateKey, w] of this.writers) if (w.watching || byKey.has(stateKey)) w.onSync(byKey.get(stateKey) ?? []);
+    for (const [stateKey, w] of this.writers) if (!w.idle) w.onSync(byKey.get(stateKey) ?? []);
   }
 
-  /** True when no writer has anything queued, in flight or unconfirmed. */
+  /** True when no writer has anything queued, in flight or unverified. */
   idleNow(): boolean {
     return [...this.writers.values()].every((w) => w.idle);
   }
 
-  /** Resolves when every writer of this room is idle (queued, in-flight and unconfirmed writes done). */
-  async whenIdle(): Promise<void> {
+  /** Resolves when every writer's accepted ops are verified on the homeserver (repairs included). */
+  async verify(): Promise<void> {
     for (;;) {
       const busy = [...this.writers.values()].filter((w) => !w.idle);
       if (busy.length === 0) return;
-      await Promise.all(busy.map((w) => w.whenIdle()));
+      await Promise.all(busy.map((w) => w.verify()));
     }
   }
 
@@ -128,6 +136,6 @@ export class RoomMemory {
 
   private synced(stateKey: string): StateHead | undefined {
     const e = this.ctx.state()?.get(EVENT_TYPE, stateKey);
-    return e ? { eventId: e.event_id, content: e.content, sender: e.sender, unsigned: e.unsigned } : undefined;
+    return e ? { eventId: e.event_id, content: e.content, ts: e.origin_server_ts } : undefined;
   }
 }

@@ -1,95 +1,113 @@
 /**
  * One state event's write queue: every put and delete for keys stored under one (room, state key).
+ * The guarantee it keeps and what it relies on: docs/DURABILITY.md.
  *
- * Steps (src/db/README.md has the whole picture):
  * 1. An op (put k v / delete k) joins `pending`; reads see it at once (`lookup`, `view`).
  * 2. One batch is written at a time. Ops that arrive while a batch is in flight wait, and are all
  *    merged into the next batch: a burst of puts costs a few state PUTs, not one each.
- * 3. The batch's content is our best picture of the server's current content (`head`: our newest
- *    accepted write, else the synced event) with the batch's ops applied; one PUT
+ * 3. The batch's content is our best picture of the server's content (`head`) with the batch's ops
+ *    applied; one PUT
  *    (https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidstateeventtypestatekey).
  *    Its ops resolve when the homeserver accepts it. Nothing changes? Nothing is sent.
- * 4. The accepted write stays `unconfirmed` until sync shows it, with what it replaced. Then the two
- *    lost-update rules of ./repair.ts run, and any op they return is queued like a caller's.
+ * 4. `verify()` (what `flush()` waits for): once the fork window after our last write has passed,
+ *    fetch the key's current event from the homeserver, plan repairs with ./repair.ts's two rules over
+ *    the events' lineage (./lineage.ts), write them like any op, and check again until nothing is
+ *    left to repair. Our writes are known by the event IDs the server gave back, never by sender, so
+ *    two processes of one account repair each other like any two writers.
  */
 import type PQueue from "p-queue";
-import { applyOps, hasOwn, jsonEqual, type Op } from "./format.js";
-import { lostOwnOps, restoreTheirChanges } from "./repair.js";
+import { applyOps, jsonEqual, type Op } from "./format.js";
+import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
+import { droppedKeys, opFor, reflects, stillOurs } from "./repair.js";
 
 export interface StateHead {
   eventId: string | undefined;
   content: Record<string, unknown>;
-  sender?: string;
-  unsigned?: Record<string, unknown>;
-}
-
-/** A state event of this state key as the sync timeline delivered it. */
-export interface SeenEvent {
-  event_id: string;
-  sender: string;
-  content: Record<string, unknown>;
-  unsigned?: Record<string, unknown>;
+  /** origin_server_ts, when known: the newer of two pictures wins as the base of a write. */
+  ts?: number;
 }
 
 /** What a writer needs from the memory around it. */
 export interface WriterContext {
   readonly queue: PQueue;
-  readonly userId: string;
   /** The current synced event for this state key, if any. */
   synced(stateKey: string): StateHead | undefined;
-  /** Send the PUT; resolves with the new event ID. */
+  /** Send the PUT; resolves with the event ID. */
   putState(stateKey: string, content: Record<string, unknown>): Promise<string>;
-  /** Fetch an event's `unsigned` (when sync did not show the event). */
-  fetchUnsigned(eventId: string): Promise<Record<string, unknown> | undefined>;
-  /** The clock's now (ms), to age out the ops we wrote lately. */
+  /** The homeserver's current event for this state key (undefined: there is none). */
+  currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
+  /** One event by ID (undefined: not found). */
+  fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
+  /** How long after a write a concurrent write forked off the same parent can still land (ms). */
+  readonly settleMs: number;
   now(): number;
+  sleep(ms: number): Promise<void>;
   /** Defer the start of a batch so a burst of calls in the same tick lands in one batch. */
   defer(fn: () => void): void;
+  /** Failed repair writes (they are kept and tried again by the next flush). */
+  onError(e: unknown): void;
 }
 
-/** How long our accepted ops are watched for being lost (well above sync latency). */
-const WATCH_OWN_OPS_MS = 120_000;
-/** Our recent writes kept to recognise events forked from the same parent. */
-const RECENT_WRITES = 32;
+/** An encrypted value whose event is still being sent: reads see the plaintext, the PUT waits for the reference. */
+export class PendingValue {
+  constructor(
+    readonly plaintext: unknown,
+    /** Stands in for the reference in size estimates until it is known. */
+    private readonly standIn: unknown,
+  ) {}
+  toJSON(): unknown {
+    return this.standIn;
+  }
+}
 
 interface PendingOp {
   op: Op;
+  /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
+  prepare?: Promise<unknown>;
+  repair: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
 
-interface AcceptedWrite {
+interface OurWrite {
   eventId: string;
   base: StateHead;
   ops: Op[];
   content: Record<string, unknown>;
-  /** What the server says it replaced (set on confirmation; undefined = nothing). */
-  replaced?: string;
-  syncsMissed: number;
-  fetching: boolean;
+  /** Sync has shown the event (reads then come from the synced picture). */
+  shown: boolean;
 }
 
 const noop = () => {};
 
 export class StateKeyWriter {
   private pending: PendingOp[] = [];
-  private inFlight: Op[] | undefined;
-  private unconfirmed: AcceptedWrite[] = [];
-  private recent: AcceptedWrite[] = [];
-  /** Our accepted ops, newest per key, with when: watched until they age out or are superseded. */
-  private readonly watched = new Map<string, { op: Op; at: number }>();
+  private inFlight: PendingOp[] | undefined;
+  /** Accepted writes not yet verified, in order. */
+  private writes: OurWrite[] = [];
+  /** Our newest accepted op per key, until verified. */
+  private readonly unverified = new Map<string, { op: Op; write: OurWrite }>();
+  /** The current event as the last verification fetched it. */
+  private checked: StateHead | undefined;
+  private lastAcceptedAt = 0;
   private scheduled = false;
-  private idleWaiters: Array<() => void> = [];
+  private failure: unknown;
+  private failedRepairs: Op[] = [];
+  private verifying: Promise<void> | undefined;
+  private quietWaiters: Array<() => void> = [];
+  private readonly lineage: Lineage;
 
   constructor(
     readonly stateKey: string,
     private readonly ctx: WriterContext,
-  ) {}
+  ) {
+    this.lineage = new Lineage((id) => ctx.fetchEvent(id));
+  }
 
   /** Content as this process sees it: synced, plus our ops not yet shown by sync. */
   view(): Record<string, unknown> {
     const base = this.ctx.synced(this.stateKey)?.content ?? {};
-    const ours = this.ownOps();
+    const ours = this.ownOps().map((o) => (o.kind === "put" && o.value instanceof PendingValue ? { ...o, value: o.value.toJSON() } : o));
     return ours.length === 0 ? base : applyOps(base, ours);
   }
 
@@ -101,129 +119,112 @@ export class StateKeyWriter {
       if (op.key === key) return op.kind === "put" ? { found: true, value: op.value } : { found: false, value: undefined };
     }
     const content = this.ctx.synced(this.stateKey)?.content;
-    return content && hasOwn(content, key) ? { found: true, value: content[key] } : { found: false, value: undefined };
+    return content && Object.prototype.hasOwnProperty.call(content, key) ? { found: true, value: content[key] } : { found: false, value: undefined };
   }
 
   /** Queue an op; resolves when a write carrying it has been accepted. */
-  enqueue(op: Op): Promise<void> {
+  enqueue(op: Op, prepare?: Promise<unknown>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ op, resolve, reject });
+      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, resolve, reject });
       this.schedule();
     });
   }
 
-  /** Nothing pending, in flight or waiting for sync to confirm it. */
+  /** Nothing pending, in flight or waiting to be verified. */
   get idle(): boolean {
-    return this.pending.length === 0 && this.inFlight === undefined && this.unconfirmed.length === 0 && !this.scheduled;
+    return this.quiet && this.writes.length === 0 && this.failedRepairs.length === 0;
   }
 
-  /** Something to check when a sync arrives. */
-  get watching(): boolean {
-    return this.unconfirmed.length > 0 || this.watched.size > 0;
-  }
-
-  /** Resolves when `idle` (repairs included). */
-  whenIdle(): Promise<void> {
-    return this.idle ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  /** A sync response was applied; `events` are this state key's events in its timeline, in order. */
-  onSync(events: readonly SeenEvent[]): void {
-    const byId = new Map(events.map((e) => [e.event_id, e]));
-    const synced = this.ctx.synced(this.stateKey);
-    for (const write of [...this.unconfirmed]) {
-      const seen = byId.get(write.eventId);
-      if (seen) this.confirm(write, seen.unsigned ?? {});
-      else if (synced?.eventId === write.eventId && write.base.eventId === write.eventId) this.confirm(write, { replaces_state: write.base.eventId });
-      else if (++write.syncsMissed >= 2 && !write.fetching) this.fetchAndConfirm(write);
+  /** A sync response showed these events of this state key. */
+  onSync(events: readonly unknown[]): void {
+    for (const raw of events) {
+      const e = lineageEvent(raw);
+      if (!e) continue;
+      if (this.writes.length > 0) this.lineage.remember(e);
+      for (const w of this.writes) if (w.eventId === e.eventId) w.shown = true;
     }
-    for (const e of events) if (e.sender !== this.ctx.userId && e.unsigned) this.checkSibling(e);
-    this.checkSurvival();
-    this.schedule();
-    this.settle();
+    const synced = this.ctx.synced(this.stateKey)?.eventId;
+    for (const w of this.writes) if (w.eventId === synced) w.shown = true;
+  }
+
+  /**
+   * Resolves once every accepted op of ours is on the homeserver's current state or was replaced by
+   * a writer whose picture held it (docs/DURABILITY.md); rejects when a check or a repair failed.
+   */
+  verify(): Promise<void> {
+    this.verifying ??= this.verifyLoop().finally(() => (this.verifying = undefined));
+    return this.verifying;
+  }
+
+  private get quiet(): boolean {
+    return this.pending.length === 0 && this.inFlight === undefined && !this.scheduled;
+  }
+
+  private async verifyLoop(): Promise<void> {
+    if (this.failedRepairs.length > 0) {
+      for (const op of this.failedRepairs.splice(0)) this.pending.push({ op, repair: true, resolve: noop, reject: noop });
+      this.schedule();
+    }
+    for (;;) {
+      await this.whenQuiet();
+      if (this.failure !== undefined) {
+        const e = this.failure;
+        this.failure = undefined;
+        throw e;
+      }
+      if (this.writes.length === 0) return;
+      // A write created before ours was stored, off the same parent, may still be landing.
+      const wait = this.lastAcceptedAt + this.ctx.settleMs - this.ctx.now();
+      if (wait > 0) {
+        await this.ctx.sleep(wait);
+        continue;
+      }
+      const writes = this.writes.slice();
+      const repairs = await this.plan(writes);
+      this.writes = this.writes.filter((w) => !writes.includes(w));
+      for (const [key, u] of this.unverified) if (writes.includes(u.write)) this.unverified.delete(key);
+      if (this.writes.length === 0) this.lineage.clear();
+      for (const op of repairs) this.pending.push({ op, repair: true, resolve: noop, reject: noop });
+      this.schedule();
+    }
+  }
+
+  /** The repairs that the homeserver's current state needs for `writes` (./repair.ts). */
+  private async plan(writes: OurWrite[]): Promise<Op[]> {
+    const current = await this.ctx.currentEvent(this.stateKey);
+    if (current) this.lineage.remember(current);
+    this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
+    const now = current?.content ?? {};
+    const repairs = new Map<string, Op>();
+    const setLater = (i: number, key: string) => writes.slice(i + 1).some((w) => w.ops.some((o) => o.key === key)) || this.pending.some((p) => p.op.key === key);
+    for (let i = 0; i < writes.length; i++) {
+      const w = writes[i]!;
+      const ours = await this.lineage.get(w.eventId);
+      if (!ours || ours.replaces === w.base.eventId) continue;
+      const replaced = ours.replaces === undefined ? ({ content: {} } as const) : await this.lineage.get(ours.replaces);
+      if (!replaced) continue; // cannot tell what was there: the survival rule still covers our own ops
+      const set = new Set(w.ops.map((o) => o.key));
+      for (const key of droppedKeys(w.content, replaced.content, set)) {
+        if (setLater(i, key) || !stillOurs(now, w.content, key)) continue;
+        // The replaced event lacks an op of ours only because it came from a fork: keep ours.
+        const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
+        const mineEvent = mine && (await this.lineage.get(mine.eventId));
+        if (mineEvent && ours.replaces !== undefined && !(await this.lineage.descends(ours.replaces, mineEvent))) continue;
+        repairs.set(key, opFor(replaced.content, key));
+      }
+    }
+    for (const [key, u] of this.unverified) {
+      if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
+      const carrier = await this.lineage.get(u.write.eventId);
+      if (current && carrier && (await this.lineage.descends(current.eventId, carrier))) continue;
+      repairs.set(key, u.op);
+    }
+    return [...repairs.values()];
   }
 
   private ownOps(): Op[] {
-    const lists = [...this.unconfirmed.map((w) => w.ops), this.inFlight ?? [], this.pending.map((p) => p.op)];
-    return lists.length === 1 ? lists[0]! : lists.flat();
-  }
-
-  /** Keys we must not restore over: ours in flight or watched. */
-  private ourKeys(): Set<string> {
-    return new Set([...this.watched.keys(), ...this.ownOps().map((o) => o.key)]);
-  }
-
-  private fetchAndConfirm(write: AcceptedWrite): void {
-    // Not in the timelines we saw (a gap, or state_after only): ask for the event itself.
-    write.fetching = true;
-    this.ctx.fetchUnsigned(write.eventId).then(
-      (unsigned) => {
-        if (!this.unconfirmed.includes(write)) return;
-        this.confirm(write, unsigned ?? {});
-        this.schedule();
-        this.settle();
-      },
-      () => {
-        write.fetching = false;
-      },
-    );
-  }
-
-  /** Sync showed our write: record what it replaced; if that is not what we built on, restore. */
-  private confirm(write: AcceptedWrite, unsigned: Record<string, unknown>): void {
-    this.unconfirmed = this.unconfirmed.filter((w) => w !== write);
-    write.replaced = typeof unsigned.replaces_state === "string" ? unsigned.replaces_state : undefined;
-    this.recent = [...this.recent, write].slice(-RECENT_WRITES);
-    const prev = unsigned.prev_content;
-    if (write.replaced === write.base.eventId || typeof prev !== "object" || prev === null) return;
-    this.queueRepairs(
-      restoreTheirChanges({
-        theirBefore: write.base.content,
-        theirAfter: prev as Record<string, unknown>,
-        ourContent: write.content,
-        current: this.ctx.synced(this.stateKey)?.content ?? {},
-        ours: this.ourKeys(),
-      }),
-    );
-  }
-
-  /** Another writer's event forked from the same parent as one of ours: keep its changes too. */
-  private checkSibling(e: SeenEvent): void {
-    const replaced = typeof e.unsigned?.replaces_state === "string" ? e.unsigned.replaces_state : undefined;
-    const sibling = this.recent.find((w) => w.replaced === replaced);
-    if (!sibling) return;
-    const prev = e.unsigned?.prev_content;
-    this.queueRepairs(
-      restoreTheirChanges({
-        theirBefore: typeof prev === "object" && prev !== null ? (prev as Record<string, unknown>) : {},
-        theirAfter: e.content,
-        ourContent: sibling.content,
-        current: this.ctx.synced(this.stateKey)?.content ?? {},
-        ours: this.ourKeys(),
-      }),
-    );
-  }
-
-  /** When settled, does the current state still show our recent ops? */
-  private checkSurvival(): void {
-    if (this.pending.length > 0 || this.inFlight !== undefined || this.unconfirmed.length > 0) return;
-    const now = this.ctx.now();
-    for (const [key, w] of this.watched) if (now - w.at >= WATCH_OWN_OPS_MS) this.watched.delete(key);
-    const current = this.ctx.synced(this.stateKey);
-    if (!current || current.sender === this.ctx.userId || this.watched.size === 0) return;
-    const { reapply, superseded } = lostOwnOps(
-      [...this.watched.values()].map((w) => w.op),
-      current.content,
-      replacedContent(current.unsigned),
-    );
-    for (const key of superseded) this.watched.delete(key);
-    this.queueRepairs(reapply);
-  }
-
-  private queueRepairs(ops: Op[]): void {
-    for (const op of ops) {
-      this.pending.push({ op, resolve: noop, reject: noop });
-    }
+    const lists = [...this.writes.filter((w) => !w.shown).map((w) => w.ops), this.inFlight?.map((p) => p.op) ?? [], this.pending.map((p) => p.op)];
+    return lists.flat();
   }
 
   private schedule(): void {
@@ -234,11 +235,15 @@ export class StateKeyWriter {
     });
   }
 
-  /** The newest state we know the server has: our newest accepted write, else the synced event. */
+  /** The newest picture we have of the server's content: our last write not yet shown, else synced or last checked. */
   private head(): StateHead {
-    const last = this.unconfirmed.at(-1);
-    if (last) return { eventId: last.eventId, content: last.content };
-    return this.ctx.synced(this.stateKey) ?? { eventId: undefined, content: {} };
+    const last = this.writes.at(-1);
+    if (last && !last.shown) return { eventId: last.eventId, content: last.content };
+    const synced = this.ctx.synced(this.stateKey);
+    const checked = this.checked;
+    if (!checked) return synced ?? { eventId: undefined, content: {} };
+    if (!synced) return checked;
+    return (synced.ts ?? 0) > (checked.ts ?? 0) ? synced : checked;
   }
 
   private async writeBatch(): Promise<void> {
@@ -246,28 +251,30 @@ export class StateKeyWriter {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return this.settle();
-    const ops = batch.map((p) => p.op);
-    const base = this.head();
-    const content = applyOps(base.content, ops);
-    if (base.eventId !== undefined && jsonEqual(content, base.content)) {
-      // Nothing would change (opsdroid writes anyway; we don't).
-      for (const p of batch) p.resolve();
-      this.checkSurvival();
-      this.schedule();
-      return this.settle();
-    }
-    this.inFlight = ops;
+    this.inFlight = batch;
     try {
-      const eventId = await this.ctx.putState(this.stateKey, content);
-      this.unconfirmed.push({ eventId, base, ops, content, syncsMissed: 0, fetching: false });
-      const now = this.ctx.now();
-      for (const op of ops) {
-        this.watched.delete(op.key); // re-insert: the map stays in time order
-        this.watched.set(op.key, { op, at: now });
+      const ready = await prepared(batch);
+      if (ready.length === 0) return;
+      const ops = ready.map((p) => p.op);
+      const base = this.head();
+      const content = applyOps(base.content, ops);
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) {
+        // Nothing would change (opsdroid writes anyway; we don't).
+        for (const p of ready) p.resolve();
+        return;
       }
-      for (const p of batch) p.resolve();
-    } catch (err) {
-      for (const p of batch) p.reject(err);
+      let eventId: string;
+      try {
+        eventId = await this.ctx.putState(this.stateKey, content);
+      } catch (err) {
+        this.failed(ready, err);
+        return;
+      }
+      const write: OurWrite = { eventId, base, ops, content, shown: false };
+      this.writes.push(write);
+      this.lastAcceptedAt = this.ctx.now();
+      for (const op of ops) this.unverified.set(op.key, { op, write });
+      for (const p of ready) p.resolve();
     } finally {
       this.inFlight = undefined;
       this.schedule();
@@ -275,21 +282,44 @@ export class StateKeyWriter {
     }
   }
 
+  private failed(batch: PendingOp[], err: unknown): void {
+    const repairs = batch.filter((p) => p.repair);
+    if (repairs.length > 0) {
+      this.failedRepairs.push(...repairs.map((p) => p.op));
+      this.failure = err;
+      this.ctx.onError(err);
+    }
+    for (const p of batch) if (!p.repair) p.reject(err);
+  }
+
+  private whenQuiet(): Promise<void> {
+    return this.quiet ? Promise.resolve() : new Promise((resolve) => this.quietWaiters.push(resolve));
+  }
+
   private settle(): void {
-    if (!this.idle) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
+    if (!this.quiet) return;
+    const waiters = this.quietWaiters;
+    this.quietWaiters = [];
     for (const w of waiters) w();
   }
 }
 
-/**
- * The content the current event replaced, from its `unsigned`: `prev_content` when given; `{}`
- * when the server says it replaced nothing; undefined when we cannot tell.
- */
-function replacedContent(unsigned: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!unsigned) return undefined;
-  const prev = unsigned.prev_content;
-  if (typeof prev === "object" && prev !== null) return prev as Record<string, unknown>;
-  return unsigned.replaces_state === undefined ? {} : undefined;
+/** Wait for the values still being prepared; an op whose value failed is rejected and left out. */
+async function prepared(batch: PendingOp[]): Promise<PendingOp[]> {
+  if (batch.every((p) => !p.prepare)) return batch;
+  const out: PendingOp[] = [];
+  for (const p of batch) {
+    if (!p.prepare) {
+      out.push(p);
+      continue;
+    }
+    try {
+      const value = await p.prepare;
+      out.push({ ...p, op: { ...p.op, value } as Op });
+    } catch (e) {
+      p.reject(e);
+    }
+  }
+  return out;
 }
+

@@ -1,55 +1,52 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lostOwnOps, reflects, restoreTheirChanges } from "../../src/db/repair.js";
+import { droppedKeys, opFor, reflects, stillOurs } from "../../src/db/repair.js";
+import { Lineage, type LineageEvent } from "../../src/db/lineage.js";
 
-test("reflects: a put shows its value, a delete shows the key absent", () => {
+const T = { timeout: 10_000 };
+
+test("reflects: a put shows its value, a delete shows the key absent", T, () => {
   assert.equal(reflects({ a: { x: 1 } }, { kind: "put", key: "a", value: { x: 1 } }), true);
   assert.equal(reflects({ a: { x: 2 } }, { kind: "put", key: "a", value: { x: 1 } }), false);
   assert.equal(reflects({}, { kind: "delete", key: "a" }), true);
   assert.equal(reflects({ a: null }, { kind: "delete", key: "a" }), false);
 });
 
-test("clobber rule: their puts and deletes come back, ours and later changes are left alone", () => {
-  const ops = restoreTheirChanges({
-    theirBefore: { shared: 1, gone: "x", mine: "old" }, // what we built on
-    theirAfter: { shared: 1, added: "theirs", mine: "their-view" }, // what we replaced: they added `added`, deleted `gone`
-    ourContent: { shared: 1, gone: "x", mine: "ours" }, // our write dropped both changes
-    current: { shared: 1, gone: "x", mine: "ours" },
-    ours: new Set(["mine"]),
-  });
-  assert.deepEqual(ops, [
-    { kind: "delete", key: "gone" },
-    { kind: "put", key: "added", value: "theirs" },
-  ]);
+test("droppedKeys: differences from the replaced content, outside the keys our write set", T, () => {
+  const ours = { shared: 1, gone: "x", mine: "ours" };
+  const replaced = { shared: 1, added: "theirs", mine: "their-view" };
+  assert.deepEqual(droppedKeys(ours, replaced, new Set(["mine"])).sort(), ["added", "gone"]);
+  assert.deepEqual(opFor(replaced, "added"), { kind: "put", key: "added", value: "theirs" });
+  assert.deepEqual(opFor(replaced, "gone"), { kind: "delete", key: "gone" });
 });
 
-test("clobber rule: a key changed again since our write is not restored", () => {
-  const ops = restoreTheirChanges({
-    theirBefore: {},
-    theirAfter: { k: "theirs" },
-    ourContent: {},
-    current: { k: "third writer" },
-    ours: new Set(),
-  });
-  assert.deepEqual(ops, []);
+test("stillOurs: a key changed again since our write (or deleted) is not ours to restore over", T, () => {
+  assert.equal(stillOurs({ a: 1 }, { a: 1 }, "a"), true);
+  assert.equal(stillOurs({}, {}, "a"), true);
+  assert.equal(stillOurs({ a: 2 }, { a: 1 }, "a"), false);
+  assert.equal(stillOurs({}, { a: 1 }, "a"), false);
+  assert.equal(stillOurs({ a: null }, {}, "a"), false);
 });
 
-test("survival rule: an op lost to an author who never saw it is applied again", () => {
-  const own = [
-    { kind: "put" as const, key: "a", value: 1 },
-    { kind: "put" as const, key: "b", value: 2 },
-    { kind: "delete" as const, key: "c" },
+test("lineage: built on an event, a fork of it, and unknown events fetched once", T, async () => {
+  const events: LineageEvent[] = [
+    { eventId: "$p", replaces: undefined, content: {}, ts: 1 },
+    { eventId: "$ours", replaces: "$p", content: {}, ts: 2 },
+    { eventId: "$fork", replaces: "$p", content: {}, ts: 2 },
+    { eventId: "$child", replaces: "$ours", content: {}, ts: 3 },
+    { eventId: "$grandchild", replaces: "$child", content: {}, ts: 4 },
+    { eventId: "$onFork", replaces: "$fork", content: {}, ts: 5 },
   ];
-  // The current event replaced content without our `a` and with `c`: its author never saw them.
-  const r = lostOwnOps(own, { b: 2, c: "back" }, { c: "back" });
-  assert.deepEqual(r.reapply, [own[0], own[2]]);
-  assert.deepEqual(r.superseded, []);
-});
-
-test("survival rule: a change by an author who saw our value stands", () => {
-  const own = [{ kind: "put" as const, key: "a", value: 1 }];
-  const r = lostOwnOps(own, { a: 5 }, { a: 1 });
-  assert.deepEqual(r, { reapply: [], superseded: ["a"] });
-  // Unknown replaced content: no fight.
-  assert.deepEqual(lostOwnOps(own, {}, undefined), { reapply: [], superseded: ["a"] });
+  const fetched: string[] = [];
+  const lineage = new Lineage(async (id) => {
+    fetched.push(id);
+    return events.find((e) => e.eventId === id);
+  });
+  const ours = events[1]!;
+  assert.equal(await lineage.descends("$grandchild", ours), true);
+  assert.equal(await lineage.descends("$ours", ours), true);
+  assert.equal(await lineage.descends("$onFork", ours), false);
+  assert.equal(await lineage.descends("$missing", ours), false);
+  assert.equal(await lineage.descends("$grandchild", ours), true);
+  assert.deepEqual(fetched, ["$grandchild", "$child", "$onFork", "$fork", "$p", "$missing"]);
 });

@@ -1,127 +1,199 @@
+/**
+ * The write queue and its verification, over a tiny homeserver model: each PUT makes an event that
+ * replaces the current one (or, when the test says so, forks off an older parent and wins or
+ * loses), and the writer checks its ops against the model's current event.
+ */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import PQueue from "p-queue";
+import type { LineageEvent } from "../../src/db/lineage.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "../../src/db/writer.js";
+
+const T = { timeout: 10_000 };
 
 /** Let deferred batches and settled promises run. */
 async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
-/** A writer over a fake homeserver: PUTs are recorded, `synced` is what the test says sync showed. */
-function harness(options: { failWith?: unknown } = {}) {
-  const puts: Array<Record<string, unknown>> = [];
-  const fetched: string[] = [];
-  let synced: StateHead | undefined;
-  let release: (() => void) | undefined;
-  let hold = false;
-  const ctx: WriterContext = {
-    queue: new PQueue({ concurrency: 4 }),
-    userId: "@me:hs",
-    synced: () => synced,
-    putState: async (_s, content) => {
-      puts.push(content);
-      if (hold) await new Promise<void>((r) => (release = r));
-      if (options.failWith) throw options.failWith;
-      return `$e${puts.length}`;
-    },
-    fetchUnsigned: async (id) => {
-      fetched.push(id);
-      return { replaces_state: undefined };
-    },
-    now: () => 0,
-    defer: (fn) => setImmediate(fn),
-  };
-  const writer = new StateKeyWriter("", ctx);
-  return {
-    writer,
-    puts,
-    fetched,
-    setSynced: (s: StateHead | undefined) => (synced = s),
-    holdPuts: () => (hold = true),
-    releasePut: () => {
-      hold = false;
-      release?.();
-    },
-  };
+class ModelServer {
+  readonly events = new Map<string, LineageEvent>();
+  current: string | undefined;
+  private n = 0;
+  private ts = 1000;
+  /** The next PUT forks off this parent instead of the current event; `wins` says whether it becomes current. */
+  nextFork: { parent: string | undefined; wins: boolean } | undefined;
+  puts: Array<Record<string, unknown>> = [];
+  failNext: unknown;
+  /** The first PUT waits for this (then it is cleared). */
+  hold: Promise<void> | undefined;
+
+  write(content: Record<string, unknown>, replaces = this.current, makeCurrent = true): string {
+    const eventId = `$e${++this.n}`;
+    this.events.set(eventId, { eventId, replaces, content, ts: this.ts++ });
+    if (makeCurrent) this.current = eventId;
+    return eventId;
+  }
+
+  content(): Record<string, unknown> {
+    return this.current ? this.events.get(this.current)!.content : {};
+  }
+
+  head(): StateHead | undefined {
+    return this.current ? { eventId: this.current, content: this.content(), ts: this.events.get(this.current)!.ts } : undefined;
+  }
 }
 
-test("a burst in one tick becomes one PUT; puts during the flight are merged into the next", async () => {
+function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined } = {}) {
+  const errors: unknown[] = [];
+  const ctx: WriterContext = {
+    queue: new PQueue({ concurrency: 4 }),
+    synced: options.synced ?? (() => server.head()),
+    putState: async (_s, content) => {
+      server.puts.push(content);
+      const hold = server.hold;
+      server.hold = undefined;
+      if (hold) await hold;
+      if (server.failNext !== undefined) {
+        const e = server.failNext;
+        server.failNext = undefined;
+        throw e;
+      }
+      const fork = server.nextFork;
+      server.nextFork = undefined;
+      return fork ? server.write(content, fork.parent, fork.wins) : server.write(content);
+    },
+    currentEvent: async () => (server.current ? server.events.get(server.current) : undefined),
+    fetchEvent: async (id) => server.events.get(id),
+    settleMs: 0,
+    now: () => 0,
+    sleep: async () => {},
+    defer: (fn) => setImmediate(fn),
+    onError: (e) => errors.push(e),
+  };
+  return { writer: new StateKeyWriter("", ctx), server, errors };
+}
+
+test("a burst in one tick becomes one PUT; puts during the flight are merged into the next", T, async () => {
   const h = harness();
-  h.holdPuts();
+  let release!: () => void;
+  h.server.hold = new Promise<void>((r) => (release = r));
   const first = Array.from({ length: 100 }, (_, i) => h.writer.enqueue({ kind: "put", key: `k${i % 10}`, value: i }));
-  await new Promise((r) => setImmediate(r));
-  await turns(3);
-  assert.equal(h.puts.length, 1);
+  await turns(4);
+  assert.equal(h.server.puts.length, 1);
   const second = Array.from({ length: 50 }, (_, i) => h.writer.enqueue({ kind: "put", key: `k${i % 10}`, value: 1000 + i }));
   assert.equal(h.writer.lookup("k3").value, 1043, "reads see queued writes at once");
-  h.releasePut();
+  release();
   await Promise.all([...first, ...second]);
-  assert.equal(h.puts.length, 2);
-  assert.equal(h.puts[1]!.k3, 1043);
-  assert.equal(Object.keys(h.puts[1]!).length, 10);
+  assert.equal(h.server.puts.length, 2);
+  assert.deepEqual(h.server.content(), Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 1040 + i])));
 });
 
-test("a put that changes nothing sends nothing", async () => {
+test("a put that changes nothing sends nothing", T, async () => {
   const h = harness();
-  h.setSynced({ eventId: "$s", content: { a: 1 }, sender: "@other:hs" });
+  h.server.write({ a: 1 });
   await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
-  assert.equal(h.puts.length, 0);
+  assert.deepEqual(h.server.puts, []);
 });
 
-test("a failed write rejects its ops and reads fall back to the synced state", async () => {
-  const h = harness({ failWith: new Error("403") });
-  h.setSynced({ eventId: "$s", content: { a: 1 }, sender: "@other:hs" });
+test("a failed write rejects its ops and reads fall back to the synced state", T, async () => {
+  const h = harness();
+  h.server.write({ a: 1 });
+  h.server.failNext = new Error("403");
   await assert.rejects(h.writer.enqueue({ kind: "put", key: "a", value: 2 }), /403/);
   assert.deepEqual(h.writer.lookup("a"), { found: true, value: 1 });
   assert.equal(h.writer.idle, true);
 });
 
-test("our write that replaced an event we had not seen puts the other writer's change back", async () => {
-  const h = harness();
-  h.setSynced({ eventId: "$base", content: { mine: 0 }, sender: "@me:hs" });
+test("clobber rule: our write built on a stale picture puts back the change it dropped", T, async () => {
+  const server = new ModelServer();
+  server.write({ mine: 0 });
+  const stale = server.head();
+  const h = harness(server, { synced: () => stale });
+  server.write({ mine: 0, theirs: "t" }); // another writer, not yet synced here
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
-  assert.deepEqual(h.puts[0], { mine: 1 });
-  // Sync: someone wrote $theirs (adding `theirs`) before our $e1 landed; $e1 replaced it.
-  h.setSynced({ eventId: "$e1", content: { mine: 1 }, sender: "@me:hs" });
-  h.writer.onSync([{ event_id: "$e1", sender: "@me:hs", content: { mine: 1 }, unsigned: { replaces_state: "$theirs", prev_content: { mine: 0, theirs: "t" } } }]);
-  await turns(3);
-  assert.deepEqual(h.puts[1], { mine: 1, theirs: "t" });
-  assert.equal(h.writer.idle, false, "the repair waits for sync to confirm it");
+  assert.deepEqual(server.content(), { mine: 1 }, "the PUT dropped theirs");
+  await h.writer.verify();
+  assert.deepEqual(server.content(), { mine: 1, theirs: "t" });
 });
 
-test("our change dropped by a writer who never saw it is applied again", async () => {
-  const h = harness();
-  await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
-  h.setSynced({ eventId: "$e1", content: { mine: 1 }, sender: "@me:hs" });
-  h.writer.onSync([{ event_id: "$e1", sender: "@me:hs", content: { mine: 1 }, unsigned: {} }]);
-  assert.equal(h.writer.idle, true);
-  // A concurrent event forked from before ours wins state resolution, without our key.
-  h.setSynced({ eventId: "$x", content: { other: 2 }, sender: "@other:hs", unsigned: { prev_content: {} } });
-  h.writer.onSync([{ event_id: "$x", sender: "@other:hs", content: { other: 2 }, unsigned: {} }]);
-  await turns(3);
-  assert.deepEqual(h.puts[1], { other: 2, mine: 1 });
+test("clobber rule: their deliberate change of a key we wrote earlier is put back too", T, async () => {
+  const server = new ModelServer();
+  let synced = server.head();
+  const h = harness(server, { synced: () => synced });
+  await h.writer.enqueue({ kind: "put", key: "x", value: "ours" });
+  await h.writer.verify();
+  synced = server.head();
+  // They saw our x and changed it; we have not synced that yet and put y on our old picture.
+  server.write({ ...server.content(), x: "theirs, on purpose" });
+  await h.writer.enqueue({ kind: "put", key: "y", value: 1 });
+  assert.deepEqual(server.content(), { x: "ours", y: 1 });
+  await h.writer.verify();
+  assert.deepEqual(server.content(), { x: "theirs, on purpose", y: 1 });
 });
 
-test("a deliberate change by a writer who saw our value is kept", async () => {
-  const h = harness();
+test("survival rule: our write lost a fork to a sibling; verify applies our op again", T, async () => {
+  const server = new ModelServer();
+  const parent = server.write({ base: 1 });
+  const h = harness(server);
+  server.nextFork = { parent, wins: false };
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
-  h.setSynced({ eventId: "$e1", content: { mine: 1 }, sender: "@me:hs" });
-  h.writer.onSync([{ event_id: "$e1", sender: "@me:hs", content: { mine: 1 }, unsigned: {} }]);
-  h.setSynced({ eventId: "$x", content: {}, sender: "@other:hs", unsigned: { replaces_state: "$e1", prev_content: { mine: 1 } } });
-  h.writer.onSync([{ event_id: "$x", sender: "@other:hs", content: {}, unsigned: { replaces_state: "$e1", prev_content: { mine: 1 } } }]);
-  await turns(3);
-  assert.equal(h.puts.length, 1);
+  server.write({ base: 1, theirs: 2 }, parent); // the sibling wins state resolution
+  await h.writer.verify();
+  assert.deepEqual(server.content(), { base: 1, theirs: 2, mine: 1 });
 });
 
-test("a write the timeline never showed is confirmed by fetching the event after two syncs", async () => {
-  const h = harness();
+test("a change by a writer whose event was built on ours stands", T, async () => {
+  const server = new ModelServer();
+  const h = harness(server);
+  await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
+  server.write({}); // replaces our event: its author saw `mine` and deleted it
+  await h.writer.verify();
+  assert.deepEqual(server.content(), {});
+  assert.equal(server.puts.length, 1);
+});
+
+test("a fork that lacks our earlier op is not mistaken for someone's delete", T, async () => {
+  const server = new ModelServer();
+  const parent = server.write({});
+  let synced = server.head();
+  const h = harness(server, { synced: () => synced });
+  server.nextFork = { parent, wins: false };
+  await h.writer.enqueue({ kind: "put", key: "a", value: 1 }); // loses the fork
+  const sibling = server.write({ s: 1 }, parent); // wins
+  synced = { eventId: "$e1", content: { a: 1 } }; // we only saw ours so far
+  // Our next write replaces the sibling; its content lacks `a` only because it forked.
+  await h.writer.enqueue({ kind: "put", key: "b", value: 2 });
+  assert.equal(server.events.get(server.current!)!.replaces, sibling);
+  await h.writer.verify();
+  assert.deepEqual(server.content(), { a: 1, b: 2, s: 1 });
+});
+
+test("a failed repair is reported, fails flush, and is tried again by the next one", T, async () => {
+  const server = new ModelServer();
+  const parent = server.write({});
+  const h = harness(server);
+  server.nextFork = { parent, wins: false };
   await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
+  server.write({ s: 1 }, parent);
+  server.failNext = new Error("503 for the repair");
+  await assert.rejects(h.writer.verify(), /503 for the repair/);
+  assert.equal(h.errors.length, 1);
   assert.equal(h.writer.idle, false);
-  h.writer.onSync([]);
-  assert.deepEqual(h.fetched, []);
-  h.writer.onSync([]);
-  assert.deepEqual(h.fetched, ["$e1"]);
-  await h.writer.whenIdle();
+  await h.writer.verify();
+  assert.deepEqual(server.content(), { s: 1, a: 1 });
   assert.equal(h.writer.idle, true);
+});
+
+test("values still being prepared keep call order: put(k, A) then put(k, B) ends with B", T, async () => {
+  const h = harness();
+  let releaseA!: (v: unknown) => void;
+  const a = h.writer.enqueue({ kind: "put", key: "k", value: "A-pending" }, new Promise((r) => (releaseA = r)));
+  const b = h.writer.enqueue({ kind: "put", key: "k", value: "B-pending" }, Promise.resolve({ encrypted_val: "$B" }));
+  assert.equal(h.writer.lookup("k").value, "B-pending");
+  await turns(3);
+  releaseA({ encrypted_val: "$A" });
+  await Promise.all([a, b]);
+  await h.writer.verify();
+  assert.deepEqual(h.server.content(), { k: { encrypted_val: "$B" } });
 });
