@@ -72,7 +72,7 @@ test("watch reports other writers' changes key by key, deletions included", asyn
   await Promise.all([watcher.close(), writer.close()]);
 });
 
-test("a memory whose token is revoked stops syncing, and close still returns", { timeout: 60_000 }, async () => {
+test("a memory whose token is revoked stops syncing, and close still returns (rejecting: its writes could not be verified)", { timeout: 60_000 }, async () => {
   const session = await alice.client.send(login, { user: alice.userId, password: alice.password });
   const errors: unknown[] = [];
   const db = await Memory.open({ homeserver: baseUrl, accessToken: session.access_token, rooms: { main: roomId }, syncTimeoutMs: 1000, encryption: false, onError: (e) => errors.push(e) });
@@ -80,7 +80,9 @@ test("a memory whose token is revoked stops syncing, and close still returns", {
   const other = (await testHomeserver()).client(session.access_token);
   await other.send(logout, undefined);
   await assert.rejects(db.put("after-logout", 2), (e: unknown) => (e as { errcode?: string }).errcode === "M_UNKNOWN_TOKEN");
-  await db.close();
+  // "before-logout" was accepted but flush() can no longer check it on the server.
+  await assert.rejects(db.close(), (e: unknown) => (e as { errcode?: string }).errcode === "M_UNKNOWN_TOKEN");
+  await db.close(); // closed: a second close has nothing left to do
 });
 
 test("a memory with no encrypted room and no crypto account loads no crypto and uploads no keys", async () => {
