@@ -7,6 +7,7 @@ import PQueue from "p-queue";
 import { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
+import { getAllState } from "../http/endpoints/state/get-all-state.js";
 import { isMatrixError } from "../http/errors.js";
 import { redact } from "../http/endpoints/events/redact.js";
 import { putState } from "../http/endpoints/state/put-state.js";
@@ -315,6 +316,7 @@ export class Memory {
       state: () => this.sync.room(roomId),
       putState: async (stateKey, content) => (await this.http.send(putState, { roomId, eventType: EVENT_TYPE, stateKey, content })).event_id,
       currentEvent: (stateKey) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
+      allState: () => this.http.send(getAllState, { roomId }),
       fetchEvent: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
       settleMs: this.opts.settleMs ?? DEFAULT_SETTLE_MS,
       sleep: (ms) => this.clock.sleep(ms),

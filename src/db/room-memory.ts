@@ -6,7 +6,7 @@ import type PQueue from "p-queue";
 import type { RoomState } from "../state/room-state.js";
 import { MigrationError } from "./errors.js";
 import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, type SingleStateKey } from "./format.js";
-import type { LineageEvent } from "./lineage.js";
+import { lineageEvent, type LineageEvent } from "./lineage.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "./writer.js";
 
 export interface RoomContext {
@@ -16,6 +16,8 @@ export interface RoomContext {
   state(): RoomState | undefined;
   putState(stateKey: string, content: Record<string, unknown>): Promise<string>;
   currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
+  /** The room's whole current state (`GET /rooms/{roomId}/state`), for many checks at once. */
+  allState(): Promise<readonly unknown[]>;
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
   redact(eventId: string): Promise<void>;
   readonly settleMs: number;
@@ -25,8 +27,13 @@ export interface RoomContext {
   onError(e: unknown): void;
 }
 
+/** Up to this many state keys checked at once are fetched one by one; more, with one whole-state request. */
+const FETCH_ONE_BY_ONE = 4;
+
 export class RoomMemory {
   private readonly writers = new Map<string, StateKeyWriter>();
+  /** State keys whose current event was asked for in this tick: fetched together. */
+  private asked: { keys: Set<string>; result: Promise<Map<string, LineageEvent>> } | undefined;
   private migrated: Promise<void> | undefined;
 
   constructor(
@@ -66,7 +73,7 @@ export class RoomMemory {
         queue: c.queue,
         synced: (s) => this.synced(s),
         putState: (s, content) => c.putState(s, content),
-        currentEvent: (s) => c.currentEvent(s),
+        currentEvent: (s) => this.currentEvent(s),
         fetchEvent: (id) => c.fetchEvent(id),
         settleMs: c.settleMs,
         now: c.now,
@@ -132,6 +139,42 @@ export class RoomMemory {
     } catch (e) {
       throw new MigrationError(this.roomId, e);
     }
+  }
+
+  /** The homeserver's current event for a state key; the checks of one flush share one request when there are many. */
+  private currentEvent(stateKey: string): Promise<LineageEvent | undefined> {
+    if (!this.asked) {
+      const keys = new Set<string>();
+      const result = new Promise<Map<string, LineageEvent>>((resolve, reject) =>
+        this.ctx.defer(() => {
+          this.asked = undefined;
+          this.fetchCurrent([...keys]).then(resolve, reject);
+        }),
+      );
+      this.asked = { keys, result };
+    }
+    this.asked.keys.add(stateKey);
+    return this.asked.result.then((m) => m.get(stateKey));
+  }
+
+  private async fetchCurrent(keys: string[]): Promise<Map<string, LineageEvent>> {
+    const out = new Map<string, LineageEvent>();
+    if (keys.length <= FETCH_ONE_BY_ONE) {
+      await Promise.all(
+        keys.map(async (k) => {
+          const e = await this.ctx.currentEvent(k);
+          if (e) out.set(k, e);
+        }),
+      );
+      return out;
+    }
+    const wanted = new Set(keys);
+    for (const raw of await this.ctx.allState()) {
+      const e = raw as { type?: unknown; state_key?: unknown };
+      const ev = e?.type === EVENT_TYPE && typeof e.state_key === "string" ? lineageEvent(raw) : undefined;
+      if (ev && wanted.has(e.state_key as string)) out.set(e.state_key as string, ev);
+    }
+    return out;
   }
 
   private synced(stateKey: string): StateHead | undefined {

@@ -124,6 +124,8 @@ export class StateKeyWriter {
 
   /** Queue an op; resolves when a write carrying it has been accepted. */
   enqueue(op: Op, prepare?: Promise<unknown>): Promise<void> {
+    // Its failure is handled when the batch takes it; until then it must not count as unhandled.
+    prepare?.catch(() => undefined);
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, resolve, reject });
       this.schedule();
