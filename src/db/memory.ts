@@ -17,7 +17,6 @@ import { FileStore } from "../store/file-store.js";
 import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
 import { LazyEncryption } from "./lazy-encryption.js";
-import { syncFence } from "./fence.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
@@ -127,9 +126,6 @@ export class Memory {
       sync.start();
       const ended = sync.done.then(() => Promise.reject(new MemoryClosedError()));
       await Promise.race([sync.whenSynced(), ended, e2ee.failure]);
-      // The first reply may be Synapse's cached answer to an identical earlier request: read and
-      // write only on a picture that is known to include everything up to now.
-      await Promise.race([syncFence(http, sync, session.userId, session.deviceId), ended, e2ee.failure]);
       await e2ee.ready();
       await memory.room(opts.defaultRoom);
       return memory;

@@ -46,6 +46,16 @@ export interface SyncLoopOptions {
 }
 
 type RoomEvent = "leave" | "join" | "invite";
+
+/**
+ * Synapse answers a /sync that repeats a request of the last two minutes (same user, device,
+ * since, filter and timeout) with the earlier reply, so a fresh process with the same token could
+ * start from another process's old picture. An initial sync returns at once whatever its timeout
+ * (the server has data to send), so a random one makes the request this process's own.
+ */
+function uniqueInitialTimeout(): number {
+  return 1 + Math.floor(Math.random() * 29_999);
+}
 type Listener = (arg: never) => void;
 
 export class SyncLoop {
@@ -163,7 +173,7 @@ export class SyncLoop {
             since: this.token,
             // The first sync after start() catches up at once (whenSynced must not wait out a
             // long-poll in an idle room); later ones wait on the server for news.
-            timeout: this.appliedOnce ? this.timeoutMs : 0,
+            timeout: this.appliedOnce ? this.timeoutMs : initial ? uniqueInitialTimeout() : 0,
             set_presence: "offline",
             useStateAfter: this.opts.stateAfter !== "never",
           },
