@@ -8,7 +8,8 @@ import { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { getAllState } from "../http/endpoints/state/get-all-state.js";
-import { isMatrixError } from "../http/errors.js";
+import { HttpError, isMatrixError, MatrixError, TransportError } from "../http/errors.js";
+import { backoffDelay, RETRYABLE_STATUS } from "../http/retry.js";
 import { redact } from "../http/endpoints/events/redact.js";
 import { putState } from "../http/endpoints/state/put-state.js";
 import { fileTraceSink, type TraceSink } from "../http/trace.js";
@@ -310,7 +311,10 @@ export class Memory {
       queue: this.queue,
       singleStateKey: this.singleStateKey,
       state: () => this.sync.room(roomId),
-      putState: async (stateKey, content) => (await this.http.send(putState, { roomId, eventType: EVENT_TYPE, stateKey, content })).event_id,
+      // One attempt each: the writer rebuilds a failed write on its freshest picture (writer.ts).
+      putState: async (stateKey, content) => (await this.http.send(putState, { roomId, eventType: EVENT_TYPE, stateKey, content }, { retry: false })).event_id,
+      retryDelay: writeRetryDelay,
+      writeTimeoutMs: this.opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
       currentEvent: (stateKey) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
       allState: () => this.http.send(getAllState, { roomId }),
       fetchEvent: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
@@ -349,6 +353,18 @@ export class Memory {
 
 /** How long a write forked off the same parent as ours can take to land (docs/DURABILITY.md). */
 const DEFAULT_SETTLE_MS = 1000;
+
+/** A put is given up after this long (ms) of rate limiting and failures. */
+const DEFAULT_WRITE_TIMEOUT_MS = 5 * 60_000;
+
+/** Rate limited (the server did nothing), no answer, or a gateway error: write again after this delay. */
+function writeRetryDelay(e: unknown, attempt: number): number | undefined {
+  const status = e instanceof MatrixError || e instanceof HttpError ? e.status : undefined;
+  if (status === 429) return e instanceof MatrixError && e.retryAfterMs !== undefined ? e.retryAfterMs : backoffDelay(attempt, WRITE_BACKOFF);
+  if (e instanceof TransportError || (status !== undefined && RETRYABLE_STATUS.has(status))) return backoffDelay(attempt, WRITE_BACKOFF);
+  return undefined;
+}
+const WRITE_BACKOFF = { baseDelayMs: 250, maxDelayMs: 10_000 };
 
 /** A 404 (no such state or event) is an answer, not a failure. */
 async function notFoundAsUndefined(fn: () => Promise<LineageEvent | undefined>): Promise<LineageEvent | undefined> {

@@ -56,6 +56,8 @@ export interface MemoryOptions {
    * default 1000): flush() checks the homeserver's state only after it. docs/DURABILITY.md.
    */
   settleMs?: number;
+  /** How long a put keeps trying through rate limits, 5xx and network failures before it fails with the last error (ms, default 300000). */
+  writeTimeoutMs?: number;
   /** Errors the background work recovers from (sync retries, repairs). */
   onError?: (error: unknown) => void;
 }

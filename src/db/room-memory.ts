@@ -21,6 +21,8 @@ export interface RoomContext {
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
   redact(eventId: string): Promise<void>;
   readonly settleMs: number;
+  readonly writeTimeoutMs: number;
+  retryDelay(e: unknown, attempt: number): number | undefined;
   now(): number;
   sleep(ms: number): Promise<void>;
   defer(fn: () => void): void;
@@ -76,6 +78,8 @@ export class RoomMemory {
         currentEvent: (s) => this.currentEvent(s),
         fetchEvent: (id) => c.fetchEvent(id),
         settleMs: c.settleMs,
+        writeTimeoutMs: c.writeTimeoutMs,
+        retryDelay: c.retryDelay,
         now: c.now,
         sleep: c.sleep,
         defer: c.defer,

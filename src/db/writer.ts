@@ -44,6 +44,13 @@ export interface WriterContext {
   sleep(ms: number): Promise<void>;
   /** Defer the start of a batch so a burst of calls in the same tick lands in one batch. */
   defer(fn: () => void): void;
+  /**
+   * How long to wait before writing again after this error (the write is then rebuilt on the
+   * freshest picture, never resent as it was); undefined when it is final.
+   */
+  retryDelay(e: unknown, attempt: number): number | undefined;
+  /** A write is given up after this long (ms), with its last error. */
+  readonly writeTimeoutMs: number;
   /** Failed repair writes (they are kept and tried again by the next flush). */
   onError(e: unknown): void;
 }
@@ -258,20 +265,19 @@ export class StateKeyWriter {
       const ready = await prepared(batch);
       if (ready.length === 0) return;
       const ops = ready.map((p) => p.op);
-      const base = this.head();
-      const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) {
-        // Nothing would change (opsdroid writes anyway; we don't).
-        for (const p of ready) p.resolve();
-        return;
-      }
-      let eventId: string;
+      let sent: { eventId: string; base: StateHead; content: Record<string, unknown> } | undefined;
       try {
-        eventId = await this.ctx.putState(this.stateKey, content);
+        sent = await this.send(ops);
       } catch (err) {
         this.failed(ready, err);
         return;
       }
+      if (!sent) {
+        // Nothing would change (opsdroid writes anyway; we don't).
+        for (const p of ready) p.resolve();
+        return;
+      }
+      const { eventId, base, content } = sent;
       const write: OurWrite = { eventId, base, ops, content, shown: false };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
@@ -281,6 +287,38 @@ export class StateKeyWriter {
       this.inFlight = undefined;
       this.schedule();
       this.settle();
+    }
+  }
+
+  /**
+   * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
+   * of the old body, landing after others' writes, would put back what it was built on.
+   */
+  private async send(ops: Op[]): Promise<{ eventId: string; base: StateHead; content: Record<string, unknown> } | undefined> {
+    const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const base = this.head();
+      const content = applyOps(base.content, ops);
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return undefined;
+      try {
+        return { eventId: await this.ctx.putState(this.stateKey, content), base, content };
+      } catch (e) {
+        const wait = this.ctx.retryDelay(e, attempt);
+        if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
+        await this.ctx.sleep(wait);
+        // The failed PUT may have landed, and others may have written: start from the server's state.
+        await this.refresh();
+      }
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const current = await this.ctx.currentEvent(this.stateKey);
+      if (current) this.lineage.remember(current);
+      this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
+    } catch {
+      // The next attempt's own error says what is wrong.
     }
   }
 

@@ -16,6 +16,9 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
+/** A PUT whose answer never arrived (the server may have applied it). */
+class Lost extends Error {}
+
 class ModelServer {
   readonly events = new Map<string, LineageEvent>();
   current: string | undefined;
@@ -25,6 +28,7 @@ class ModelServer {
   nextFork: { parent: string | undefined; wins: boolean } | undefined;
   puts: Array<Record<string, unknown>> = [];
   failNext: unknown;
+  loseNext = false;
   /** The first PUT waits for this (then it is cleared). */
   hold: Promise<void> | undefined;
 
@@ -54,6 +58,13 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
       const hold = server.hold;
       server.hold = undefined;
       if (hold) await hold;
+      if (server.loseNext) {
+        // Applied, but the answer is lost; meanwhile another writer builds on it.
+        server.loseNext = false;
+        server.write(content);
+        server.write({ ...server.content(), other: "after ours" });
+        throw new Lost("response lost");
+      }
       if (server.failNext !== undefined) {
         const e = server.failNext;
         server.failNext = undefined;
@@ -66,6 +77,8 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
     currentEvent: async () => (server.current ? server.events.get(server.current) : undefined),
     fetchEvent: async (id) => server.events.get(id),
     settleMs: 0,
+    writeTimeoutMs: 60_000,
+    retryDelay: (e) => (e instanceof Lost ? 0 : undefined),
     now: () => 0,
     sleep: async () => {},
     defer: (fn) => setImmediate(fn),
@@ -196,4 +209,15 @@ test("values still being prepared keep call order: put(k, A) then put(k, B) ends
   await Promise.all([a, b]);
   await h.writer.verify();
   assert.deepEqual(h.server.content(), { k: { encrypted_val: "$B" } });
+});
+
+test("a write whose answer was lost is rebuilt on the server's state, not resent as it was", T, async () => {
+  const h = harness();
+  h.server.write({ a: 0 });
+  h.server.loseNext = true;
+  await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
+  assert.deepEqual(h.server.puts, [{ a: 1 }], "the retry found nothing left to change");
+  assert.deepEqual(h.server.content(), { a: 1, other: "after ours" });
+  await h.writer.verify();
+  assert.deepEqual(h.server.content(), { a: 1, other: "after ours" });
 });
