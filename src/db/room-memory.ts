@@ -5,7 +5,7 @@
 import type PQueue from "p-queue";
 import type { RoomState } from "../state/room-state.js";
 import { MigrationError } from "./errors.js";
-import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, type SingleStateKey } from "./format.js";
+import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, sharesOneEvent, type SingleStateKey } from "./format.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "./writer.js";
 
@@ -78,6 +78,7 @@ export class RoomMemory {
         currentEvent: (s) => this.currentEvent(s),
         fetchEvent: (id) => c.fetchEvent(id),
         settleMs: c.settleMs,
+        shared: sharesOneEvent(c.singleStateKey),
         writeTimeoutMs: c.writeTimeoutMs,
         retryDelay: c.retryDelay,
         now: c.now,

@@ -49,6 +49,11 @@ export interface WriterContext {
    * freshest picture, never resent as it was); undefined when it is final.
    */
   retryDelay(e: unknown, attempt: number): number | undefined;
+  /**
+   * The state key holds several keys (singleStateKey): each write first fetches the current event,
+   * so it is built on what the server has, not on a sync picture that may be behind.
+   */
+  readonly shared: boolean;
   /** A write is given up after this long (ms), with its last error. */
   readonly writeTimeoutMs: number;
   /** Failed repair writes (they are kept and tried again by the next flush). */
@@ -296,6 +301,7 @@ export class StateKeyWriter {
    */
   private async send(ops: Op[]): Promise<{ eventId: string; base: StateHead; content: Record<string, unknown> } | undefined> {
     const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
+    if (this.ctx.shared) await this.refresh();
     for (let attempt = 0; ; attempt++) {
       const base = this.head();
       const content = applyOps(base.content, ops);

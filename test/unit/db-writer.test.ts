@@ -48,7 +48,7 @@ class ModelServer {
   }
 }
 
-function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined } = {}) {
+function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined; shared?: boolean } = {}) {
   const errors: unknown[] = [];
   const ctx: WriterContext = {
     queue: new PQueue({ concurrency: 4 }),
@@ -77,6 +77,7 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
     currentEvent: async () => (server.current ? server.events.get(server.current) : undefined),
     fetchEvent: async (id) => server.events.get(id),
     settleMs: 0,
+    shared: options.shared ?? false,
     writeTimeoutMs: 60_000,
     retryDelay: (e) => (e instanceof Lost ? 0 : undefined),
     now: () => 0,
@@ -220,4 +221,14 @@ test("a write whose answer was lost is rebuilt on the server's state, not resent
   assert.deepEqual(h.server.content(), { a: 1, other: "after ours" });
   await h.writer.verify();
   assert.deepEqual(h.server.content(), { a: 1, other: "after ours" });
+});
+
+test("a shared state key's write is built on the server's current event, not on a sync picture behind it", T, async () => {
+  const server = new ModelServer();
+  server.write({ mine: 0 });
+  const stale = server.head();
+  const h = harness(server, { synced: () => stale, shared: true });
+  server.write({ mine: 0, theirs: "t" });
+  await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
+  assert.deepEqual(server.puts, [{ mine: 1, theirs: "t" }]);
 });
