@@ -88,6 +88,8 @@ interface OurWrite {
   content: Record<string, unknown>;
   /** Sync has shown the event (reads then come from the synced picture). */
   shown: boolean;
+  /** Not a write of ours: the event that already held these ops when they were queued. */
+  holder: boolean;
 }
 
 const noop = () => {};
@@ -213,6 +215,7 @@ export class StateKeyWriter {
     const setLater = (i: number, key: string) => writes.slice(i + 1).some((w) => w.ops.some((o) => o.key === key)) || this.pending.some((p) => p.op.key === key);
     for (let i = 0; i < writes.length; i++) {
       const w = writes[i]!;
+      if (w.holder) continue;
       const ours = await this.lineage.get(w.eventId);
       if (!ours || ours.replaces === w.base.eventId) continue;
       const replaced = ours.replaces === undefined ? ({ content: {} } as const) : await this.lineage.get(ours.replaces);
@@ -270,20 +273,28 @@ export class StateKeyWriter {
       const ready = await prepared(batch);
       if (ready.length === 0) return;
       const ops = ready.map((p) => p.op);
-      let sent: { eventId: string; base: StateHead; content: Record<string, unknown> } | undefined;
+      let sent: Awaited<ReturnType<StateKeyWriter["send"]>>;
       try {
         sent = await this.send(ops);
       } catch (err) {
         this.failed(ready, err);
         return;
       }
-      if (!sent) {
-        // Nothing would change (opsdroid writes anyway; we don't).
+      if (sent.eventId === undefined) {
+        // Nothing would change (opsdroid writes anyway; we don't). The event that already shows
+        // these ops carries them now: older ops of ours on these keys are superseded.
+        const holder = sent.base.eventId;
+        if (holder !== undefined) {
+          const shown = this.ctx.synced(this.stateKey)?.eventId === holder;
+          const write: OurWrite = { eventId: holder, base: sent.base, ops, content: sent.content, shown, holder: true };
+          this.writes.push(write);
+          for (const op of ops) this.unverified.set(op.key, { op, write });
+        }
         for (const p of ready) p.resolve();
         return;
       }
       const { eventId, base, content } = sent;
-      const write: OurWrite = { eventId, base, ops, content, shown: false };
+      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
       for (const op of ops) this.unverified.set(op.key, { op, write });
@@ -299,13 +310,13 @@ export class StateKeyWriter {
    * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
    * of the old body, landing after others' writes, would put back what it was built on.
    */
-  private async send(ops: Op[]): Promise<{ eventId: string; base: StateHead; content: Record<string, unknown> } | undefined> {
+  private async send(ops: Op[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown> }> {
     const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
     if (this.ctx.shared) await this.refresh();
     for (let attempt = 0; ; attempt++) {
       const base = this.head();
       const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) return undefined;
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content };
       try {
         return { eventId: await this.ctx.putState(this.stateKey, content), base, content };
       } catch (e) {
