@@ -15,6 +15,7 @@ export interface LineageEvent {
   content: Record<string, unknown>;
   /** origin_server_ts: one homeserver stamps an event after the events it was built on. */
   ts: number;
+  sender?: string;
 }
 
 /** Walks longer than this are taken as "not built on it" (durability errs towards writing again). */
@@ -53,6 +54,21 @@ export class Lineage {
     return false;
   }
 
+  /**
+   * Walk back from `from` to the first event older than `since`: the first one `match` accepts.
+   * Used to find a write of ours whose answer was lost.
+   */
+  async find(from: string | undefined, sinceTs: number, match: (e: LineageEvent) => boolean): Promise<LineageEvent | undefined> {
+    let id = from;
+    for (let steps = 0; id !== undefined && steps < MAX_STEPS; steps++) {
+      const e = await this.get(id);
+      if (!e || e.ts < sinceTs) return undefined;
+      if (match(e)) return e;
+      id = e.replaces;
+    }
+    return undefined;
+  }
+
   /** Forget everything (nothing left to check). */
   clear(): void {
     this.known.clear();
@@ -62,9 +78,9 @@ export class Lineage {
 /** A client-format event (sync timeline or GET event) as a lineage entry, if it has the fields. */
 export function lineageEvent(raw: unknown): LineageEvent | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const e = raw as { event_id?: unknown; content?: unknown; origin_server_ts?: unknown; unsigned?: { replaces_state?: unknown }; replaces_state?: unknown };
+  const e = raw as { event_id?: unknown; content?: unknown; origin_server_ts?: unknown; sender?: unknown; unsigned?: { replaces_state?: unknown }; replaces_state?: unknown };
   if (typeof e.event_id !== "string" || typeof e.origin_server_ts !== "number") return undefined;
   const content = typeof e.content === "object" && e.content !== null && !Array.isArray(e.content) ? (e.content as Record<string, unknown>) : {};
   const replaces = typeof e.unsigned?.replaces_state === "string" ? e.unsigned.replaces_state : typeof e.replaces_state === "string" ? e.replaces_state : undefined;
-  return { eventId: e.event_id, replaces, content, ts: e.origin_server_ts };
+  return { eventId: e.event_id, replaces, content, ts: e.origin_server_ts, ...(typeof e.sender === "string" ? { sender: e.sender } : {}) };
 }

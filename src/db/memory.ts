@@ -309,6 +309,7 @@ export class Memory {
   private newRoom(roomId: string): RoomMemory {
     return new RoomMemory(roomId, {
       queue: this.queue,
+      userId: this.userId,
       singleStateKey: this.singleStateKey,
       state: () => this.sync.room(roomId),
       // One attempt each: the writer rebuilds a failed write on its freshest picture (writer.ts).

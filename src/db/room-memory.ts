@@ -20,6 +20,7 @@ export interface RoomContext {
   allState(): Promise<readonly unknown[]>;
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
   redact(eventId: string): Promise<void>;
+  readonly userId: string;
   readonly settleMs: number;
   readonly writeTimeoutMs: number;
   retryDelay(e: unknown, attempt: number): number | undefined;
@@ -73,6 +74,7 @@ export class RoomMemory {
       const c = this.ctx;
       const ctx: WriterContext = {
         queue: c.queue,
+        userId: c.userId,
         synced: (s) => this.synced(s),
         putState: (s, content) => c.putState(s, content),
         currentEvent: (s) => this.currentEvent(s),

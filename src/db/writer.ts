@@ -30,6 +30,8 @@ export interface StateHead {
 /** What a writer needs from the memory around it. */
 export interface WriterContext {
   readonly queue: PQueue;
+  /** Our user ID: an event of ours with exactly a lost write's content is that write. */
+  readonly userId: string;
   /** The current synced event for this state key, if any. */
   synced(stateKey: string): StateHead | undefined;
   /** Send the PUT; resolves with the event ID. */
@@ -325,7 +327,20 @@ export class StateKeyWriter {
         await this.ctx.sleep(wait);
         // The failed PUT may have landed, and others may have written: start from the server's state.
         await this.refresh();
+        const landed = await this.landed(content, base);
+        // It did land: it is our write (others may have built on it and changed our keys on purpose).
+        if (landed) return { eventId: landed.eventId, base, content };
       }
+    }
+  }
+
+  /** Our event with exactly this content, built after `base`: a PUT whose answer was lost. */
+  private async landed(content: Record<string, unknown>, base: StateHead): Promise<LineageEvent | undefined> {
+    const since = base.eventId === undefined ? 0 : ((await this.lineage.get(base.eventId).catch(() => undefined))?.ts ?? 0);
+    try {
+      return await this.lineage.find(this.checked?.eventId, since, (e) => e.eventId !== base.eventId && e.sender === this.ctx.userId && jsonEqual(e.content, content));
+    } catch {
+      return undefined;
     }
   }
 

@@ -29,12 +29,15 @@ class ModelServer {
   puts: Array<Record<string, unknown>> = [];
   failNext: unknown;
   loseNext = false;
+  lostThen: unknown = "after ours";
+  /** The sender of the next events (ours unless a test says otherwise). */
+  sender = "@me:hs";
   /** The first PUT waits for this (then it is cleared). */
   hold: Promise<void> | undefined;
 
   write(content: Record<string, unknown>, replaces = this.current, makeCurrent = true): string {
     const eventId = `$e${++this.n}`;
-    this.events.set(eventId, { eventId, replaces, content, ts: this.ts++ });
+    this.events.set(eventId, { eventId, replaces, content, ts: this.ts++, sender: this.sender });
     if (makeCurrent) this.current = eventId;
     return eventId;
   }
@@ -52,6 +55,7 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
   const errors: unknown[] = [];
   const ctx: WriterContext = {
     queue: new PQueue({ concurrency: 4 }),
+    userId: "@me:hs",
     synced: options.synced ?? (() => server.head()),
     putState: async (_s, content) => {
       server.puts.push(content);
@@ -62,7 +66,9 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
         // Applied, but the answer is lost; meanwhile another writer builds on it.
         server.loseNext = false;
         server.write(content);
-        server.write({ ...server.content(), other: "after ours" });
+        server.sender = "@other:hs";
+        server.write({ ...server.content(), other: server.lostThen });
+        server.sender = "@me:hs";
         throw new Lost("response lost");
       }
       if (server.failNext !== undefined) {
@@ -231,4 +237,17 @@ test("a shared state key's write is built on the server's current event, not on 
   server.write({ mine: 0, theirs: "t" });
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
   assert.deepEqual(server.puts, [{ mine: 1, theirs: "t" }]);
+});
+
+test("a write whose answer was lost, then changed on purpose by another writer, is not written again", T, async () => {
+  const h = harness();
+  h.server.write({ a: 0 });
+  h.server.loseNext = true;
+  // The other writer saw our `a: 1` land and set it to 2.
+  const put = h.server.write.bind(h.server);
+  h.server.write = (c, r, m) => put(h.server.sender === "@other:hs" ? { ...c, a: 2 } : c, r, m);
+  await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
+  await h.writer.verify();
+  assert.deepEqual(h.server.puts, [{ a: 1 }]);
+  assert.deepEqual(h.server.content(), { a: 2, other: "after ours" });
 });
