@@ -24,7 +24,7 @@ const MAX_STEPS = 500;
 export class Lineage {
   private readonly known = new Map<string, LineageEvent>();
 
-  constructor(private readonly fetch: (eventId: string) => Promise<LineageEvent | undefined>) {}
+  constructor(private readonly load: (eventId: string) => Promise<LineageEvent | undefined>) {}
 
   remember(e: LineageEvent): void {
     this.known.set(e.eventId, e);
@@ -34,7 +34,7 @@ export class Lineage {
   async get(eventId: string): Promise<LineageEvent | undefined> {
     const hit = this.known.get(eventId);
     if (hit) return hit;
-    const e = await this.fetch(eventId);
+    const e = await this.load(eventId);
     if (e) this.known.set(eventId, e);
     return e;
   }

@@ -25,6 +25,12 @@ export interface ReduceResult {
   state: RoomState;
   changes: StateChange[];
   mode: SyncMode;
+  /**
+   * Classic path only: state keys whose timeline event did not replace the event we held (its
+   * `unsigned.replaces_state` names another): it forked off an older parent, and the classic
+   * response cannot say whether it won state resolution. The caller asks the server.
+   */
+  uncertain: Array<{ type: string; stateKey: string }>;
 }
 
 /** The room's state_after events under the stable (v1.16) or the unstable MSC4222 name, if present. */
@@ -43,6 +49,7 @@ export function reduceJoinedRoom(current: RoomState | undefined, roomId: string,
     if (c) changes.push(c);
   };
 
+  const uncertain = mode === "classic" ? forkedKeys(work, section, timeline) : [];
   // 1. The server's state entries, applied in order. They overwrite what we hold, whatever it is:
   //    an entry naming an older event (a state reset, a revert) is the server's answer, not a conflict.
   const incoming = mode === "state_after" ? stateAfterInOrder(after!.filter(isStateEvent), timeline) : classicInOrder(section, timeline);
@@ -63,7 +70,26 @@ export function reduceJoinedRoom(current: RoomState | undefined, roomId: string,
     if (!target || target.unsigned?.redacted_because !== undefined) continue;
     push(work.put(redactStateEvent(target, r, work.roomVersion())));
   }
-  return { state: work, changes, mode };
+  return { state: work, changes, mode, uncertain };
+}
+
+/**
+ * Timeline state events that did not replace the event held for their key just before them.
+ * Two writes created at once both replace the same parent; the timeline lists both, and the
+ * classic algorithm would take the later-stored one as current even when it lost.
+ */
+function forkedKeys(held: RoomState, section: JoinedRoomSync, timeline: TimelineEvent[]): Array<{ type: string; stateKey: string }> {
+  const at = new Map<string, string | undefined>();
+  for (const e of (section.state?.events ?? []).filter(isStateEvent)) at.set(keyOf(e.type, e.state_key), e.event_id);
+  const out = new Map<string, { type: string; stateKey: string }>();
+  for (const e of timeline.filter(isStateEvent)) {
+    const key = keyOf(e.type, e.state_key);
+    const before = at.has(key) ? at.get(key) : held.get(e.type, e.state_key)?.event_id;
+    const replaced = e.unsigned?.replaces_state;
+    if (typeof replaced === "string" && replaced !== before) out.set(key, { type: e.type, stateKey: e.state_key });
+    at.set(key, e.event_id);
+  }
+  return [...out.values()];
 }
 
 /**

@@ -31,11 +31,13 @@ export interface SyncPlan {
   /** Did any room carry state_after? */
   sawStateAfter: boolean;
   modes: Map<string, SyncMode>;
+  /** Classic path: state keys whose timeline event forked off an older parent (ask the server). */
+  uncertain: Array<{ roomId: string; type: string; stateKey: string }>;
 }
 
 export function planSync(current: ReadonlyMap<string, RoomState>, response: SyncResponse, options: ApplyOptions): SyncPlan {
   const rooms = new Map(current);
-  const plan: SyncPlan = { rooms, entries: {}, changes: [], joined: [], left: [], invited: [], sawStateAfter: false, modes: new Map() };
+  const plan: SyncPlan = { rooms, entries: {}, changes: [], joined: [], left: [], invited: [], sawStateAfter: false, modes: new Map(), uncertain: [] };
   const join = response.rooms?.join ?? {};
   const sections = Object.entries(join) as [string, JoinedRoomSync][];
   plan.sawStateAfter = sections.some(([, s]) => stateAfterEvents(s) !== undefined);
@@ -65,6 +67,7 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
       stateAfterExpected: options.stateAfterExpected || plan.sawStateAfter,
     });
     plan.modes.set(roomId, result.mode);
+    for (const u of result.uncertain) plan.uncertain.push({ roomId, ...u });
     if (!before) plan.joined.push(roomId);
     if (before && result.changes.length === 0) continue;
     rooms.set(roomId, result.state);

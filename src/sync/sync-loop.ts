@@ -11,7 +11,9 @@ import { systemClock, type Clock } from "../http/types.js";
 import { RoomState } from "../state/room-state.js";
 import type { StateChange } from "../state/types.js";
 import type { Store } from "../store/store.js";
-import { planSync } from "./apply.js";
+import { planSync, type SyncPlan } from "./apply.js";
+import { getStateEvent } from "../http/endpoints/state/get-state.js";
+import { isStateEvent } from "../state/types.js";
 import { ChangeStreams, type ChangeFilter } from "./change-stream.js";
 import { ensureFilter } from "./filter.js";
 import { STORE_KEYS } from "./store-keys.js";
@@ -221,6 +223,7 @@ export class SyncLoop {
         if (!(key in plan.entries) && !plan.rooms.has(key.slice(STORE_KEYS.roomPrefix.length))) plan.entries[key] = undefined;
       }
     }
+    await this.settleForks(plan);
     const extra = await this.opts.beforeCommit?.(response);
     await this.opts.store.setMany(extra ? { ...extra, ...plan.entries } : plan.entries);
     this.roomMap = plan.rooms;
@@ -241,6 +244,35 @@ export class SyncLoop {
     this.nextWaiters = [];
     for (const w of waiters) w.resolve();
     for (const { roomId, inviter } of plan.invited) await this.maybeJoin(roomId, inviter);
+  }
+
+  /**
+   * A classic response listed a state event that forked off an older parent: whether it won state
+   * resolution is not in the response, so ask for the key's current event
+   * (https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey).
+   */
+  private async settleForks(plan: SyncPlan): Promise<void> {
+    for (const u of plan.uncertain) {
+      const held = plan.rooms.get(u.roomId);
+      if (!held) continue;
+      let event: unknown;
+      try {
+        event = await this.opts.http.send(getStateEvent, { roomId: u.roomId, eventType: u.type, stateKey: u.stateKey }, { signal: this.abort.signal });
+      } catch (e) {
+        if (isMatrixError(e, "M_NOT_FOUND")) event = undefined;
+        else {
+          this.report(e);
+          continue;
+        }
+      }
+      // A copy: the room state in use is swapped only when the whole response is saved.
+      const room = held === this.roomMap.get(u.roomId) ? held.clone() : held;
+      const change = event && isStateEvent(event) ? room.put(event) : room.remove(u.type, u.stateKey);
+      if (!change) continue;
+      plan.rooms.set(u.roomId, room);
+      plan.changes.push(change);
+      if (this.opts.saveRooms !== false) plan.entries[STORE_KEYS.room(u.roomId)] = JSON.stringify(room.toJSON());
+    }
   }
 
   private async maybeJoin(roomId: string, inviter: string | undefined): Promise<void> {
