@@ -64,7 +64,11 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
   let counter = 0;
   const scriptRng = rng.fork();
 
-  const spawn = (account: string, store: MemoryStore, generation: number, base: string) => {
+  const incarnations = new Map<string, number>();
+  const spawn = (account: string, store: MemoryStore, base: string) => {
+    // Names are unique: the scheduler and the network know a process by its name.
+    const generation = incarnations.get(base) ?? 0;
+    incarnations.set(base, generation + 1);
     const name = `${base}${generation > 0 ? `#${generation}` : ""}`;
     let kill!: () => void;
     const killed = new Promise<never>((_, reject) => (kill = () => reject(new Killed())));
@@ -80,12 +84,12 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
     };
     procs.push(p);
     running++;
-    void script(p, scriptRng.fork(), generation, base).finally(() => running--);
+    void script(p, scriptRng.fork(), base).finally(() => running--);
   };
 
   const race = <T>(p: Proc, work: Promise<T>): Promise<T> => Promise.race([work, p.killed]);
 
-  const script = async (p: Proc, r: Prng, generation: number, base: string): Promise<void> => {
+  const script = async (p: Proc, r: Prng, base: string): Promise<void> => {
     try {
       p.doing = "Memory.open";
       const db = await race(
@@ -134,12 +138,12 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
           for (const op of covered) op.acknowledged = true;
           hs.log.push(`${sched.now} ${p.name} FLUSHED (acknowledges ${covered.map((o) => o.id).join(",") || "nothing"})`);
           // Killed the instant flush resolves (no close): the promise made is now tested.
-          if (r.chance(0.35)) return restartOrEnd(p, r, generation, base);
+          if (r.chance(0.35)) return restartOrEnd(p, r, base);
         } else {
           p.doing = "thinking";
           await race(p, sched.clock(p.name).sleep(r.int(0, 5000)));
         }
-        if (r.chance(0.05)) return restartOrEnd(p, r, generation, base);
+        if (r.chance(0.05)) return restartOrEnd(p, r, base);
       }
       const covered = [...resolvedOps];
       p.doing = "final flush";
@@ -154,12 +158,12 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
     }
   };
 
-  const restartOrEnd = (p: Proc, r: Prng, generation: number, base: string) => {
+  const restartOrEnd = (p: Proc, r: Prng, base: string) => {
     p.kill();
-    if (generation < 2 && r.chance(0.6)) {
+    if ((incarnations.get(base) ?? 0) < 3 && r.chance(0.6)) {
       const store = r.chance(0.5) ? p.store : new MemoryStore();
       hs.log.push(`${sched.now} ${base} RESTART with ${store === p.store ? "its kept store" : "no store"}`);
-      spawn(p.account, store, generation + 1, base);
+      spawn(p.account, store, base);
     }
   };
 
@@ -168,7 +172,7 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
   const jitter = rng.fork();
   Math.random = () => jitter.next(); // mxdb's back-off jitter: seeded too
   try {
-    s.processes.forEach((account, i) => spawn(account, new MemoryStore(), 0, `P${i}`));
+    s.processes.forEach((account, i) => spawn(account, new MemoryStore(), `P${i}`));
     for (const at of s.restarts) {
       sched.at(at, "hs", () => {
         hs.restart();
@@ -178,7 +182,8 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
     if (s.randomKill > 0) {
       sched.at(rng.int(0, 10_000), "harness", () => {
         const live = procs.filter((p) => !p.dead && p.doing !== "done");
-        if (live.length > 0 && rng.chance(s.randomKill)) restartOrEnd(rng.pick(live), rng.fork(), 1, rng.pick(live).name.split("#")[0]!);
+        const victim = live.length > 0 && rng.chance(s.randomKill) ? rng.pick(live) : undefined;
+        if (victim) restartOrEnd(victim, rng.fork(), victim.name.split("#")[0]!);
       });
     }
     const finished = await sched.run(() => running === 0, sched.now + RUN_LIMIT_MS);
