@@ -74,6 +74,11 @@ export class SimServer {
     return room;
   }
 
+  /** Device IDs of a user's accounts (a to-device message to `*`). */
+  devicesOf(userId: string): string[] {
+    return [...new Set([...this.accounts.values()].filter((a) => a.userId === userId).map((a) => a.deviceId))];
+  }
+
   get position(): number {
     return this.streamPos;
   }

@@ -30,6 +30,7 @@ export class SyncService {
   private waiters = new Set<() => void>();
   private readonly inboxes = new Map<string, ToDevice[]>();
   private toDevicePos = 0;
+  private readonly transactions = new Set<string>();
 
   constructor(private readonly hs: SimServer) {}
 
@@ -70,14 +71,19 @@ export class SyncService {
   }
 
   async sendToDevice(account: Account, type: string, txnId: string, body: unknown): Promise<SimResponse> {
+    // rest/client/transactions.py: a resend of the same path by the same user and device gets the
+    // first answer and is not applied again (the cache lives 30 min; a run is shorter).
+    const txn = JSON.stringify([type, txnId, account.userId, account.deviceId]);
+    if (this.transactions.has(txn)) return ok({});
     const messages = (body as { messages?: unknown } | null)?.messages;
     if (typeof messages !== "object" || messages === null) return err(400, "M_BAD_JSON", "messages missing");
+    this.transactions.add(txn);
     for (const [userId, devices] of Object.entries(messages as Record<string, Record<string, unknown>>)) {
-      for (const [deviceId, content] of Object.entries(devices)) {
-        const inbox = this.inbox(userId, deviceId);
-        // Transaction IDs are per device: a resend of the same txnId is not delivered twice.
-        if (inbox.some((m) => m.event.txn === `${account.accessToken}/${txnId}`)) continue;
-        inbox.push({ id: ++this.toDevicePos, event: { type, sender: account.userId, content, txn: `${account.accessToken}/${txnId}` } });
+      for (const [target, content] of Object.entries(devices)) {
+        // `*`: every device of the user.
+        for (const deviceId of target === "*" ? this.hs.devicesOf(userId) : [target]) {
+          this.inbox(userId, deviceId).push({ id: ++this.toDevicePos, event: { type, sender: account.userId, content } });
+        }
       }
     }
     this.notify();
