@@ -40,6 +40,8 @@ async function main(): Promise<number> {
   const stopAt = minutes === undefined ? Infinity : Date.now() + minutes * 60_000;
   const started = Date.now();
   const kinds = new Map<string, number[]>();
+  const tagsBySeed = new Map<number, string[]>();
+  const tagTotals = new Map<string, number>();
   let ran = 0;
   let failed = 0;
   let ops = 0;
@@ -47,6 +49,8 @@ async function main(): Promise<number> {
   for (let seed = from; seed < from + count && Date.now() < stopAt; seed++) {
     const r = await runSeed(seed, { scale });
     ran++;
+    tagsBySeed.set(seed, r.tags);
+    for (const t of r.tags) tagTotals.set(t, (tagTotals.get(t) ?? 0) + 1);
     ops += r.stats.ops;
     acked += r.stats.acknowledged;
     const found = [...new Set([...r.violations.map((v) => v.kind), ...r.problems.map((p) => p.split(":")[0]!)])];
@@ -58,7 +62,13 @@ async function main(): Promise<number> {
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`soak: ${ran} seeds from ${from} in ${secs.toFixed(1)} s (${(ran / secs).toFixed(0)}/s); ${ops} ops, ${acked} acknowledged; ${failed} seeds failed`);
-  for (const [k, seeds] of kinds) console.log(`  ${k}: ${seeds.length} seeds, e.g. ${seeds.slice(0, 8).join(", ")}`);
+  for (const [k, seeds] of kinds) {
+    console.log(`  ${k}: ${seeds.length} seeds, e.g. ${seeds.slice(0, 8).join(", ")}`);
+    // Failing share of the seeds with each tag: where to look first.
+    const byTag = new Map<string, number>();
+    for (const seed of seeds) for (const t of tagsBySeed.get(seed) ?? []) byTag.set(t, (byTag.get(t) ?? 0) + 1);
+    console.log(`    ${[...tagTotals.keys()].sort().map((t) => `${t} ${byTag.get(t) ?? 0}/${tagTotals.get(t)}`).join(", ")}`);
+  }
   return failed > 0 ? 1 : 0;
 }
 

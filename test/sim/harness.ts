@@ -10,7 +10,7 @@ import { MemoryStore } from "../../src/store/store.js";
 import { checkDurability, initId, valueIndex, type History, type OpRecord, type Violation } from "./checker.js";
 import { SimNetwork } from "./network.js";
 import { Prng } from "./prng.js";
-import { describeScenario, scenarioFor, type Scenario } from "./scenario.js";
+import { describeScenario, scenarioFor, scenarioTags, type Scenario } from "./scenario.js";
 import { Scheduler } from "./scheduler.js";
 import { SimServer } from "./server.js";
 import { stateKeyOf } from "./room-model.js";
@@ -23,6 +23,8 @@ const RUN_LIMIT_MS = 30 * 60_000;
 export interface RunResult {
   seed: number;
   scenario: string;
+  /** Tags of the scenario, for grouping failures (scenarioTags). */
+  tags: string[];
   violations: Violation[];
   /** Liveness and harness problems: hangs, unknown endpoints. */
   problems: string[];
@@ -206,6 +208,7 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
   return {
     seed,
     scenario: describeScenario(s),
+    tags: scenarioTags(s),
     violations,
     problems,
     history,

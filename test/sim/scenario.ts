@@ -28,8 +28,8 @@ export interface Scenario {
 
 export function scenarioFor(seed: number, scale = 1): Scenario {
   const rng = new Prng(seed ^ 0x5eed);
-  const users = ["@alice:sim", "@bob:sim", "@carol:sim"].slice(0, rng.int(1, 3));
-  const count = rng.int(2, 4);
+  const users = ["@alice:sim", "@bob:sim", "@carol:sim"].slice(0, rng.pick([1, 2, 2, 3, 3]));
+  const count = Math.max(2, Math.min(4, users.length + rng.int(0, 1)));
   const processes: string[] = [];
   for (let i = 0; i < count; i++) processes.push(i < users.length ? users[i]! : rng.pick(users));
   // The same account twice (same token and device) in every run with one user, and often otherwise.
@@ -73,4 +73,17 @@ export function describeScenario(s: Scenario): string {
     `${s.msc4222 ? "MSC4222 on" : "classic sync"}, sync cache ${s.syncCacheMs} ms, persist <=${s.maxPersistMs} ms, ` +
     `delay <=${f.maxDelayMs} ms, lost ${f.lostResponse}, dup ${f.duplicate}, 429 ${f.rateLimited}, 5xx ${f.unavailable}, restarts [${s.restarts.join(",")}], initial ${JSON.stringify(s.initial)}`
   );
+}
+
+/** Short tags for grouping failures: which sync path, cache, faults, mode, shared accounts. */
+export function scenarioTags(s: Scenario): string[] {
+  const f = s.faults;
+  const faulty = f.lostResponse + f.duplicate + f.rateLimited + f.unavailable > 0 || s.restarts.length > 0;
+  return [
+    s.msc4222 ? "msc4222" : "classic",
+    s.syncCacheMs > 0 ? "sync-cache" : "no-sync-cache",
+    faulty ? "faults" : "no-faults",
+    s.singleStateKey ? "one-state-key" : "per-key",
+    new Set(s.processes).size < s.processes.length ? "same-account-twice" : "distinct-accounts",
+  ];
 }
