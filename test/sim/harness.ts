@@ -49,8 +49,8 @@ interface Proc {
   doing: string;
 }
 
-export async function runSeed(seed: number, opts: { scale?: number } = {}): Promise<RunResult> {
-  const s = scenarioFor(seed, opts.scale ?? 1);
+export async function runSeed(seed: number, opts: { scale?: number; override?: Partial<Scenario> } = {}): Promise<RunResult> {
+  const s: Scenario = { ...scenarioFor(seed, opts.scale ?? 1), ...opts.override };
   const rng = new Prng(seed);
   const sched = new Scheduler();
   const hs = new SimServer(sched, rng.fork(), { maxPersistMs: s.maxPersistMs, syncCacheMs: s.syncCacheMs, msc4222: s.msc4222 });
@@ -140,12 +140,12 @@ export async function runSeed(seed: number, opts: { scale?: number } = {}): Prom
           for (const op of covered) op.acknowledged = true;
           hs.log.push(`${sched.now} ${p.name} FLUSHED (acknowledges ${covered.map((o) => o.id).join(",") || "nothing"})`);
           // Killed the instant flush resolves (no close): the promise made is now tested.
-          if (r.chance(0.35)) return restartOrEnd(p, r, base);
+          if (r.chance(s.killAfterFlush)) return restartOrEnd(p, r, base);
         } else {
           p.doing = "thinking";
           await race(p, sched.clock(p.name).sleep(r.int(0, 5000)));
         }
-        if (r.chance(0.05)) return restartOrEnd(p, r, base);
+        if (r.chance(s.killPerStep)) return restartOrEnd(p, r, base);
       }
       const covered = [...resolvedOps];
       p.doing = "final flush";

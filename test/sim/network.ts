@@ -62,8 +62,12 @@ export class SimNetwork {
       const onAbort = () => finish(() => reject(req.signal!.reason));
       req.signal?.addEventListener("abort", onAbort, { once: true });
       // The answer travels back on the owner's behalf: a dead process receives nothing.
+      // A duplicated request's answer waits for the copy too: like a proxy that retried it, the
+      // copy arrives while the client is still waiting, never after it has its answer.
+      let copyHandled: Promise<void> = Promise.resolve();
+      let copyDone = () => {};
       const deliver = (outcome: { res?: SimResponse; error?: string }) => {
-        sched.at(this.rng.int(0, f.maxDelayMs), owner, () => {
+        void copyHandled.then(() => sched.at(this.rng.int(0, f.maxDelayMs), owner, () => {
           if (outcome.error !== undefined) {
             log.push(`${sched.now} ${owner} <- ${what} ERROR ${outcome.error}`);
             finish(() => reject(new Error(`sim: ${outcome.error}`)));
@@ -72,12 +76,12 @@ export class SimNetwork {
             log.push(`${sched.now} ${owner} <- ${what} ${r.status} ${clip(JSON.stringify(r.body))}`);
             finish(() => resolve({ status: r.status, headers: { "content-type": "application/json" }, body: encoder.encode(JSON.stringify(r.body)) }));
           }
-        });
+        }));
       };
       const body = bodyText === undefined ? undefined : (JSON.parse(bodyText) as unknown);
       const write = req.method !== "GET";
       const arrive = (copy: boolean) => {
-        if (sched.now < this.downUntil) return copy ? undefined : deliver({ error: "connection refused (homeserver restarting)" });
+        if (sched.now < this.downUntil) return copy ? copyDone() : deliver({ error: "connection refused (homeserver restarting)" });
         if (!copy && write && this.rng.chance(f.rateLimited)) {
           return deliver({ res: { status: 429, body: { errcode: "M_LIMIT_EXCEEDED", error: "Too Many Requests", retry_after_ms: this.rng.int(100, 3000) } } });
         }
@@ -85,12 +89,15 @@ export class SimNetwork {
         const lose = !copy && this.rng.chance(f.lostResponse);
         this.hs.handle(req.method, url, req.headers, body).then(
           (res) => {
-            if (copy) log.push(`${sched.now} ${owner} <- (duplicate of ${what}) ${res.status} ${clip(JSON.stringify(res.body))}`);
-            else if (lose) deliver({ error: `response lost (server answered ${res.status} ${clip(JSON.stringify(res.body), 80)})` });
+            if (copy) {
+              log.push(`${sched.now} ${owner} <- (duplicate of ${what}) ${res.status} ${clip(JSON.stringify(res.body))}`);
+              copyDone();
+            } else if (lose) deliver({ error: `response lost (server answered ${res.status} ${clip(JSON.stringify(res.body), 80)})` });
             else deliver({ res });
           },
           (e: unknown) => {
-            if (!copy) deliver({ error: `connection reset (${e instanceof Error ? e.message : String(e)})` });
+            if (copy) copyDone();
+            else deliver({ error: `connection reset (${e instanceof Error ? e.message : String(e)})` });
           },
         );
       };
@@ -98,6 +105,7 @@ export class SimNetwork {
       const there = this.rng.int(0, f.maxDelayMs);
       sched.at(there, "net", () => arrive(false));
       if (req.method === "PUT" && this.rng.chance(f.duplicate)) {
+        copyHandled = new Promise<void>((r) => (copyDone = r));
         const again = there + this.rng.int(0, f.maxDelayMs + 50);
         sched.at(again, "net", () => {
           log.push(`${sched.now} ${owner} -> (duplicate) ${what}`);

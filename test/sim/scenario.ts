@@ -24,6 +24,9 @@ export interface Scenario {
   restarts: number[];
   /** A process is killed at a random offset with this chance (besides the kills in scripts). */
   randomKill: number;
+  /** A script kills its process the instant a flush resolves with this chance, and at any step with `killPerStep`. */
+  killAfterFlush: number;
+  killPerStep: number;
 }
 
 export function scenarioFor(seed: number, scale = 1): Scenario {
@@ -63,6 +66,8 @@ export function scenarioFor(seed: number, scale = 1): Scenario {
     syncCacheMs: rng.chance(0.8) ? 120_000 : 0,
     restarts,
     randomKill: rng.pick([0, 0.2, 0.5]),
+    killAfterFlush: 0.35,
+    killPerStep: 0.05,
   };
 }
 

@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { replayCommand, runSeed } from "../sim/harness.js";
+import { NO_FAULTS } from "../sim/network.js";
 
 const SEEDS = Number(process.env.MXDB_SIM_SEEDS ?? 2000);
 
@@ -26,6 +27,19 @@ test("the simulated homeserver knows every request mxdb sends", { timeout: 120_0
     for (const p of r.problems) if (p.startsWith("unknown endpoint")) unknown.push(`seed ${seed}: ${p}`);
   }
   assert.deepEqual(unknown, []);
+});
+
+test("control: one process, never killed, no faults — every acknowledged op survives (the simulation raises no false alarm)", { timeout: 120_000 }, async () => {
+  const failures: string[] = [];
+  const quiet = { accounts: ["@alice:sim"], processes: ["@alice:sim"], faults: { ...NO_FAULTS, maxDelayMs: 20 }, restarts: [], randomKill: 0, killAfterFlush: 0, killPerStep: 0 };
+  let acknowledged = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const r = await runSeed(seed, { override: quiet });
+    acknowledged += r.stats.acknowledged;
+    for (const v of [...r.violations.map((x) => `${x.kind} ${x.op}`), ...r.problems]) failures.push(`seed ${seed} (one quiet process): ${v}`);
+  }
+  assert.equal(acknowledged > 300, true, "ops were acknowledged");
+  assert.deepEqual(failures, []);
 });
 
 test(`acknowledged ops survive: ${SEEDS} seeded schedules`, { timeout: 300_000 }, async () => {
