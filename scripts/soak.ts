@@ -6,9 +6,12 @@
  *   npm run soak -- --from 5000 --seeds 100 seeds 5000..5099
  *   npm run soak -- --seed 42 --verbose     replay one seed with its trace of requests and events
  *   --scale N                               N times longer scripts per process
+ *   --tag T                                 only seeds whose scenario has tag T (msc4222, classic,
+ *                                           no-faults, per-key, same-account-twice, ...)
  * Exit code 1 when any seed breaks the property (or hangs).
  */
 import { replayCommand, runSeed, type RunResult } from "../test/sim/harness.js";
+import { scenarioFor, scenarioTags } from "../test/sim/scenario.js";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +49,9 @@ async function main(): Promise<number> {
   let failed = 0;
   let ops = 0;
   let acked = 0;
+  const tag = arg("tag");
   for (let seed = from; seed < from + count && Date.now() < stopAt; seed++) {
+    if (tag !== undefined && !scenarioTags(scenarioFor(seed, scale)).includes(tag)) continue;
     const r = await runSeed(seed, { scale });
     ran++;
     tagsBySeed.set(seed, r.tags);

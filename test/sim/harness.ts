@@ -201,6 +201,7 @@ export async function runSeed(seed: number, opts: { scale?: number; override?: P
     restoreImmediate();
   }
   for (const u of hs.unrecognized) problems.push(`unknown endpoint: ${u}`);
+  for (const t of sched.realTimers) problems.push(`real timer: ${t} (use the injected Clock)`);
   const final = finalValues(hs, s);
   hs.log.push(`${sched.now} FINAL ${JSON.stringify(final)}`);
   const violations = checkDurability(history, final);

@@ -20,6 +20,8 @@ export class Scheduler {
   private readonly dead = new Set<string>();
   private pendingImmediates = 0;
   private readonly realSetImmediate = globalThis.setImmediate;
+  /** Real timers set during a run (each one a determinism bug: use the injected Clock). */
+  readonly realTimers: string[] = [];
 
   constructor(start = 1_700_000_000_000) {
     this.now = start;
@@ -100,6 +102,18 @@ export class Scheduler {
    */
   install(): () => void {
     const real = this.realSetImmediate;
+    // A real timer inside a run would make it depend on the wall clock: recorded, so the run fails.
+    const realSetTimeout = globalThis.setTimeout;
+    const realSetInterval = globalThis.setInterval;
+    const record = (what: string) => this.realTimers.push(`${what} from ${new Error().stack?.split("\n")[3]?.trim() ?? "?"}`);
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      record("setTimeout");
+      return realSetTimeout(...args);
+    }) as typeof setTimeout;
+    globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+      record("setInterval");
+      return realSetInterval(...args);
+    }) as typeof setInterval;
     const counting = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
       this.pendingImmediates++;
       return real(() => {
@@ -110,6 +124,8 @@ export class Scheduler {
     globalThis.setImmediate = counting;
     return () => {
       globalThis.setImmediate = real;
+      globalThis.setTimeout = realSetTimeout;
+      globalThis.setInterval = realSetInterval;
     };
   }
 }

@@ -153,3 +153,43 @@ test("a restart fails the PUT in flight (nothing persisted); unknown endpoints a
   assert.deepEqual([unknown!.status, unknown!.body.errcode], [404, "M_UNRECOGNIZED"]);
   assert.deepEqual(hs.unrecognized, ["GET /_matrix/client/v3/rooms/!r:sim/joined_members"]);
 });
+
+test("GET filter returns what was posted (an identical filter keeps its ID); /messages pages backwards by type", { timeout: 30_000 }, async () => {
+  const { send, settle, statePath } = setup();
+  const [f1] = await settle([send("ta", "POST", "/user/@a:sim/filter", { room: { timeline: { limit: 5 } } })]);
+  const [f2] = await settle([send("ta", "POST", "/user/@a:sim/filter", { room: { timeline: { limit: 5 } } })]);
+  const [f3] = await settle([send("ta", "POST", "/user/@a:sim/filter", { room: { timeline: { limit: 6 } } })]);
+  assert.deepEqual([f2!.body.filter_id, f3!.body.filter_id === f1!.body.filter_id], [f1!.body.filter_id, false]);
+  const [got] = await settle([send("ta", "GET", `/user/@a:sim/filter/${f1!.body.filter_id}`)]);
+  assert.deepEqual(got!.body, { room: { timeline: { limit: 5 } } });
+  await settle([send("ta", "PUT", statePath("a"), { a: 1 })]);
+  await settle([send("ta", "PUT", statePath("b"), { b: 2 })]);
+  const filter = encodeURIComponent(JSON.stringify({ types: [TYPE] }));
+  const [page] = await settle([send("ta", "GET", `/rooms/${encodeURIComponent(ROOM)}/messages?dir=b&limit=1&filter=${filter}`)]);
+  assert.deepEqual(page!.body.chunk.map((e: { content: unknown }) => e.content), [{ b: 2 }]);
+  const [next] = await settle([send("ta", "GET", `/rooms/${encodeURIComponent(ROOM)}/messages?dir=b&limit=1&from=${page!.body.end}&filter=${filter}`)]);
+  assert.deepEqual(next!.body.chunk.map((e: { content: unknown }) => e.content), [{ a: 1 }]);
+});
+
+test("scheduler: sleeps fire in time order, a killed owner's timers never fire, real timers in a run are recorded", { timeout: 30_000 }, async () => {
+  const sched = new Scheduler();
+  const fired: string[] = [];
+  const a = sched.clock("a");
+  const b = sched.clock("b");
+  void a.sleep(300).then(() => fired.push("a300"));
+  void b.sleep(100).then(() => fired.push("b100"));
+  void b.sleep(500).then(() => fired.push("b500"));
+  void a.sleep(100).then(() => fired.push("a100"));
+  sched.at(200, "test", () => sched.kill("b"));
+  const restore = sched.install();
+  try {
+    const t = setTimeout(() => undefined, 0);
+    clearTimeout(t);
+    await sched.run(() => false, sched.now + 10_000);
+  } finally {
+    restore();
+  }
+  assert.deepEqual(fired, ["b100", "a100", "a300"]);
+  assert.equal(sched.realTimers.length, 1);
+  assert.match(sched.realTimers[0]!, /^setTimeout from /);
+});
