@@ -38,6 +38,8 @@ export class SimRoom {
   readonly stream: SimEvent[] = [];
   /** Current state after each persisted event, by stream position. */
   private readonly currentAt = new Map<number, StateMap>();
+  /** Changes of the current state, in stream order (Synapse's current_state_delta_stream). */
+  readonly deltas: { stream: number; key: string; eventId: string | undefined }[] = [];
   private extremities = new Set<string>();
   current: StateMap = new Map();
 
@@ -83,9 +85,33 @@ export class SimRoom {
     this.stream.push(e);
     for (const p of e.prev_events) this.extremities.delete(p);
     this.extremities.add(e.event_id);
+    const before = this.current;
     this.current = this.resolve([...this.extremities].sort().map((id) => this.stateAfter(id)));
+    for (const key of new Set([...before.keys(), ...this.current.keys()])) {
+      if (before.get(key) !== this.current.get(key)) this.deltas.push({ stream: streamPos, key, eventId: this.current.get(key) });
+    }
     this.currentAt.set(streamPos, this.current);
     return e;
+  }
+
+  /** The last persisted event at or before a stream position. */
+  lastEventAt(pos: number): SimEvent | undefined {
+    let last: SimEvent | undefined;
+    for (const e of this.stream) {
+      if (e.stream! > pos) break;
+      last = e;
+    }
+    return last;
+  }
+
+  /**
+   * Synapse's get_state_ids_at (storage/controllers/state.py): the state after the last event
+   * before the position — not the resolved current state when there were several extremities
+   * (its own FIXME says so).
+   */
+  stateAfterLastEvent(pos: number): StateMap {
+    const last = this.lastEventAt(pos);
+    return last ? this.stateAfter(last.event_id) : new Map();
   }
 
   /** The room's current state as of a stream position (before its first event: empty). */

@@ -51,7 +51,7 @@ export class SimServer {
     private readonly rng: Prng,
     readonly opts: ServerOptions,
   ) {
-    this.sync = new SyncService(this);
+    this.sync = new SyncService(this, rng.fork());
   }
 
   addAccount(a: Account): void {

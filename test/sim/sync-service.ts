@@ -9,7 +9,8 @@
  *   `org.matrix.msc4222.state_after` (when enabled) = the state at the end, for what changed;
  * - to-device: delivered after `since`, deleted once a later request's since acknowledges them.
  */
-import type { SimRoom, StateMap } from "./room-model.js";
+import { stateKeyOf, type SimEvent, type SimRoom } from "./room-model.js";
+import type { Prng } from "./prng.js";
 import { err, ok, type Account, type SimResponse, type SimServer } from "./server.js";
 
 interface CacheEntry {
@@ -32,7 +33,10 @@ export class SyncService {
   private toDevicePos = 0;
   private readonly transactions = new Set<string>();
 
-  constructor(private readonly hs: SimServer) {}
+  constructor(
+    private readonly hs: SimServer,
+    private readonly rng: Prng,
+  ) {}
 
   reset(): void {
     this.cache = new Map();
@@ -158,6 +162,39 @@ export class SyncService {
     return { events, td: events.length === pending.length ? this.toDevicePos : events.at(-1)!.id };
   }
 
+  /**
+   * Classic `state` (handlers/sync.py _compute_state_delta_for_*_sync, _calculate_state): empty for
+   * an incremental, unlimited timeline that is a linear chain from the last event before `since`;
+   * else (state after the first timeline event ∪ state at the end) − state at since − the timeline's
+   * last event per key, where "state at" a position is the state after the last event before it.
+   * Two candidates left for one key: Synapse's set order decides, here the seed.
+   */
+  private classicStateIds(room: SimRoom, since: number | undefined, end: number, timeline: SimEvent[], limited: boolean): string[] {
+    if (since !== undefined && !limited) {
+      let prev = room.lastEventAt(since)?.event_id;
+      let linear = true;
+      for (const e of timeline) {
+        if (e.prev_events.length !== 1 || e.prev_events[0] !== prev) linear = false;
+        prev = e.event_id;
+      }
+      if (linear) return [];
+    }
+    const endState = room.stateAfterLastEvent(end);
+    const startState = timeline.length > 0 ? room.stateAfter(timeline[0]!.event_id) : endState;
+    const previous = new Set(since === undefined ? [] : room.stateAfterLastEvent(since).values());
+    const lastInTimeline = new Map<string, string>();
+    for (const e of timeline) if (e.state_key !== undefined) lastInTimeline.set(stateKeyOf(e.type, e.state_key), e.event_id);
+    const contains = new Set(lastInTimeline.values());
+    const byKey = new Map<string, string[]>();
+    for (const [key, id] of [...endState.entries(), ...startState.entries()]) {
+      if (previous.has(id) || contains.has(id)) continue;
+      const list = byKey.get(key) ?? [];
+      if (!list.includes(id)) list.push(id);
+      byKey.set(key, list);
+    }
+    return [...byKey.values()].map((ids) => (ids.length === 1 ? ids[0]! : this.rng.pick(ids)));
+  }
+
   /** A reply with news, or undefined when an incremental sync has nothing new. */
   private build(account: Account, since: { pos: number; td: number } | undefined, filter: Record<string, unknown> | undefined, useStateAfter: boolean): SimResponse | undefined {
     const now = this.hs.position;
@@ -172,15 +209,11 @@ export class SyncService {
       const timeline = fresh.slice(-limit);
       const limited = timeline.length < fresh.length;
       const startPos = (timeline[0]?.stream ?? now + 1) - 1;
-      const inTimeline = new Set(timeline.map((e) => e.event_id));
-      const base: StateMap = since ? room.stateAtStream(since.pos) : new Map();
-      const pick = (state: StateMap, skipTimeline: boolean) =>
-        [...state.entries()].filter(([k, id]) => base.get(k) !== id && !(skipTimeline && inTimeline.has(id))).map(([, id]) => this.hs.clientEvent(room, room.events.get(id)!, false));
+      const ids = useStateAfter ? stateAfterIdsOf(room, since?.pos, now) : this.classicStateIds(room, since?.pos, now, timeline, limited);
       const section: Record<string, unknown> = {
         timeline: { events: timeline.map((e) => this.hs.clientEvent(room, e, false)), limited, prev_batch: token(startPos, td.td) },
+        [useStateAfter ? "org.matrix.msc4222.state_after" : "state"]: { events: ids.map((id) => this.hs.clientEvent(room, room.events.get(id)!, false)) },
       };
-      if (useStateAfter) section["org.matrix.msc4222.state_after"] = { events: pick(room.stateAtStream(now), false) };
-      else section.state = { events: pick(room.stateAtStream(startPos), true) };
       join[room.roomId] = section;
     }
     if (since && Object.keys(join).length === 0 && td.events.length === 0) return undefined;
@@ -190,6 +223,14 @@ export class SyncService {
       to_device: { events: td.events.map((m) => ({ type: m.event.type, sender: m.event.sender, content: m.event.content })) },
     });
   }
+}
+
+/** MSC4222 `state_after`: the current state at the end (initial), or its deltas since `since`, latest per key. */
+function stateAfterIdsOf(room: SimRoom, since: number | undefined, end: number): string[] {
+  if (since === undefined) return [...room.stateAtStream(end).values()];
+  const latest = new Map<string, string | undefined>();
+  for (const d of room.deltas) if (d.stream > since && d.stream <= end) latest.set(d.key, d.eventId);
+  return [...latest.values()].filter((id): id is string => id !== undefined);
 }
 
 const token = (pos: number, td: number) => `s${pos}_${td}`;

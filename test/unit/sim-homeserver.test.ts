@@ -193,3 +193,22 @@ test("scheduler: sleeps fire in time order, a killed owner's timers never fire, 
   assert.equal(sched.realTimers.length, 1);
   assert.match(sched.realTimers[0]!, /^setTimeout from /);
 });
+
+test("classic /sync state: empty for a linear timeline; after a fork, Synapse's (start ∪ end) − since − timeline", { timeout: 30_000 }, async () => {
+  const { send, settle, statePath, room } = setup({ maxPersistMs: 500 });
+  const [initial] = await settle([send("ta", "GET", "/sync?timeout=0")]);
+  await settle([send("ta", "PUT", statePath("lin"), { n: 1 })]);
+  const [linear] = await settle([send("ta", "GET", `/sync?since=${initial!.body.next_batch}&timeout=0`)]);
+  assert.deepEqual(linear!.body.rooms.join[ROOM].state.events, []);
+  const since = linear!.body.next_batch as string;
+  await settle([send("ta", "PUT", statePath(""), { x: "a" }), send("tb", "PUT", statePath(""), { x: "b" })]);
+  const [forked] = await settle([send("tb", "GET", `/sync?since=${since}&timeout=0`)]);
+  const section = forked!.body.rooms.join[ROOM];
+  const [first, second] = section.timeline.events.map((e: { event_id: string }) => e.event_id) as [string, string];
+  assert.deepEqual(room.events.get(second)!.prev_events, room.events.get(first)!.prev_events, "the two forked");
+  // start = state after the first event (its key -> first); end = after the last (-> second, in the timeline).
+  assert.deepEqual(
+    section.state.events.map((e: { event_id: string }) => e.event_id),
+    [first],
+  );
+});
