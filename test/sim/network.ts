@@ -27,6 +27,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class SimNetwork {
+  /** Which process's state PUT made each event, and when the server answered it (answer lost or not). */
+  readonly eventOwner = new Map<string, { owner: string; at: number }>();
   /** The homeserver refuses connections until then (a restart in progress). */
   downUntil = 0;
   private readonly txnNames = new Map<string, string>();
@@ -89,6 +91,10 @@ export class SimNetwork {
         const lose = !copy && this.rng.chance(f.lostResponse);
         this.hs.handle(req.method, url, req.headers, body).then(
           (res) => {
+            const eventId = (res.body as { event_id?: unknown } | undefined)?.event_id;
+            if (req.method === "PUT" && url.pathname.includes("/state/") && res.status === 200 && typeof eventId === "string" && !this.eventOwner.has(eventId)) {
+              this.eventOwner.set(eventId, { owner, at: sched.now });
+            }
             if (copy) {
               log.push(`${sched.now} ${owner} <- (duplicate of ${what}) ${res.status} ${clip(JSON.stringify(res.body))}`);
               copyDone();

@@ -42,15 +42,18 @@ test("control: one process, never killed, no faults — every acknowledged op su
   assert.deepEqual(failures, []);
 });
 
-test(`acknowledged ops survive: ${SEEDS} seeded schedules`, { timeout: 300_000 }, async () => {
+test(`acknowledged ops survive: ${SEEDS} seeded schedules`, { timeout: 300_000 }, async (t) => {
   const failures: string[] = [];
   let acknowledged = 0;
+  let excused = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
     const r = await runSeed(seed);
     acknowledged += r.stats.acknowledged;
+    if (r.excused.length > 0) excused++;
     const why = [...r.violations.map((v) => `${v.kind} ${v.op} (${v.key}): ${v.detail}`), ...r.problems];
     if (why.length > 0) failures.push(`seed ${seed}: ${why[0]}${why.length > 1 ? ` (+${why.length - 1} more)` : ""}\n  replay: ${replayCommand(seed)}`);
   }
+  t.diagnostic(`${SEEDS} schedules, ${acknowledged} acknowledged ops checked; ${excused} schedules lost an op to a shared-event writer killed between its write and its flush (the documented exception)`);
   // The first failures, in full (seed, what broke, the replay command); the count in the message.
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${SEEDS} seeds failed (${acknowledged} acknowledged ops checked)`);
 });
