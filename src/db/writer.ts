@@ -18,7 +18,7 @@
 import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
-import { droppedKeys, opFor, reflects, stillOurs } from "./repair.js";
+import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
 
 export interface StateHead {
   eventId: string | undefined;
@@ -74,8 +74,20 @@ export class PendingValue {
   }
 }
 
+/**
+ * A repair holds only while the key still has the value it was planned against: written later, on
+ * a picture where someone has changed the key since, it would undo that change.
+ */
+interface Repair {
+  op: Op;
+  /** The key's value (undefined: absent) when the repair was planned. */
+  expect: unknown;
+}
+
 interface PendingOp {
   op: Op;
+  /** Set for repairs: see Repair. */
+  expect?: { value: unknown };
   /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
   prepare?: Promise<unknown>;
   repair: boolean;
@@ -92,6 +104,8 @@ interface OurWrite {
   shown: boolean;
   /** Not a write of ours: the event that already held these ops when they were queued. */
   holder: boolean;
+  /** Repairs among the ops: the value each expected the key to have. */
+  expects?: Map<string, unknown>;
 }
 
 const noop = () => {};
@@ -108,7 +122,7 @@ export class StateKeyWriter {
   private lastAcceptedAt = 0;
   private scheduled = false;
   private failure: unknown;
-  private failedRepairs: Op[] = [];
+  private failedRepairs: Repair[] = [];
   private verifying: Promise<void> | undefined;
   private quietWaiters: Array<() => void> = [];
   private readonly lineage: Lineage;
@@ -180,7 +194,7 @@ export class StateKeyWriter {
 
   private async verifyLoop(): Promise<void> {
     if (this.failedRepairs.length > 0) {
-      for (const op of this.failedRepairs.splice(0)) this.pending.push({ op, repair: true, resolve: noop, reject: noop });
+      for (const r of this.failedRepairs.splice(0)) this.queueRepair(r);
       this.schedule();
     }
     for (;;) {
@@ -202,18 +216,22 @@ export class StateKeyWriter {
       this.writes = this.writes.filter((w) => !writes.includes(w));
       for (const [key, u] of this.unverified) if (writes.includes(u.write)) this.unverified.delete(key);
       if (this.writes.length === 0) this.lineage.clear();
-      for (const op of repairs) this.pending.push({ op, repair: true, resolve: noop, reject: noop });
+      for (const r of repairs) this.queueRepair(r);
       this.schedule();
     }
   }
 
   /** The repairs that the homeserver's current state needs for `writes` (./repair.ts). */
-  private async plan(writes: OurWrite[]): Promise<Op[]> {
+  private queueRepair(r: Repair): void {
+    this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, resolve: noop, reject: noop });
+  }
+
+  private async plan(writes: OurWrite[]): Promise<Repair[]> {
     const current = await this.ctx.currentEvent(this.stateKey);
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
     const now = current?.content ?? {};
-    const repairs = new Map<string, Op>();
+    const repairs = new Map<string, Repair>();
     const setLater = (i: number, key: string) => writes.slice(i + 1).some((w) => w.ops.some((o) => o.key === key)) || this.pending.some((p) => p.op.key === key);
     for (let i = 0; i < writes.length; i++) {
       const w = writes[i]!;
@@ -222,21 +240,22 @@ export class StateKeyWriter {
       if (!ours || ours.replaces === w.base.eventId) continue;
       const replaced = ours.replaces === undefined ? ({ content: {} } as const) : await this.lineage.get(ours.replaces);
       if (!replaced) continue; // cannot tell what was there: the survival rule still covers our own ops
-      const set = new Set(w.ops.map((o) => o.key));
+      // A repair whose key the server had changed by the time it landed set nothing on purpose.
+      const set = new Set(w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
       for (const key of droppedKeys(w.content, replaced.content, set)) {
         if (setLater(i, key) || !stillOurs(now, w.content, key)) continue;
         // The replaced event lacks an op of ours only because it came from a fork: keep ours.
         const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
         const mineEvent = mine && (await this.lineage.get(mine.eventId));
         if (mineEvent && ours.replaces !== undefined && !(await this.lineage.descends(ours.replaces, mineEvent))) continue;
-        repairs.set(key, opFor(replaced.content, key));
+        repairs.set(key, { op: opFor(replaced.content, key), expect: valueOf(now, key) });
       }
     }
     for (const [key, u] of this.unverified) {
       if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
       const carrier = await this.lineage.get(u.write.eventId);
       if (current && carrier && (await this.lineage.descends(current.eventId, carrier))) continue;
-      repairs.set(key, u.op);
+      repairs.set(key, { op: u.op, expect: valueOf(now, key) });
     }
     return [...repairs.values()];
   }
@@ -274,14 +293,14 @@ export class StateKeyWriter {
     try {
       const ready = await prepared(batch);
       if (ready.length === 0) return;
-      const ops = ready.map((p) => p.op);
       let sent: Awaited<ReturnType<StateKeyWriter["send"]>>;
       try {
-        sent = await this.send(ops);
+        sent = await this.send(ready);
       } catch (err) {
         this.failed(ready, err);
         return;
       }
+      const ops = sent.ops;
       if (sent.eventId === undefined) {
         // Nothing would change (opsdroid writes anyway; we don't). The event that already shows
         // these ops carries them now: older ops of ours on these keys are superseded.
@@ -296,7 +315,7 @@ export class StateKeyWriter {
         return;
       }
       const { eventId, base, content } = sent;
-      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false };
+      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
       for (const op of ops) this.unverified.set(op.key, { op, write });
@@ -312,15 +331,18 @@ export class StateKeyWriter {
    * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
    * of the old body, landing after others' writes, would put back what it was built on.
    */
-  private async send(ops: Op[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown> }> {
+  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown> }> {
     const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
     if (this.ctx.shared) await this.refresh();
     for (let attempt = 0; ; attempt++) {
       const base = this.head();
+      const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
+      const ops = live.map((p) => p.op);
+      const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
       const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content };
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects };
       try {
-        return { eventId: await this.ctx.putState(this.stateKey, content), base, content };
+        return { eventId: await this.ctx.putState(this.stateKey, content), base, content, ops, expects };
       } catch (e) {
         const wait = this.ctx.retryDelay(e, attempt);
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
@@ -329,7 +351,7 @@ export class StateKeyWriter {
         await this.refresh();
         const landed = await this.landed(content, base);
         // It did land: it is our write (others may have built on it and changed our keys on purpose).
-        if (landed) return { eventId: landed.eventId, base, content };
+        if (landed) return { eventId: landed.eventId, base, content, ops, expects };
       }
     }
   }
@@ -357,7 +379,7 @@ export class StateKeyWriter {
   private failed(batch: PendingOp[], err: unknown): void {
     const repairs = batch.filter((p) => p.repair);
     if (repairs.length > 0) {
-      this.failedRepairs.push(...repairs.map((p) => p.op));
+      this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value })));
       this.failure = err;
       this.ctx.onError(err);
     }
