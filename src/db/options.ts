@@ -51,6 +51,16 @@ export interface MemoryOptions {
   stateAfter?: "auto" | "never";
   /** State PUTs in flight at once across all state keys (default 32: bench scenario 4 reached the homeserver's ceiling there). */
   writeConcurrency?: number;
+  /**
+   * Memory.open gives up after this long (ms, default 120000: a first sync of a large account takes
+   * tens of seconds) with OpenTimeoutError, stopping what it started. Timed on `clock`: with a test
+   * clock whose sleeps return at once, pass Infinity.
+   */
+  timeoutMs?: number;
+  /** Aborting it makes a pending Memory.open fail with AbortedError, stopping what it started. */
+  signal?: AbortSignal;
+  /** A /sync with no answer after syncTimeoutMs plus this margin (ms, default 15000) is aborted and retried. Infinity: off. */
+  syncDeadlineMarginMs?: number;
   /** Errors the background work recovers from (sync retries, repairs). */
   onError?: (error: unknown) => void;
 }
@@ -83,6 +93,10 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     throw new ConfigError("storePassphrase must be a non-empty string");
   }
   if (options.storePassphrase !== undefined && options.storeKeyFile !== undefined) throw new ConfigError("give storePassphrase or storeKeyFile, not both");
+  for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
+    const v = options[name];
+    if (v !== undefined && (typeof v !== "number" || Number.isNaN(v) || v <= 0)) throw new ConfigError(`${name} must be a positive number of milliseconds (Infinity: no limit)`);
+  }
   const rooms = options.rooms ?? {};
   for (const [name, target] of Object.entries(rooms)) {
     if (typeof target !== "string" || !(target.startsWith("!") || target.startsWith("#"))) {

@@ -134,6 +134,11 @@ export class SyncLoop {
     return this.token;
   }
 
+  /** The error the loop ended with (a revoked token, a persistent 4xx, a damaged store); undefined while it runs or after stop(). */
+  get failure(): unknown {
+    return this.ended ? this.endError : undefined;
+  }
+
   /** Resolves after the first complete sync: state loaded from the Store and one /sync applied. */
   whenSynced(): Promise<void> {
     return this.synced;
