@@ -304,9 +304,9 @@ export class Memory {
     } finally {
       this.closed = true;
       await this.sync.stop();
-      await this.crypto?.close();
-      // Whatever is still in flight (a hung request) must not hold the sockets open.
+      // The queue has drained: whatever is still in flight (a hung request) must not hold close() or the sockets.
       this.lifetime.abort(new MemoryClosedError());
+      await this.crypto?.close();
       await this.http.close();
       await this.store.close?.();
       for (const c of this.closers) c();

@@ -54,7 +54,7 @@ export interface SyncLoopOptions {
    * sleeps return at once).
    */
   deadlineMarginMs?: number;
-  /** The same 4xx client error (not 429) this many times in a row ends the loop with it (default 5). */
+  /** A 4xx client error (not 429) on this many tries in a row ends the loop with the last one (default 5). */
   maxClientErrors?: number;
 }
 
