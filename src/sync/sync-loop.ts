@@ -243,7 +243,7 @@ export class SyncLoop {
       signal.removeEventListener("abort", stop);
     }
     // Malformed events are left out and reported; the rest of the reply is applied.
-    const { body, dropped } = sanitizeSyncReply(JSON.parse(answer.raw));
+    const { body, dropped } = sanitizeSyncReply(answer.value);
     for (const d of dropped) this.report(d);
     const parsed = syncResponseSchema.safeParse(body);
     if (!parsed.success) throw new ResponseShapeError(parsed.error.issues, answer.raw, "GET", "/sync");

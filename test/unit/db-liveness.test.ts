@@ -5,8 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AbortedError, MatrixError, Memory, OpenTimeoutError, StoreFormatError } from "../../src/index.js";
 import type { Clock } from "../../src/http/types.js";
+import { FILE_STORE_NAME } from "../../src/store/file-store.js";
 import { MemoryStore } from "../../src/store/store.js";
 import { STORE_KEYS } from "../../src/sync/store-keys.js";
 import { fakeRoomServer, ROOM } from "../helpers/fake-room-server.js";
@@ -165,4 +169,19 @@ test("a deleted value handed back is not the synced event's content: mutating it
   await db.flush();
   assert.deepEqual(await db.dump(), { keep: 1 });
   await db.close();
+});
+
+test("a store file that is not JSON, or has an entry of the wrong type: open fails with StoreFormatError (file, key, cause)", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mxdb-bad-store-"));
+  try {
+    const file = join(dir, FILE_STORE_NAME);
+    writeFileSync(file, '{"format": "mxdb-store", "version": 1, "entries": {');
+    const server = fakeRoomServer();
+    await assert.rejects(open(server, fakeClock(), { store: dir }).memory, (e: unknown) => e instanceof StoreFormatError && e.path === file && e.cause instanceof SyntaxError);
+    assert.equal(server.state.puts.length, 0);
+    writeFileSync(file, JSON.stringify({ format: "mxdb-store", version: 1, entries: { [STORE_KEYS.nextBatch]: 7 } }));
+    await assert.rejects(open(fakeRoomServer(), fakeClock(), { store: dir }).memory, (e: unknown) => e instanceof StoreFormatError && e.key === STORE_KEYS.nextBatch);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
