@@ -102,6 +102,15 @@ export class MigrationError extends MxdbError {
   }
 }
 
+/** Memory.open did not finish within `timeoutMs`; everything it had started was stopped. */
+export class OpenTimeoutError extends MxdbError {
+  override readonly name = "OpenTimeoutError";
+  readonly code = "OPEN_TIMEOUT";
+  constructor(readonly timeoutMs: number) {
+    super(`Memory.open did not finish within ${timeoutMs} ms (login, first sync, default room); it was stopped and its connections closed`);
+  }
+}
+
 /** The memory was closed. */
 export class MemoryClosedError extends MxdbError {
   override readonly name = "MemoryClosedError";

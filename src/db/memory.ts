@@ -19,7 +19,8 @@ import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
 import { LazyEncryption } from "./lazy-encryption.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
-import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, UndecryptableValueError } from "./errors.js";
+import { AbortedError } from "../http/errors.js";
+import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, OpenTimeoutError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
@@ -43,6 +44,9 @@ export interface ValueCrypto {
   close(): Promise<void>;
 }
 
+/** Memory.open's default time limit: a first sync of a large account takes tens of seconds. */
+export const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
+
 export class Memory {
   readonly userId: string;
   readonly deviceId: string | undefined;
@@ -60,9 +64,11 @@ export class Memory {
   private readonly byId = new Map<string, RoomMemory>();
   private readonly closers: Array<() => unknown> = [];
   private crypto: ValueCrypto | undefined;
+  private readonly lifetime: AbortController;
   private closed = false;
 
-  private constructor(init: { opts: ResolvedOptions; http: HttpClient; sync: SyncLoop; store: Store; clock: Clock; queue: PQueue; userId: string; deviceId: string | undefined }) {
+  private constructor(init: { opts: ResolvedOptions; http: HttpClient; sync: SyncLoop; store: Store; clock: Clock; queue: PQueue; lifetime: AbortController; userId: string; deviceId: string | undefined }) {
+    this.lifetime = init.lifetime;
     this.opts = init.opts;
     this.http = init.http;
     this.sync = init.sync;
@@ -74,10 +80,15 @@ export class Memory {
     this.singleStateKey = init.opts.singleStateKey;
   }
 
-  /** Log in (or check the token), load the store, sync once, and resolve the default room. */
+  /**
+   * Log in (or check the token), load the store, sync once, and resolve the default room. Gives up
+   * after `timeoutMs` (OpenTimeoutError) or when `signal` aborts (AbortedError); either way the sync
+   * loop is stopped and every request of this memory aborted before the promise rejects.
+   */
   static async open(options: MemoryOptions): Promise<Memory> {
     const opts = checkOptions(options);
     const clock = opts.clock ?? systemClock;
+    if (opts.signal?.aborted) throw new AbortedError(opts.signal.reason);
     const closers: Array<() => unknown> = [];
     const store = typeof opts.store === "string" ? new FileStore(opts.store) : (opts.store ?? new MemoryStore());
     // Our own in-memory store dies with the process: room snapshots would never be read back.
@@ -89,6 +100,8 @@ export class Memory {
       trace = sink;
     } else trace = opts.trace;
     const queue = new PQueue({ concurrency: opts.writeConcurrency ?? 32 });
+    // Aborts every request of this memory: a failed open, and close() once the queue has drained.
+    const lifetime = new AbortController();
     const http = new HttpClient({
       baseUrl: opts.homeserver,
       accessToken: opts.accessToken,
@@ -96,6 +109,7 @@ export class Memory {
       clock,
       retry: opts.retry,
       trace,
+      signal: lifetime.signal,
       // A 429 holds every queued write until the server's delay has passed.
       onRateLimited: (waitMs) => {
         queue.pause();
@@ -103,16 +117,18 @@ export class Memory {
       },
     });
     let memory: Memory | undefined;
-    try {
+    let sync: SyncLoop | undefined;
+    const steps = (async () => {
       const session = await openSession(http, store, opts);
       // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
       const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId }, (layer) => memory?.setCrypto(layer));
-      const sync = new SyncLoop({
+      sync = new SyncLoop({
         http,
         userId: session.userId,
         store,
         clock,
         timeoutMs: opts.syncTimeoutMs,
+        deadlineMarginMs: opts.syncDeadlineMarginMs,
         autoJoin: opts.autoJoin,
         stateAfter: opts.stateAfter,
         onError: opts.onError,
@@ -120,23 +136,41 @@ export class Memory {
         saveRooms,
       });
       e2ee.bind(sync);
-      memory = new Memory({ opts, http, sync, store, clock, queue, userId: session.userId, deviceId: session.deviceId });
+      memory = new Memory({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId });
       memory.closers.push(...closers);
       const m = memory;
       sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
       sync.start();
-      const ended = sync.done.then(() => Promise.reject(new MemoryClosedError()));
-      await Promise.race([sync.whenSynced(), ended, e2ee.failure]);
+      const loop = sync;
+      // The loop's own error (a damaged store, a persistent 4xx) is what open fails with.
+      await Promise.race([loop.whenSynced(), loop.done.then(() => Promise.reject(loop.failure ?? new MemoryClosedError())), e2ee.failure]);
       await e2ee.ready();
       await memory.room(opts.defaultRoom);
       return memory;
+    })();
+    const timer = new AbortController();
+    const limits: Promise<never>[] = [];
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    if (Number.isFinite(timeoutMs)) limits.push(clock.sleep(timeoutMs, timer.signal).then(() => Promise.reject(new OpenTimeoutError(timeoutMs))));
+    const abort = () => timer.abort(new AbortedError(opts.signal!.reason));
+    opts.signal?.addEventListener("abort", abort, { once: true });
+    if (opts.signal) limits.push(new Promise<never>((_, reject) => timer.signal.addEventListener("abort", () => reject(timer.signal.reason as unknown), { once: true })));
+    try {
+      return await Promise.race([steps, ...limits]);
     } catch (e) {
-      if (memory) await memory.close().catch(() => undefined);
-      else {
-        await http.close();
-        for (const c of closers) c();
-      }
+      // Stop everything open started, then wait for it to unwind: nothing of it may outlive the rejection.
+      lifetime.abort(e);
+      await (sync as SyncLoop | undefined)?.stop();
+      await steps.catch(() => undefined);
+      await (memory as Memory | undefined)?.crypto?.close().catch(() => undefined);
+      await http.close();
+      await (store as Store).close?.().catch(() => undefined);
+      for (const c of closers) c();
+      if (memory) (memory as Memory).closed = true;
       throw e;
+    } finally {
+      opts.signal?.removeEventListener("abort", abort);
+      if (!timer.signal.aborted) timer.abort();
     }
   }
 
@@ -148,12 +182,14 @@ export class Memory {
     const { found, value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
     if (!found) return undefined;
     if (value instanceof PendingValue) return cloneJson(value.plaintext);
-    return isEncryptedRef(value) ? this.decrypt(room, key, value) : cloneJson(value);
+    // A copy either way: the crypto layer may cache what it decrypted.
+    return cloneJson(isEncryptedRef(value) ? await this.decrypt(room, key, value) : value);
   }
 
   /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
   async put(key: string, value: unknown): Promise<void> {
     this.assertOpen();
+    this.assertSyncing();
     validateKey(key, this.singleStateKey);
     const room = await this.currentRoom();
     const encrypt = room.encrypted && this.opts.shouldEncrypt;
@@ -180,6 +216,7 @@ export class Memory {
   async delete(keys: string[]): Promise<unknown[]>;
   async delete(keyOrKeys: string | string[]): Promise<unknown> {
     this.assertOpen();
+    this.assertSyncing();
     const keys = Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys];
     for (const k of keys) validateKey(k, true);
     const room = await this.currentRoom();
@@ -193,7 +230,8 @@ export class Memory {
         continue;
       }
       if (value instanceof PendingValue) values.push(cloneJson(value.plaintext));
-      else values.push(isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : cloneJson(value));
+      // A copy: `value` is the synced event's content (or a queued write), which the caller must not reach.
+      else values.push(cloneJson(isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : value));
       writes.push(room.writer(stateKey).enqueue({ kind: "delete", key }));
     }
     await Promise.all(writes);
@@ -235,8 +273,9 @@ export class Memory {
       for await (const change of changes) {
         const room = this.byId.get(change.roomId);
         for (const c of keyChanges(change)) {
-          let value = c.value;
-          if (isEncryptedRef(value) && room) value = await this.decrypt(room, c.key, value).catch((e: unknown) => e);
+          // A copy: c.value is inside the synced state event, which later reads and writes start from.
+          let value = cloneJson(c.value);
+          if (isEncryptedRef(value) && room) value = await this.decrypt(room, c.key, value).then(cloneJson, (e: unknown) => e);
           yield { room: change.roomId, key: c.key, value, sender: change.event!.sender, eventId: change.event!.event_id };
         }
       }
@@ -263,9 +302,14 @@ export class Memory {
     if (this.closed) return;
     try {
       if (this.sync.syncToken !== undefined) await this.flush();
+    } catch (e) {
+      // A dead sync loop is no reason for close() to fail: it was reported by flush and the writes.
+      if (e !== this.sync.failure) throw e;
     } finally {
       this.closed = true;
       await this.sync.stop();
+      // The queue has drained: whatever is still in flight (a hung request) must not hold close() or the sockets.
+      this.lifetime.abort(new MemoryClosedError());
       await this.crypto?.close();
       await this.http.close();
       await this.store.close?.();
@@ -349,6 +393,11 @@ export class Memory {
 
   private assertOpen(): void {
     if (this.closed) throw new MemoryClosedError();
+  }
+
+  /** A write on a picture that no longer moves could never be checked: refuse it with the loop's error. */
+  private assertSyncing(): void {
+    if (this.sync.failure !== undefined) throw this.sync.failure;
   }
 }
 

@@ -58,6 +58,16 @@ export interface MemoryOptions {
   settleMs?: number;
   /** How long a put keeps trying through rate limits, 5xx and network failures before it fails with the last error (ms, default 300000). */
   writeTimeoutMs?: number;
+  /**
+   * Memory.open gives up after this long (ms, default 120000: a first sync of a large account takes
+   * tens of seconds) with OpenTimeoutError, stopping what it started. Timed on `clock`: with a test
+   * clock whose sleeps return at once, pass Infinity.
+   */
+  timeoutMs?: number;
+  /** Aborting it makes a pending Memory.open fail with AbortedError, stopping what it started. */
+  signal?: AbortSignal;
+  /** A /sync with no answer after syncTimeoutMs plus this margin (ms, default 15000) is aborted and retried. Infinity: off. */
+  syncDeadlineMarginMs?: number;
   /** Errors the background work recovers from (sync retries, repairs). */
   onError?: (error: unknown) => void;
 }
@@ -91,6 +101,10 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   }
   if (options.storePassphrase !== undefined && options.storeKeyFile !== undefined) throw new ConfigError("give storePassphrase or storeKeyFile, not both");
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
+  for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
+    const v = options[name];
+    if (v !== undefined && (typeof v !== "number" || Number.isNaN(v) || v <= 0)) throw new ConfigError(`${name} must be a positive number of milliseconds (Infinity: no limit)`);
+  }
   const rooms = options.rooms ?? {};
   for (const [name, target] of Object.entries(rooms)) {
     if (typeof target !== "string" || !(target.startsWith("!") || target.startsWith("#"))) {

@@ -22,6 +22,8 @@ export interface HttpClientOptions {
   txnIds?: TxnIds;
   /** Called whenever a 429 makes the client wait (for progress and metrics). */
   onRateLimited?: (waitMs: number, endpoint: string) => void;
+  /** Aborts every request of this client, in flight or to come (Memory.open's timeout, close()). */
+  signal?: AbortSignal;
 }
 
 export interface CallOptions {
@@ -53,6 +55,7 @@ export class HttpClient {
   /** Writes wait here while the server's rate limit is in force (one user, one budget). */
   private pausedUntil = 0;
   private readonly ownTransport: (Transport & { close(): Promise<void> }) | undefined;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(options: HttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
@@ -62,6 +65,7 @@ export class HttpClient {
     this.userAgent = options.userAgent ?? "mxdb/0.1";
     this.txnIds = options.txnIds ?? new TxnIds();
     this.onRateLimited = options.onRateLimited;
+    this.signal = options.signal;
     this.ownTransport = options.transport ? undefined : undiciTransport();
     const base = options.transport ?? this.ownTransport!;
     this.transport = options.trace ? tracingTransport(base, options.trace, this.clock) : base;
@@ -109,6 +113,7 @@ export class HttpClient {
 
   /** Call an endpoint; the answer keeps the exact body text. */
   async call<A, R>(ep: Endpoint<A, R>, args: A, options: CallOptions = {}): Promise<Answer<R>> {
+    options = this.withClientSignal(options);
     const policy = options.retry === false ? { ...this.policy, maxAttempts: 1 } : { ...this.policy, ...options.retry };
     const req = this.buildRequest(ep, args, options.signal);
     for (let attempt = 0; ; attempt++) {
@@ -145,6 +150,12 @@ export class HttpClient {
   /** Release the default transport's sockets. */
   async close(): Promise<void> {
     await this.ownTransport?.close();
+  }
+
+  /** The call's own signal joined with the client's: either one aborts the request. */
+  private withClientSignal(options: CallOptions): CallOptions {
+    if (!this.signal) return options;
+    return { ...options, signal: options.signal ? AbortSignal.any([options.signal, this.signal]) : this.signal };
   }
 
   private async waitForRateLimit(signal: AbortSignal | undefined): Promise<void> {

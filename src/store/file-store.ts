@@ -90,8 +90,8 @@ export class FileStore implements Store {
     let doc: unknown;
     try {
       doc = JSON.parse(text);
-    } catch {
-      throw new StoreFormatError("the store file is not valid JSON (corrupted?)", this.path);
+    } catch (cause) {
+      throw new StoreFormatError("the store file is not valid JSON (corrupted?)", this.path, undefined, { cause });
     }
     const d = doc as { format?: unknown; version?: unknown; entries?: unknown } | null;
     if (typeof d !== "object" || d === null || d.format !== FILE_STORE_FORMAT) throw new StoreFormatError("not an mxdb store file", this.path);
@@ -101,7 +101,7 @@ export class FileStore implements Store {
     if (typeof d.entries !== "object" || d.entries === null || Array.isArray(d.entries)) throw new StoreFormatError("the store file has no entries object", this.path, d.version);
     const map = new Map<string, string>();
     for (const [k, v] of Object.entries(d.entries)) {
-      if (typeof v !== "string") throw new StoreFormatError(`entry ${JSON.stringify(k)} is not a string`, this.path, d.version);
+      if (typeof v !== "string") throw new StoreFormatError(`entry ${JSON.stringify(k)} is not a string`, this.path, d.version, { key: k });
       map.set(k, v);
     }
     return map;

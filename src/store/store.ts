@@ -1,3 +1,5 @@
+import { MxdbError } from "../http/errors.js";
+
 /**
  * Where the sync token, room state snapshots and (later) the crypto state live. A string -> string
  * map; the layers above choose their keys ("sync/...", "crypto/...") and encode their own values.
@@ -13,18 +15,27 @@ export interface Store {
   close?(): Promise<void>;
 }
 
-/** A store that could not be opened or read: a corrupt file, or a format this version does not know. */
-export class StoreFormatError extends Error {
+/**
+ * A store that could not be opened or read: a corrupt file, a format this version does not know, or
+ * an entry (a room snapshot, the room list) of the wrong shape. Thrown at load, before anything is sent.
+ */
+export class StoreFormatError extends MxdbError {
   override readonly name = "StoreFormatError";
   readonly code = "STORE_FORMAT";
   constructor(
     message: string,
+    /** The store file, or `store key <key>` for an entry of a Store that is not a file. */
     readonly path: string,
     /** The version found in the file, when there was one. */
     readonly foundVersion?: unknown,
+    detail: { key?: string; cause?: unknown } = {},
   ) {
-    super(`${message} (${path})`);
+    super(`${message} (${path}${detail.key !== undefined ? `, key ${detail.key}` : ""})${detail.cause instanceof Error ? `: ${detail.cause.message}` : ""}`);
+    this.key = detail.key;
+    if (detail.cause !== undefined) this.cause = detail.cause;
   }
+  /** The Store entry that was damaged, when it was one entry. */
+  readonly key: string | undefined;
 }
 
 /** Kept in memory only: tests, and programs that resync from scratch on every start. */

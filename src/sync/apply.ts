@@ -80,7 +80,9 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
     const own = (invite.invite_state?.events ?? []).find((e) => e.type === "m.room.member" && e.state_key === options.userId);
     plan.invited.push({ roomId, inviter: typeof own?.sender === "string" ? own.sender : undefined });
   }
-  // 5. The token goes in the same write as the state it carries.
+  // 5. The token goes in the same write as the state it carries, and with the list of rooms whose
+  //    snapshots it needs (./load.ts checks them against each other).
   plan.entries[STORE_KEYS.nextBatch] = response.next_batch;
+  if (options.saveRooms !== false) plan.entries[STORE_KEYS.roomList] = JSON.stringify([...rooms.keys()].sort());
   return plan;
 }

@@ -4,3 +4,6 @@ export { SYNC_FILTER, ensureFilter } from "./filter.js";
 export { planSync, type SyncPlan, type ApplyOptions } from "./apply.js";
 export { STORE_KEYS } from "./store-keys.js";
 export type { ChangeFilter } from "./change-stream.js";
+export { MalformedEventError, SyncTimeoutError } from "./errors.js";
+export { loadRooms } from "./load.js";
+export { sanitizeSyncReply } from "./sanitize.js";

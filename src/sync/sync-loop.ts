@@ -4,16 +4,21 @@
  */
 import type { HttpClient } from "../http/client.js";
 import { join } from "../http/endpoints/rooms/join.js";
-import { sync, type SyncResponse } from "../http/endpoints/sync/sync.js";
-import { AbortedError, isMatrixError } from "../http/errors.js";
+import { z } from "zod";
+import type { Endpoint } from "../http/endpoint.js";
+import { sync, syncResponseSchema, type SyncArgs, type SyncResponse } from "../http/endpoints/sync/sync.js";
+import { AbortedError, HttpError, isMatrixError, MatrixError, ResponseShapeError } from "../http/errors.js";
 import { backoffDelay } from "../http/retry.js";
 import { systemClock, type Clock } from "../http/types.js";
-import { RoomState } from "../state/room-state.js";
+import type { RoomState } from "../state/room-state.js";
 import type { StateChange } from "../state/types.js";
 import type { Store } from "../store/store.js";
 import { planSync, type SyncPlan } from "./apply.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { isStateEvent } from "../state/types.js";
+import { SyncTimeoutError } from "./errors.js";
+import { loadRooms } from "./load.js";
+import { sanitizeSyncReply } from "./sanitize.js";
 import { ChangeStreams, type ChangeFilter } from "./change-stream.js";
 import { ensureFilter } from "./filter.js";
 import { STORE_KEYS } from "./store-keys.js";
@@ -45,7 +50,18 @@ export interface SyncLoopOptions {
   saveRooms?: boolean;
   /** Back-off after errors: first delay and cap (ms). Defaults 500 and 30000. */
   backoff?: { baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * A /sync request with no answer after its long-poll timeout plus this margin (ms, default 15000)
+   * is aborted as hung and retried. Runs on the Clock: Infinity turns it off (for a test clock whose
+   * sleeps return at once).
+   */
+  deadlineMarginMs?: number;
+  /** A 4xx client error (not 429) on this many tries in a row ends the loop with the last one (default 5). */
+  maxClientErrors?: number;
 }
+
+/** /sync with only `next_batch` checked: malformed events are dropped (./sanitize.ts) before the full schema runs. */
+const rawSync: Endpoint<SyncArgs, { next_batch: string }> = { ...sync, response: z.looseObject({ next_batch: z.string() }) };
 
 type RoomEvent = "leave" | "join" | "invite";
 
@@ -130,6 +146,11 @@ export class SyncLoop {
     return this.token;
   }
 
+  /** The error the loop ended with (a revoked token, a persistent 4xx, a damaged store); undefined while it runs or after stop(). */
+  get failure(): unknown {
+    return this.ended ? this.endError : undefined;
+  }
+
   /** Resolves after the first complete sync: state loaded from the Store and one /sync applied. */
   whenSynced(): Promise<void> {
     return this.synced;
@@ -163,30 +184,24 @@ export class SyncLoop {
     await this.load();
     let filterId: string | undefined;
     let failures = 0;
+    let clientErrors = 0;
     while (!signal.aborted) {
       try {
         filterId ??= await ensureFilter(this.opts.http, this.opts.store, this.opts.userId, undefined, signal);
         const initial = this.token === undefined;
-        this.requestCount++;
-        const { value } = await this.opts.http.call(
-          sync,
-          {
-            filter: filterId,
-            since: this.token,
-            // The first sync after start() catches up at once (whenSynced must not wait out a
-            // long-poll in an idle room); later ones wait on the server for news.
-            timeout: this.appliedOnce ? this.timeoutMs : initial ? uniqueInitialTimeout() : 0,
-            set_presence: "offline",
-            useStateAfter: this.opts.stateAfter !== "never",
-          },
-          { signal, retry: false },
-        );
+        // The first sync after start() catches up at once (whenSynced must not wait out a
+        // long-poll in an idle room); later ones wait on the server for news.
+        const value = await this.request(filterId, this.appliedOnce ? this.timeoutMs : 0, signal);
         await this.commit(value, initial);
         failures = 0;
+        clientErrors = 0;
       } catch (e) {
         if (signal.aborted) return;
         // The access token is gone: looping cannot help. soft_logout says whether the device survives.
         if (isMatrixError(e, "M_UNKNOWN_TOKEN") || isMatrixError(e, "M_MISSING_TOKEN")) throw e;
+        // A client error that keeps coming back (a bad filter, a forbidden request) will not heal by waiting.
+        clientErrors = isClientError(e) ? clientErrors + 1 : 0;
+        if (clientErrors >= (this.opts.maxClientErrors ?? 5)) throw e;
         this.report(e);
         const delay =
           isMatrixError(e) && e.status === 429 && e.retryAfterMs !== undefined
@@ -201,17 +216,52 @@ export class SyncLoop {
     }
   }
 
+  /** The token and its snapshots (./load.ts); a token whose snapshots are missing is dropped: full initial sync. */
   private async load(): Promise<void> {
-    const store = this.opts.store;
-    this.token = await store.get(STORE_KEYS.nextBatch);
-    // Snapshots without a token cannot be continued from; the initial sync will replace them.
-    if (this.token === undefined) return;
-    for (const key of await store.keys(STORE_KEYS.roomPrefix)) {
-      const raw = await store.get(key);
-      if (raw === undefined) continue;
-      const room = RoomState.fromJSON(JSON.parse(raw));
-      this.roomMap.set(room.roomId, room);
+    const loaded = await loadRooms(this.opts.store, this.opts.saveRooms !== false);
+    this.token = loaded.token;
+    this.roomMap = loaded.rooms;
+    if (loaded.gap) this.report(loaded.gap);
+  }
+
+  /** One /sync request, with a deadline of the long-poll timeout plus a margin on the Clock. */
+  private async request(filterId: string, wait: number, signal: AbortSignal): Promise<SyncResponse> {
+    // An initial sync is answered at once whatever its timeout: a random one makes it this process's own request.
+    const timeout = this.token === undefined ? uniqueInitialTimeout() : wait;
+    const args = { filter: filterId, since: this.token, timeout, set_presence: "offline" as const, useStateAfter: this.opts.stateAfter !== "never" };
+    const margin = this.opts.deadlineMarginMs ?? 15_000;
+    const deadlineMs = wait + margin;
+    const request = new AbortController();
+    const timer = new AbortController();
+    const stop = () => request.abort(signal.reason);
+    signal.addEventListener("abort", stop, { once: true });
+    let timedOut = false;
+    if (Number.isFinite(margin)) {
+      this.clock.sleep(deadlineMs, timer.signal).then(
+        () => {
+          timedOut = true;
+          request.abort(new SyncTimeoutError(deadlineMs));
+        },
+        () => undefined,
+      );
     }
+    this.requestCount++;
+    let answer;
+    try {
+      answer = await this.opts.http.call(rawSync, args, { signal: request.signal, retry: false });
+    } catch (e) {
+      if (timedOut && !signal.aborted) throw new SyncTimeoutError(deadlineMs);
+      throw e;
+    } finally {
+      timer.abort();
+      signal.removeEventListener("abort", stop);
+    }
+    // Malformed events are left out and reported; the rest of the reply is applied.
+    const { body, dropped } = sanitizeSyncReply(answer.value);
+    for (const d of dropped) this.report(d);
+    const parsed = syncResponseSchema.safeParse(body);
+    if (!parsed.success) throw new ResponseShapeError(parsed.error.issues, answer.raw, "GET", "/sync");
+    return parsed.data;
   }
 
   /** Apply one response: plan, save (token and snapshots in one atomic write), swap in, notify. */
@@ -317,3 +367,8 @@ export class SyncLoop {
   }
 }
 
+
+/** A 4xx answer other than 429 (which is backpressure, not a refusal). */
+function isClientError(e: unknown): boolean {
+  return (e instanceof MatrixError || e instanceof HttpError) && e.status >= 400 && e.status < 500 && e.status !== 429;
+}

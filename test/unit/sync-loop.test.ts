@@ -70,7 +70,8 @@ function makeLoop(server: ReturnType<typeof fakeServer>, store: Store = new Memo
   const clock = fakeClock();
   const errors: unknown[] = [];
   const httpClient = new HttpClient({ baseUrl: HS, accessToken: "secret-token", transport: server.transport, clock });
-  const loop = new SyncLoop({ http: httpClient, userId: rec.userId, store, clock, onError: (e) => errors.push(e), ...extra });
+  // fakeClock sleeps return at once: a request deadline on it would fire before any answer.
+  const loop = new SyncLoop({ http: httpClient, userId: rec.userId, store, clock, onError: (e) => errors.push(e), deadlineMarginMs: Infinity, ...extra });
   return { loop, clock, errors, store };
 }
 
