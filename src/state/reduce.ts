@@ -85,8 +85,10 @@ function forkedKeys(held: RoomState, section: JoinedRoomSync, timeline: Timeline
   for (const e of timeline.filter(isStateEvent)) {
     const key = keyOf(e.type, e.state_key);
     const before = at.has(key) ? at.get(key) : held.get(e.type, e.state_key)?.event_id;
+    // No replaces_state: the event replaced nothing (a new key). Without `unsigned` at all the server
+    // says nothing either way, and nothing is flagged.
     const replaced = e.unsigned?.replaces_state;
-    if (typeof replaced === "string" && replaced !== before) out.set(key, { type: e.type, stateKey: e.state_key });
+    if (e.unsigned !== undefined && replaced !== before) out.set(key, { type: e.type, stateKey: e.state_key });
     at.set(key, e.event_id);
   }
   return [...out.values()];

@@ -12,7 +12,7 @@ const ev = (id: string, stateKey: string, content: Record<string, unknown>, repl
   sender: "@a:hs",
   origin_server_ts: 1,
   content,
-  ...(replaces ? { unsigned: { replaces_state: replaces } } : {}),
+  unsigned: replaces ? { replaces_state: replaces } : {},
 });
 
 test("a timeline event that replaced the event we hold is certain; one that replaced an older one is not", T, () => {
@@ -38,4 +38,9 @@ test("state_after needs no such check: it is the state after the timeline", T, (
   const r = reduceJoinedRoom(held, "!r:hs", { timeline: { events: [ev("$x", "", { a: 1 }, "$p"), ev("$y", "", { a: 2 }, "$p")] }, state_after: { events: [ev("$x", "", { a: 1 }, "$p")] } }, { wholesale: false });
   assert.deepEqual(r.uncertain, []);
   assert.deepEqual(r.state.get("dev.opsdroid.database", "")?.content, { a: 1 });
+});
+
+test("two events that both created a new key: the second replaced nothing, yet we held the first", T, () => {
+  const r = reduceJoinedRoom(new RoomState("!r:hs"), "!r:hs", { timeline: { events: [ev("$x", "k", { a: 1 }), ev("$y", "k", { a: 2 })] } }, { wholesale: true });
+  assert.deepEqual(r.uncertain, [{ type: "dev.opsdroid.database", stateKey: "k" }]);
 });
