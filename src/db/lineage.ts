@@ -7,6 +7,7 @@
  * Events come from sync timelines for free; the rest are fetched one by one
  * (`GET /rooms/{roomId}/event/{eventId}`, which gives `replaces_state` but not `prev_content`).
  */
+import { jsonEqual } from "./format.js";
 
 export interface LineageEvent {
   eventId: string;
@@ -20,6 +21,16 @@ export interface LineageEvent {
 
 /** Walks longer than this are taken as "not built on it" (durability errs towards writing again). */
 const MAX_STEPS = 500;
+/** How far back a stale writer's picture is looked for. */
+const BASE_DEPTH = 6;
+
+const has = (o: Record<string, unknown>, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+function sameValue(a: Record<string, unknown>, b: Record<string, unknown>, k: string): boolean {
+  return has(a, k) === has(b, k) && jsonEqual(a[k], b[k]);
+}
+function differing(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !sameValue(a, b, k));
+}
 
 export class Lineage {
   private readonly known = new Map<string, LineageEvent>();
@@ -67,6 +78,47 @@ export class Lineage {
       id = e.replaces;
     }
     return undefined;
+  }
+
+  /** The events from `from` back to `target` (both included), or undefined when `from` is not built on it. */
+  async path(from: string, target: LineageEvent): Promise<LineageEvent[] | undefined> {
+    const out: LineageEvent[] = [];
+    let id: string | undefined = from;
+    for (let steps = 0; id !== undefined && steps < MAX_STEPS; steps++) {
+      const e: LineageEvent | undefined = id === target.eventId ? target : await this.get(id);
+      if (!e || e.ts < target.ts) return undefined;
+      out.push(e);
+      if (e.eventId === target.eventId) return out;
+      id = e.replaces;
+    }
+    return undefined;
+  }
+
+  /**
+   * The keys `e` set back to an older event's value: a writer whose picture was behind built `e`
+   * on that older event, and these "changes" are what it had not seen, not changes it meant.
+   * The older event is believed only when `e` differs from it in fewer keys (at least one: the
+   * writer's own ops) than from the event it replaced; so a deliberate single change, even back to
+   * an old value, is never taken for one.
+   */
+  async staleKeys(e: LineageEvent): Promise<Set<string>> {
+    if (e.replaces === undefined) return new Set();
+    const replaced = await this.get(e.replaces);
+    if (!replaced) return new Set();
+    const nearest = differing(e.content, replaced.content);
+    let best: { content: Record<string, unknown>; count: number } | undefined;
+    let id: string | undefined = replaced.replaces;
+    for (let steps = 0; steps <= BASE_DEPTH; steps++) {
+      const older: { content: Record<string, unknown>; replaces: string | undefined } | undefined = id === undefined ? { content: {}, replaces: undefined } : await this.get(id);
+      if (!older) break;
+      const count = differing(e.content, older.content).length;
+      if (count >= 1 && count < nearest.length && (!best || count < best.count)) best = { content: older.content, count };
+      if (id === undefined) break;
+      id = older.replaces;
+    }
+    if (!best) return new Set();
+    const base = best.content;
+    return new Set(nearest.filter((k) => sameValue(e.content, base, k)));
   }
 
   /** Forget everything (nothing left to check). */

@@ -242,8 +242,10 @@ export class StateKeyWriter {
       if (!replaced) continue; // cannot tell what was there: the survival rule still covers our own ops
       // A repair whose key the server had changed by the time it landed set nothing on purpose.
       const set = new Set(w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
+      // What the replaced event's writer set back because its own picture was behind is not a change to restore.
+      const stale = "eventId" in replaced ? await this.lineage.staleKeys(replaced) : new Set<string>();
       for (const key of droppedKeys(w.content, replaced.content, set)) {
-        if (setLater(i, key) || !stillOurs(now, w.content, key)) continue;
+        if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key)) continue;
         // The replaced event lacks an op of ours only because it came from a fork: keep ours.
         const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
         const mineEvent = mine && (await this.lineage.get(mine.eventId));
@@ -254,10 +256,25 @@ export class StateKeyWriter {
     for (const [key, u] of this.unverified) {
       if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
       const carrier = await this.lineage.get(u.write.eventId);
-      if (current && carrier && (await this.lineage.descends(current.eventId, carrier))) continue;
+      if (current && carrier && (await this.droppedOnPurpose(current.eventId, carrier, u.op))) continue;
       repairs.set(key, { op: u.op, expect: valueOf(now, key) });
     }
     return [...repairs.values()];
+  }
+
+  /**
+   * The current event was built on the write carrying `op` and no longer shows it: was it dropped on
+   * purpose? Yes unless the event that dropped it set the key back to what a stale picture held.
+   */
+  private async droppedOnPurpose(current: string, carrier: LineageEvent, op: Op): Promise<boolean> {
+    const path = await this.lineage.path(current, carrier);
+    if (!path) return false; // a fork: nobody who dropped it had seen it
+    for (let i = path.length - 2; i >= 0; i--) {
+      const e = path[i]!;
+      if (reflects(e.content, op)) continue;
+      return !(await this.lineage.staleKeys(e)).has(op.key);
+    }
+    return true;
   }
 
   private ownOps(): Op[] {
