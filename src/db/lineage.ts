@@ -80,20 +80,6 @@ export class Lineage {
     return undefined;
   }
 
-  /** The events from `from` back to `target` (both included), or undefined when `from` is not built on it. */
-  async path(from: string, target: LineageEvent): Promise<LineageEvent[] | undefined> {
-    const out: LineageEvent[] = [];
-    let id: string | undefined = from;
-    for (let steps = 0; id !== undefined && steps < MAX_STEPS; steps++) {
-      const e: LineageEvent | undefined = id === target.eventId ? target : await this.get(id);
-      if (!e || e.ts < target.ts) return undefined;
-      out.push(e);
-      if (e.eventId === target.eventId) return out;
-      id = e.replaces;
-    }
-    return undefined;
-  }
-
   /**
    * The keys `e` set back to an older event's value: a writer whose picture was behind built `e`
    * on that older event, and these "changes" are what it had not seen, not changes it meant.

@@ -256,25 +256,10 @@ export class StateKeyWriter {
     for (const [key, u] of this.unverified) {
       if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
       const carrier = await this.lineage.get(u.write.eventId);
-      if (current && carrier && (await this.droppedOnPurpose(current.eventId, carrier, u.op))) continue;
+      if (current && carrier && (await this.lineage.descends(current.eventId, carrier))) continue;
       repairs.set(key, { op: u.op, expect: valueOf(now, key) });
     }
     return [...repairs.values()];
-  }
-
-  /**
-   * The current event was built on the write carrying `op` and no longer shows it: was it dropped on
-   * purpose? Yes unless the event that dropped it set the key back to what a stale picture held.
-   */
-  private async droppedOnPurpose(current: string, carrier: LineageEvent, op: Op): Promise<boolean> {
-    const path = await this.lineage.path(current, carrier);
-    if (!path) return false; // a fork: nobody who dropped it had seen it
-    for (let i = path.length - 2; i >= 0; i--) {
-      const e = path[i]!;
-      if (reflects(e.content, op)) continue;
-      return !(await this.lineage.staleKeys(e)).has(op.key);
-    }
-    return true;
   }
 
   private ownOps(): Op[] {
