@@ -69,8 +69,6 @@ export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
     presence: { enabled: false },
     bcrypt_rounds: 4,
     enable_authenticated_media: true,
-    caches: { sync_response_cache_duration: 0 },
-    experimental_features: { msc4222_enabled: true },
     ...(o.rateLimits === "lifted" ? LIFTED_RATE_LIMITS : {}),
   };
 }
