@@ -2,9 +2,9 @@
  * Issue 10, "on the real, stock Synapse": once `put` and `flush()` have resolved the op survives,
  * even when the writer exits the moment `flush(); close()` returns and whatever other writers do.
  * Three processes per run (two users, and one account twice: same access token, one with a store
- * of its own and one without), in one shared state key and in per-key mode, and two "shells"
- * running `mxdb put` commands at once. Each run uses fresh users and a fresh room; every
- * acknowledged value is compared with the server's state and with a fresh reader's picture.
+ * of its own and one without), in one shared state key and in per-key mode. Each run uses fresh
+ * users and a fresh room; every acknowledged value is compared with the server's state and with a fresh reader's picture.
+ * The CLI's concurrent `mxdb put` commands are in durability-cli-shells.test.ts.
  * Synapse runs with its default configuration and rate limits (rc_message 0.2/s, burst 10).
  */
 import { after, before, test, type TestContext } from "node:test";
@@ -16,15 +16,13 @@ import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { compareAcked, describeLost, lostByWriter, readerValues, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
-import { killChildren, mxdb, spawnExitWriter } from "../helpers/spawn-writers.js";
+import { killChildren, spawnExitWriter } from "../helpers/spawn-writers.js";
 
 const RUNS = 3;
 /** Keys per process into one state key: coalesced into a few PUTs. */
 const SINGLE_PER_PROCESS = 150;
 /** Keys per process in per-key mode: one PUT each, so sized for rc_message (the account running twice has 12). */
 const PER_KEY_PER_PROCESS = 6;
-const CLI_RUNS = 2;
-const CLI_PER_SHELL = 20;
 
 let hs: Homeserver;
 const scratch = mkdtempSync(join(tmpdir(), "mxdb-durability-"));
@@ -101,43 +99,5 @@ test("three processes (two users, one account twice) into ONE state key, each ex
 test("the same three processes in per-key mode (one state event per key), exiting right after flush/close", { timeout: 300_000 }, async (t) => {
   const results: RunResult[] = [];
   for (let run = 1; run <= RUNS; run++) results.push(await processRun(run, false, PER_KEY_PER_PROCESS, t));
-  summarise(t, results);
-});
-
-test("two shells running `mxdb put` commands at the same time into one state key: every exit-0 put survives", { timeout: 400_000 }, async (t) => {
-  const results: RunResult[] = [];
-  for (let run = 1; run <= CLI_RUNS; run++) {
-    const [owner, alice, bob, reader] = await Promise.all([user("owner"), user("alice"), user("bob"), user("reader")]);
-    const roomId = await sharedRoom(owner, [alice, bob, reader]);
-    const shell = async (by: string, u: TestUser) => {
-      const home = mkdtempSync(join(scratch, `shell-${by}-`));
-      const login = await mxdb(home, ["login", "--homeserver", hs.baseUrl, "--user", u.userId, "--password", u.password, "--room", roomId]);
-      assert.equal(login.code, 0, login.stderr);
-      const acked: Record<string, unknown> = {};
-      let failed = 0;
-      // One command after another, as a shell runs them; each exits when its put is done.
-      for (let i = 0; i < CLI_PER_SHELL; i++) {
-        const key = `${by}-${i}`;
-        const value = { by, i, run };
-        const r = await mxdb(home, ["put", key, JSON.stringify(value)]);
-        if (r.code === 0) acked[key] = value;
-        else failed++, t.diagnostic(`shell ${by} put ${key} exited ${r.code}: ${r.stderr.trim()}`);
-      }
-      return { acked, failed };
-    };
-    const started = Date.now();
-    const shells = await Promise.all([shell("s1", alice), shell("s2", bob)]);
-    const elapsed = Date.now() - started;
-    const acked = Object.assign({}, ...shells.map((s) => s.acked)) as Record<string, unknown>;
-    const server = await serverValues(reader, roomId);
-    const onServer = compareAcked(acked, server);
-    const seen = compareAcked(acked, await readerValues(hs, reader, roomId, true));
-    const rejected = shells.reduce((n, s) => n + s.failed, 0);
-    t.diagnostic(
-      `CLI run ${run}: kept ${onServer.kept}/${2 * CLI_PER_SHELL} (acknowledged ${onServer.total}, acknowledged-but-lost ${onServer.lost.length}: ${lostByWriter(onServer, ["s1", "s2"])}), fresh reader ${seen.kept}/${seen.total}, ` +
-        `failed commands ${rejected}, ${(elapsed / 1000).toFixed(1)} s` + (onServer.lost.length ? `; e.g. ${describeLost(onServer, acked, server, 3)}` : ""),
-    );
-    results.push({ kept: onServer.kept, total: 2 * CLI_PER_SHELL, lost: onServer.lost.length, readerLost: seen.lost.length, rejected, badExits: 0 });
-  }
   summarise(t, results);
 });

@@ -74,6 +74,7 @@ test("a second process with the same token and no store, inside the /sync cache 
     t.diagnostic(
       `run ${run}: B opened ${(sinceA / 1000).toFixed(1)} s after A's initial sync; B read ${stale.kept}/9 of A's values; ` +
         `after B's put: ${onServer.kept}/9 of A's values on the server (lost ${onServer.lost.length}), fresh reader ${seen.kept}/9, B's own key ${JSON.stringify(server.k10)}` +
+        (stale.lost.length ? `; B read k1 = ${JSON.stringify(bRead.k1)} (A had written ${JSON.stringify(acked.k1)})` : "") +
         (onServer.lost.length ? `; e.g. ${describeLost(onServer, acked, server, 2)}` : ""),
     );
     assert.deepEqual(server.k10, { by: "B", run }, "B's put landed");
