@@ -14,7 +14,7 @@ import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
 /** Synapse stays dead this long before it is started again (plus its start-up time). */
-const DOWN_MS = 12_000;
+const DOWN_MS = 20_000;
 
 let hs: Homeserver;
 const users: TestUser[] = [];

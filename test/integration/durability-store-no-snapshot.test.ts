@@ -23,7 +23,7 @@ import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
 const REOPEN = fileURLToPath(new URL("../helpers/store-reopen.ts", import.meta.url));
-const OPEN_BOUND_MS = 90_000;
+const OPEN_BOUND_MS = 60_000;
 const COUNT = 30;
 
 let hs: Homeserver;
