@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
+import { messages } from "../../src/http/endpoints/events/messages.js";
 import { EVENT_TYPE, jsonEqual } from "../../src/db/format.js";
 import { Memory } from "../../src/index.js";
 import { Homeserver } from "../../src/homeserver/synapse.js";
@@ -76,4 +77,16 @@ export function describeLost(c: Comparison, acked: Record<string, unknown>, actu
 /** Lost keys counted by writer (the key's prefix before "-"), e.g. "a1 130, b 0". */
 export function lostByWriter(c: Comparison, writers: string[]): string {
   return writers.map((w) => `${w} ${c.lost.filter((k) => k.startsWith(`${w}-`)).length}`).join(", ");
+}
+
+/** Every state event of our type in the room's timeline, oldest first (GET /messages, walked back). */
+export async function stateHistory(reader: TestUser, roomId: string): Promise<Array<{ sender: string; stateKey: string; content: Record<string, unknown> }>> {
+  const out: Array<{ sender: string; stateKey: string; content: Record<string, unknown> }> = [];
+  let from: string | undefined;
+  for (;;) {
+    const page = await reader.client.send(messages, { roomId, dir: "b", limit: 100, filter: { types: [EVENT_TYPE] }, ...(from ? { from } : {}) });
+    for (const e of page.chunk) if (typeof e.state_key === "string") out.push({ sender: e.sender, stateKey: e.state_key, content: (e.content ?? {}) as Record<string, unknown> });
+    if (!page.end || page.chunk.length === 0) return out.reverse();
+    from = page.end;
+  }
 }

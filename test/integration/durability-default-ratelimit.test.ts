@@ -8,10 +8,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Homeserver } from "../../src/homeserver/synapse.js";
-import { messages } from "../../src/http/endpoints/events/messages.js";
-import { EVENT_TYPE } from "../../src/db/format.js";
 import { Memory } from "../../src/index.js";
-import { compareAcked, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
+import { compareAcked, serverValues, stateHistory, stockHomeserver, stockUser } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
@@ -29,16 +27,11 @@ after(async () => {
   await Promise.all(users.map((u) => u.client.close()));
 });
 
-/** How many state events of our type each state key got from `sender`, walking the whole timeline. */
+/** How many state events of our type each state key got from `sender`. */
 async function writesPerKey(reader: TestUser, roomId: string, sender: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  let from: string | undefined;
-  for (;;) {
-    const page = await reader.client.send(messages, { roomId, dir: "b", limit: 100, filter: { types: [EVENT_TYPE] }, ...(from ? { from } : {}) });
-    for (const e of page.chunk) if (e.sender === sender && typeof e.state_key === "string") counts[e.state_key] = (counts[e.state_key] ?? 0) + 1;
-    if (!page.end || page.chunk.length === 0) return counts;
-    from = page.end;
-  }
+  for (const e of await stateHistory(reader, roomId)) if (e.sender === sender) counts[e.stateKey] = (counts[e.stateKey] ?? 0) + 1;
+  return counts;
 }
 
 test(`${N} puts to distinct keys under Synapse's default rc_message all land exactly once`, { timeout: 180_000 }, async (t) => {

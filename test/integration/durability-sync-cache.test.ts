@@ -11,7 +11,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { Memory } from "../../src/index.js";
-import { compareAcked, describeLost, readerValues, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
+import { compareAcked, describeLost, readerValues, serverValues, stateHistory, stockHomeserver, stockUser } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
@@ -70,10 +70,12 @@ test("a second process with the same token and no store, inside the /sync cache 
     const server = await serverValues(reader, roomId);
     const onServer = compareAcked(acked, server);
     const seen = compareAcked(acked, await readerValues(hs, reader, roomId, true));
+    // B's own writes are the events holding k10: how many of A's values did each carry?
+    const bWrites = (await stateHistory(reader, roomId)).filter((e) => e.stateKey === "" && "k10" in e.content).map((e) => compareAcked(acked, e.content).kept);
     const withinCache = sinceA < CACHE_MS;
     t.diagnostic(
       `run ${run}: B opened ${(sinceA / 1000).toFixed(1)} s after A's initial sync; B read ${stale.kept}/9 of A's values; ` +
-        `after B's put: ${onServer.kept}/9 of A's values on the server (lost ${onServer.lost.length}), fresh reader ${seen.kept}/9, B's own key ${JSON.stringify(server.k10)}` +
+        `after B's put: ${onServer.kept}/9 of A's values on the server (lost ${onServer.lost.length}), fresh reader ${seen.kept}/9, B's own key ${JSON.stringify(server.k10)}; B's state events held ${bWrites.map((n) => `${n}/9`).join(", ")} of A's values` +
         (stale.lost.length ? `; B read k1 = ${JSON.stringify(bRead.k1)} (A had written ${JSON.stringify(acked.k1)})` : "") +
         (onServer.lost.length ? `; e.g. ${describeLost(onServer, acked, server, 2)}` : ""),
     );
