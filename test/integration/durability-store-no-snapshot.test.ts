@@ -18,7 +18,7 @@ import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { Memory } from "../../src/index.js";
 import { FILE_STORE_NAME } from "../../src/store/file-store.js";
 import { STORE_KEYS } from "../../src/sync/store-keys.js";
-import { compareAcked, describeLost, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
+import { compareAcked, describeLost, serverValues, stateHistory, stockHomeserver, stockUser } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
@@ -79,14 +79,17 @@ test("a store with its sync token but no room snapshot: open does not hang, read
   const read = values?.step === "values" ? compareAcked(acked, values.values) : undefined;
   const server = await serverValues(alice, roomId);
   const onServer = compareAcked(acked, server);
+  // The reopened writer's state events are those holding "after": each must carry all 30 values.
+  const afterWrites = (await stateHistory(alice, roomId)).filter((e) => e.stateKey === "" && "after" in e.content).map((e) => compareAcked(acked, e.content).kept);
   t.diagnostic(
     `reopen: ${hung ? `still not open after ${OPEN_BOUND_MS / 1000} s (killed)` : opened?.step === "opened" ? `opened in ${opened.ms} ms` : "did not open"}` +
       `${error?.step === "error" ? `; ${error.name} at ${error.at}: ${error.message}` : ""}; gets returned ${read ? `${read.kept}/${COUNT}` : "nothing (no open)"}; ` +
-      `server afterwards ${onServer.kept}/${COUNT} of the values, put ${server.after !== undefined ? "landed" : "absent"} (child ran ${(ms / 1000).toFixed(1)} s)` +
+      `server afterwards ${onServer.kept}/${COUNT} of the values, put ${server.after !== undefined ? "landed" : "absent"}, its state events held ${afterWrites.map((n) => `${n}/${COUNT}`).join(", ") || "-"} of the values (child ran ${(ms / 1000).toFixed(1)} s)` +
       (onServer.lost.length ? `; e.g. ${describeLost(onServer, acked, server, 2)}` : ""),
   );
   assert.equal(hung, false, `open did not finish within ${OPEN_BOUND_MS / 1000} s`);
   assert.deepEqual(onServer.lost, [], "every value is still on the server");
+  assert.deepEqual(afterWrites.filter((n) => n < COUNT), [], "no state event was written on the empty picture");
   if (error?.step === "error") assert.deepEqual({ at: error.at, name: error.name }, { at: "open", name: "StoreFormatError" });
   else {
     assert.deepEqual(read?.lost, [], "every get returned its value");
