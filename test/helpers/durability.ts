@@ -15,9 +15,13 @@ import type { TestUser } from "./homeserver.js";
 
 let stock: Promise<Homeserver> | undefined;
 
+/** MXDB_DURABILITY_MSC4222=1 runs the same tests with MSC4222 on (the second sync path); default stock. */
+export const DURABILITY_MSC4222 = process.env.MXDB_DURABILITY_MSC4222 === "1";
+
 /** A Synapse of this test process with its default configuration and rate limits (stopped at exit). */
 export function stockHomeserver(): Promise<Homeserver> {
-  stock ??= Homeserver.start({ rateLimits: "default", onProgress: (line) => process.stderr.write(`# ${line}\n`) });
+  const progress = (line: string) => process.stderr.write(`# ${line}${DURABILITY_MSC4222 ? " (MSC4222 on)" : ""}\n`);
+  stock ??= Homeserver.start({ rateLimits: "default", msc4222: DURABILITY_MSC4222, onProgress: progress });
   return stock;
 }
 
