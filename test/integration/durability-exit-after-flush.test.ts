@@ -80,7 +80,7 @@ async function processRun(run: number, singleStateKey: boolean, perProcess: numb
   const rejected = reports.reduce((n, r) => n + r.rejected.length, 0);
   const badExits = reports.filter((r) => r.exitCode !== 0).length;
   t.diagnostic(
-    `run ${run}: kept ${onServer.kept}/${total} on the server (acknowledged ${onServer.total}, acknowledged-but-lost ${onServer.lost.length}: ${lostByWriter(onServer, ["a1", "a2", "b"])}), ` +
+    `run ${run}: kept ${onServer.kept}/${total} on the server (acknowledged ${onServer.total}, acknowledged-but-lost ${onServer.lost.length}: ${lostByWriter(onServer, sameAccountTwice ? ["a1", "a2", "b"] : ["a1", "b"])}), ` +
       `fresh reader ${seen.kept}/${seen.total}, rejected ${rejected}, writers done in ${(elapsed / 1000).toFixed(1)} s (flush+close ${reports.map((r) => r.flushMs).join("/")} ms)` +
       (onServer.lost.length ? `; e.g. ${describeLost(onServer, acked, server, 3)}` : ""),
   );
