@@ -28,6 +28,8 @@ export const STATE_FILE = "mxdb-homeserver.json";
 export interface HomeserverOptions {
   /** "lifted" (default): every limiter at 9999/s; "default": Synapse's own limits untouched. */
   rateLimits?: RateLimitMode;
+  /** Turn on MSC4222 (`use_state_after` sync). Default false: a stock Synapse configuration. */
+  msc4222?: boolean;
   /** Data and config dir; default a fresh temp dir, removed by stop(). A given dir is kept. */
   dir?: string;
   /** Loopback port; default a free one. */
@@ -50,6 +52,7 @@ export interface HomeserverInfo {
   pid: number;
   version: string;
   rateLimits: RateLimitMode;
+  msc4222: boolean;
   python: string;
   configFiles: string[];
   logFile: string;
@@ -96,14 +99,15 @@ export class Homeserver {
       mkdirSync(dir, { recursive: true });
       const serverName = options.serverName ?? "localhost";
       const rateLimits = options.rateLimits ?? "lifted";
+      const msc4222 = options.msc4222 ?? false;
       const sharedSecret = randomBytes(24).toString("hex");
       if (!existsSync(join(dir, GENERATED_CONFIG))) generateConfig(venv, dir, serverName);
       // A given port is used as is; a free port could be taken between asking and binding, so retry then.
       for (let attempt = 1; ; attempt++) {
         const port = options.port ?? (await freePort());
-        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits });
+        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222 });
         const info: HomeserverInfo = {
-          baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits,
+          baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222,
           python: venv.python, configFiles, logFile: join(dir, LOG_FILE), tempDir, detached: options.detached ?? false,
         };
         const hs = new Homeserver(info, undefined, true);
@@ -217,7 +221,7 @@ function generateConfig(venv: Venv, dir: string, serverName: string): void {
   if (res.status !== 0) throw new Error(`mxdb: synapse --generate-config failed (${res.status ?? res.signal}):\n${res.stdout}${res.stderr}`);
 }
 
-function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode }): string[] {
+function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean }): string[] {
   writeFileSync(join(dir, LOG_CONFIG), toYamlText(logConfig(dir)));
   // Holds the shared secret: owner-only.
   writeFileSync(join(dir, OVERRIDE_CONFIG), toYamlText(overrideConfig({ dir, ...o })), { mode: 0o600 });

@@ -1,0 +1,96 @@
+/**
+ * Shared pieces of the durability tests on a real, stock Synapse (issue 10): one Synapse per test
+ * file with Synapse's default rate limits, fresh users and rooms, the server's authoritative values
+ * (GET /rooms/{roomId}/state, not a client's picture), and the comparison of acknowledged ops with
+ * what survived. Values carry their writer's identity ({by, i, run}) so one writer's value can never
+ * pass for another's.
+ */
+import { randomBytes } from "node:crypto";
+import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
+import { messages } from "../../src/http/endpoints/events/messages.js";
+import { EVENT_TYPE, jsonEqual } from "../../src/db/format.js";
+import { Memory } from "../../src/index.js";
+import { Homeserver } from "../../src/homeserver/synapse.js";
+import type { TestUser } from "./homeserver.js";
+
+let stock: Promise<Homeserver> | undefined;
+
+/** MXDB_DURABILITY_MSC4222=1 runs the same tests with MSC4222 on (the second sync path); default stock. */
+export const DURABILITY_MSC4222 = process.env.MXDB_DURABILITY_MSC4222 === "1";
+
+/** A Synapse of this test process with its default configuration and rate limits (stopped at exit). */
+export function stockHomeserver(): Promise<Homeserver> {
+  const progress = (line: string) => process.stderr.write(`# ${line}${DURABILITY_MSC4222 ? " (MSC4222 on)" : ""}\n`);
+  stock ??= Homeserver.start({ rateLimits: "default", msc4222: DURABILITY_MSC4222, onProgress: progress });
+  return stock;
+}
+
+/** A freshly registered user (fresh user: fresh rc_message bucket, no cached /sync replies). */
+export async function stockUser(hs: Homeserver, prefix: string): Promise<TestUser> {
+  const localpart = `${prefix}-${randomBytes(4).toString("hex")}`.toLowerCase();
+  const user = await hs.registerUser(localpart);
+  return { ...user, client: hs.client(user.accessToken) };
+}
+
+/** key -> value as the server holds it now, decoded from opsdroid's format (both state-key modes). */
+export async function serverValues(reader: TestUser, roomId: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const e of await reader.client.send(getAllState, { roomId })) {
+    if (e.type !== EVENT_TYPE || typeof e.content !== "object" || e.content === null) continue;
+    const content = e.content as Record<string, unknown>;
+    if (e.state_key === "") Object.assign(out, content);
+    else if (Object.prototype.hasOwnProperty.call(content, e.state_key)) out[e.state_key!] = content[e.state_key!];
+  }
+  return out;
+}
+
+/** A fresh reader's picture: a new Memory for `reader` (no store) in the writers' mode, every key and value. */
+export async function readerValues(hs: Homeserver, reader: TestUser, roomId: string, singleStateKey: boolean): Promise<Record<string, unknown>> {
+  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: reader.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 1000 });
+  try {
+    return await db.dump();
+  } finally {
+    await db.close();
+  }
+}
+
+export interface Comparison {
+  /** Acknowledged ops whose value is on the server exactly. */
+  kept: number;
+  total: number;
+  /** Acknowledged keys missing or holding another value. */
+  lost: string[];
+}
+
+/** Compare every acknowledged key's value with `actual`. */
+export function compareAcked(acked: Record<string, unknown>, actual: Record<string, unknown>): Comparison {
+  const lost: string[] = [];
+  for (const [k, v] of Object.entries(acked)) if (!jsonEqual(actual[k], v)) lost.push(k);
+  const total = Object.keys(acked).length;
+  return { kept: total - lost.length, total, lost };
+}
+
+/** A short description of what was lost, for assertion messages. */
+export function describeLost(c: Comparison, acked: Record<string, unknown>, actual: Record<string, unknown>, max = 5): string {
+  return c.lost
+    .slice(0, max)
+    .map((k) => `${k}: acked ${JSON.stringify(acked[k])}, server ${JSON.stringify(actual[k])}`)
+    .join("; ");
+}
+
+/** Lost keys counted by writer (the key's prefix before "-"), e.g. "a1 130, b 0". */
+export function lostByWriter(c: Comparison, writers: string[]): string {
+  return writers.map((w) => `${w} ${c.lost.filter((k) => k.startsWith(`${w}-`)).length}`).join(", ");
+}
+
+/** Every state event of our type in the room's timeline, oldest first (GET /messages, walked back). */
+export async function stateHistory(reader: TestUser, roomId: string): Promise<Array<{ sender: string; stateKey: string; content: Record<string, unknown> }>> {
+  const out: Array<{ sender: string; stateKey: string; content: Record<string, unknown> }> = [];
+  let from: string | undefined;
+  for (;;) {
+    const page = await reader.client.send(messages, { roomId, dir: "b", limit: 100, filter: { types: [EVENT_TYPE] }, ...(from ? { from } : {}) });
+    for (const e of page.chunk) if (typeof e.state_key === "string") out.push({ sender: e.sender, stateKey: e.state_key, content: (e.content ?? {}) as Record<string, unknown> });
+    if (!page.end || page.chunk.length === 0) return out.reverse();
+    from = page.end;
+  }
+}
