@@ -226,11 +226,12 @@ export class StateKeyWriter {
     this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, resolve: noop, reject: noop });
   }
 
-  private async plan(writes: OurWrite[]): Promise<Repair[]> {
+  private async plan(ours: OurWrite[]): Promise<Repair[]> {
     const current = await this.ctx.currentEvent(this.stateKey);
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
     const now = current?.content ?? {};
+    const writes = current ? await this.withDuplicates(ours, current) : ours;
     const repairs = new Map<string, Repair>();
     const setLater = (i: number, key: string) => writes.slice(i + 1).some((w) => w.ops.some((o) => o.key === key)) || this.pending.some((p) => p.op.key === key);
     for (let i = 0; i < writes.length; i++) {
@@ -260,6 +261,30 @@ export class StateKeyWriter {
       repairs.set(key, { op: u.op, expect: valueOf(now, key) });
     }
     return [...repairs.values()];
+  }
+
+  /**
+   * Our writes, and copies of them that landed again later under another event ID (a proxy that
+   * resent a PUT after the first one was stored): our user's event with exactly the content of one
+   * of our writes. Such a copy is an old picture written over newer events: ours to repair.
+   */
+  private async withDuplicates(writes: OurWrite[], current: LineageEvent): Promise<OurWrite[]> {
+    const known = new Set(writes.map((w) => w.eventId));
+    const first = writes.find((w) => !w.holder);
+    const since = first ? ((await this.lineage.get(first.eventId))?.ts ?? Infinity) : Infinity;
+    const copies: Array<{ write: OurWrite; ts: number }> = [];
+    let id: string | undefined = current.eventId;
+    for (let steps = 0; id !== undefined && steps < 100; steps++) {
+      const e = await this.lineage.get(id);
+      if (!e || e.ts < since) break;
+      const of = known.has(e.eventId) || e.sender !== this.ctx.userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
+      if (of) copies.push({ write: { ...of, eventId: e.eventId, shown: true }, ts: e.ts });
+      id = e.replaces;
+    }
+    if (copies.length === 0) return writes;
+    const ts = async (w: OurWrite) => (await this.lineage.get(w.eventId))?.ts ?? 0;
+    const all = await Promise.all(writes.map(async (w) => ({ write: w, ts: await ts(w) })));
+    return [...all, ...copies].sort((a, b) => a.ts - b.ts).map((x) => x.write);
   }
 
   private ownOps(): Op[] {
