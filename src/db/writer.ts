@@ -18,14 +18,10 @@
 import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
-import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
+import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
+import { valueOf } from "./repair.js";
 
-export interface StateHead {
-  eventId: string | undefined;
-  content: Record<string, unknown>;
-  /** origin_server_ts, when known: the newer of two pictures wins as the base of a write. */
-  ts?: number;
-}
+export type { StateHead } from "./repair-plan.js";
 
 /** What a writer needs from the memory around it. */
 export interface WriterContext {
@@ -74,16 +70,6 @@ export class PendingValue {
   }
 }
 
-/**
- * A repair holds only while the key still has the value it was planned against: written later, on
- * a picture where someone has changed the key since, it would undo that change.
- */
-interface Repair {
-  op: Op;
-  /** The key's value (undefined: absent) when the repair was planned. */
-  expect: unknown;
-}
-
 interface PendingOp {
   op: Op;
   /** Set for repairs: see Repair. */
@@ -93,19 +79,6 @@ interface PendingOp {
   repair: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
-}
-
-interface OurWrite {
-  eventId: string;
-  base: StateHead;
-  ops: Op[];
-  content: Record<string, unknown>;
-  /** Sync has shown the event (reads then come from the synced picture). */
-  shown: boolean;
-  /** Not a write of ours: the event that already held these ops when they were queued. */
-  holder: boolean;
-  /** Repairs among the ops: the value each expected the key to have. */
-  expects?: Map<string, unknown>;
 }
 
 const noop = () => {};
@@ -226,65 +199,12 @@ export class StateKeyWriter {
     this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, resolve: noop, reject: noop });
   }
 
+  /** The repairs our writes need against the current event (./repair-plan.ts). */
   private async plan(ours: OurWrite[]): Promise<Repair[]> {
     const current = await this.ctx.currentEvent(this.stateKey);
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
-    const now = current?.content ?? {};
-    const writes = current ? await this.withDuplicates(ours, current) : ours;
-    const repairs = new Map<string, Repair>();
-    const setLater = (i: number, key: string) => writes.slice(i + 1).some((w) => w.ops.some((o) => o.key === key)) || this.pending.some((p) => p.op.key === key);
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
-      if (w.holder) continue;
-      const ours = await this.lineage.get(w.eventId);
-      if (!ours || ours.replaces === w.base.eventId) continue;
-      const replaced = ours.replaces === undefined ? ({ content: {} } as const) : await this.lineage.get(ours.replaces);
-      if (!replaced) continue; // cannot tell what was there: the survival rule still covers our own ops
-      // A repair whose key the server had changed by the time it landed set nothing on purpose.
-      const set = new Set(w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
-      // What the replaced event's writer set back because its own picture was behind is not a change to restore.
-      const stale = "eventId" in replaced ? await this.lineage.staleKeys(replaced) : new Set<string>();
-      for (const key of droppedKeys(w.content, replaced.content, set)) {
-        if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key)) continue;
-        // The replaced event lacks an op of ours only because it came from a fork: keep ours.
-        const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
-        const mineEvent = mine && (await this.lineage.get(mine.eventId));
-        if (mineEvent && ours.replaces !== undefined && !(await this.lineage.descends(ours.replaces, mineEvent))) continue;
-        repairs.set(key, { op: opFor(replaced.content, key), expect: valueOf(now, key) });
-      }
-    }
-    for (const [key, u] of this.unverified) {
-      if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
-      const carrier = await this.lineage.get(u.write.eventId);
-      if (current && carrier && (await this.lineage.descends(current.eventId, carrier))) continue;
-      repairs.set(key, { op: u.op, expect: valueOf(now, key) });
-    }
-    return [...repairs.values()];
-  }
-
-  /**
-   * Our writes, and copies of them that landed again later under another event ID (a proxy that
-   * resent a PUT after the first one was stored): our user's event with exactly the content of one
-   * of our writes. Such a copy is an old picture written over newer events: ours to repair.
-   */
-  private async withDuplicates(writes: OurWrite[], current: LineageEvent): Promise<OurWrite[]> {
-    const known = new Set(writes.map((w) => w.eventId));
-    const first = writes.find((w) => !w.holder);
-    const since = first ? ((await this.lineage.get(first.eventId))?.ts ?? Infinity) : Infinity;
-    const copies: Array<{ write: OurWrite; ts: number }> = [];
-    let id: string | undefined = current.eventId;
-    for (let steps = 0; id !== undefined && steps < 100; steps++) {
-      const e = await this.lineage.get(id);
-      if (!e || e.ts < since) break;
-      const of = known.has(e.eventId) || e.sender !== this.ctx.userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
-      if (of) copies.push({ write: { ...of, eventId: e.eventId, shown: true }, ts: e.ts });
-      id = e.replaces;
-    }
-    if (copies.length === 0) return writes;
-    const ts = async (w: OurWrite) => (await this.lineage.get(w.eventId))?.ts ?? 0;
-    const all = await Promise.all(writes.map(async (w) => ({ write: w, ts: await ts(w) })));
-    return [...all, ...copies].sort((a, b) => a.ts - b.ts).map((x) => x.write);
+    return planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
   }
 
   private ownOps(): Op[] {

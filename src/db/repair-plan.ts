@@ -1,0 +1,111 @@
+/**
+ * Which repairs our accepted writes need, planned against the homeserver's current event with the
+ * two rules of ./repair.ts over the lineage of replaced events (./lineage.ts). The guarantee this
+ * serves and what it relies on: docs/DURABILITY.md.
+ */
+import { jsonEqual, type Op } from "./format.js";
+import type { Lineage, LineageEvent } from "./lineage.js";
+import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
+
+export interface StateHead {
+  eventId: string | undefined;
+  content: Record<string, unknown>;
+  /** origin_server_ts, when known: the newer of two pictures wins as the base of a write. */
+  ts?: number;
+}
+
+/** One accepted write of ours, until it is verified. */
+export interface OurWrite {
+  eventId: string;
+  base: StateHead;
+  ops: Op[];
+  content: Record<string, unknown>;
+  /** Sync has shown the event (reads then come from the synced picture). */
+  shown: boolean;
+  /** Not a write of ours: the event that already held these ops when they were queued. */
+  holder: boolean;
+  /** Repairs among the ops: the value each expected the key to have. */
+  expects?: Map<string, unknown>;
+}
+
+/**
+ * A repair holds only while the key still has the value it was planned against: written later, on
+ * a picture where someone has changed the key since, it would undo that change.
+ */
+export interface Repair {
+  op: Op;
+  /** The key's value (undefined: absent) when the repair was planned. */
+  expect: unknown;
+}
+
+export interface PlanInput {
+  lineage: Lineage;
+  userId: string;
+  /** The homeserver's current event for the state key (undefined: none). */
+  current: LineageEvent | undefined;
+  /** The writes being verified, in order. */
+  ours: OurWrite[];
+  /** Our newest accepted op per key, with the write that carried it. */
+  unverified: ReadonlyMap<string, { op: Op; write: OurWrite }>;
+  /** Keys with ops of ours still queued: they are ours to set, not to restore. */
+  pendingKeys: ReadonlySet<string>;
+}
+
+export async function planRepairs(p: PlanInput): Promise<Repair[]> {
+  const { lineage, current, ours } = p;
+  const now = current?.content ?? {};
+  const writes = current ? await withDuplicates(lineage, p.userId, ours, current) : ours;
+  const repairs = new Map<string, Repair>();
+  const setLater = (i: number, key: string) => writes.slice(i + 1).some((w) => w.ops.some((o) => o.key === key)) || p.pendingKeys.has(key);
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    if (w.holder) continue;
+    const ev = await lineage.get(w.eventId);
+    if (!ev || ev.replaces === w.base.eventId) continue;
+    const replaced = ev.replaces === undefined ? ({ content: {} } as const) : await lineage.get(ev.replaces);
+    if (!replaced) continue; // cannot tell what was there: the survival rule still covers our own ops
+    // A repair whose key the server had changed by the time it landed set nothing on purpose.
+    const set = new Set(w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
+    // What the replaced event's writer set back because its own picture was behind is not a change to restore.
+    const stale = "eventId" in replaced ? await lineage.staleKeys(replaced) : new Set<string>();
+    for (const key of droppedKeys(w.content, replaced.content, set)) {
+      if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key)) continue;
+      // The replaced event lacks an op of ours only because it came from a fork: keep ours.
+      const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
+      const mineEvent = mine && (await lineage.get(mine.eventId));
+      if (mineEvent && ev.replaces !== undefined && !(await lineage.descends(ev.replaces, mineEvent))) continue;
+      repairs.set(key, { op: opFor(replaced.content, key), expect: valueOf(now, key) });
+    }
+  }
+  for (const [key, u] of p.unverified) {
+    if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
+    const carrier = await lineage.get(u.write.eventId);
+    if (current && carrier && (await lineage.descends(current.eventId, carrier))) continue;
+    repairs.set(key, { op: u.op, expect: valueOf(now, key) });
+  }
+  return [...repairs.values()];
+}
+
+/**
+ * Our writes, and copies of them that landed again later under another event ID (a proxy that
+ * resent a PUT after the first one was stored): our user's event with exactly the content of one
+ * of our writes. Such a copy is an old picture written over newer events: ours to repair.
+ */
+async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite[], current: LineageEvent): Promise<OurWrite[]> {
+  const known = new Set(writes.map((w) => w.eventId));
+  const first = writes.find((w) => !w.holder);
+  const since = first ? ((await lineage.get(first.eventId))?.ts ?? Infinity) : Infinity;
+  const copies: Array<{ write: OurWrite; ts: number }> = [];
+  let id: string | undefined = current.eventId;
+  for (let steps = 0; id !== undefined && steps < 100; steps++) {
+    const e = await lineage.get(id);
+    if (!e || e.ts < since) break;
+    const of = known.has(e.eventId) || e.sender !== userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
+    if (of) copies.push({ write: { ...of, eventId: e.eventId, shown: true }, ts: e.ts });
+    id = e.replaces;
+  }
+  if (copies.length === 0) return writes;
+  const ts = async (w: OurWrite) => (await lineage.get(w.eventId))?.ts ?? 0;
+  const all = await Promise.all(writes.map(async (w) => ({ write: w, ts: await ts(w) })));
+  return [...all, ...copies].sort((a, b) => a.ts - b.ts).map((x) => x.write);
+}
