@@ -7,6 +7,8 @@ import { jsonEqual, type Op } from "./format.js";
 import type { Lineage, LineageEvent } from "./lineage.js";
 import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
 
+const sameValue = (a: Record<string, unknown>, b: Record<string, unknown>, k: string) => Object.hasOwn(a, k) === Object.hasOwn(b, k) && jsonEqual(a[k], b[k]);
+
 export interface StateHead {
   eventId: string | undefined;
   content: Record<string, unknown>;
@@ -81,6 +83,13 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
     const carrier = await lineage.get(u.write.eventId);
     if (current && carrier && (await lineage.descends(current.eventId, carrier))) continue;
+    // A fork won. If its side changed this key too, that change was as concurrent as ours, and
+    // state resolution chose it: it stands. Only an op lost with a fork that left the key alone
+    // is applied again (a three-way merge at the point where the two sides parted).
+    if (current && carrier) {
+      const parted = await lineage.forkPoint(current.eventId, carrier);
+      if (parted && !sameValue(now, parted.content, key)) continue;
+    }
     repairs.set(key, { op: u.op, expect: valueOf(now, key) });
   }
   return [...repairs.values()];
