@@ -280,9 +280,11 @@ export class StateKeyWriter {
    */
   private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown> }> {
     const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
-    if (this.ctx.shared) await this.refresh();
+    // Just fetched, the server's current event is the freshest picture there is (fresher than an
+    // unshown write of ours, which may have lost a fork).
+    let fresh = this.ctx.shared && (await this.refresh());
     for (let attempt = 0; ; attempt++) {
-      const base = this.head();
+      const base = fresh && this.checked ? this.checked : this.head();
       const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
       const ops = live.map((p) => p.op);
       const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
@@ -295,7 +297,7 @@ export class StateKeyWriter {
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
         await this.ctx.sleep(wait);
         // The failed PUT may have landed, and others may have written: start from the server's state.
-        await this.refresh();
+        fresh = await this.refresh();
         const landed = await this.landed(content, base);
         // It did land: it is our write (others may have built on it and changed our keys on purpose).
         if (landed) return { eventId: landed.eventId, base, content, ops, expects };
@@ -313,13 +315,15 @@ export class StateKeyWriter {
     }
   }
 
-  private async refresh(): Promise<void> {
+  /** Fetch the current event into `checked`; false when it could not be had. */
+  private async refresh(): Promise<boolean> {
     try {
       const current = await this.ctx.currentEvent(this.stateKey);
       if (current) this.lineage.remember(current);
       this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
+      return true;
     } catch {
-      // The next attempt's own error says what is wrong.
+      return false; // the next attempt's own error says what is wrong
     }
   }
 
