@@ -110,11 +110,19 @@ async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite
     const e = await lineage.get(id);
     if (!e || e.ts < since) break;
     const of = known.has(e.eventId) || e.sender !== userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
-    if (of) copies.push({ write: { ...of, eventId: e.eventId, shown: true }, ts: e.ts });
+    // A copy is stored after the original, so it was built on something newer than the original's base.
+    if (of && e.replaces !== undefined && (await builtAfter(lineage, e.replaces, of.base))) copies.push({ write: { ...of, eventId: e.eventId, shown: true }, ts: e.ts });
     id = e.replaces;
   }
   if (copies.length === 0) return writes;
   const ts = async (w: OurWrite) => (await lineage.get(w.eventId))?.ts ?? 0;
   const all = await Promise.all(writes.map(async (w) => ({ write: w, ts: await ts(w) })));
   return [...all, ...copies].sort((a, b) => a.ts - b.ts).map((x) => x.write);
+}
+
+/** Is `eventId` the base of `write` or built on it? (Without a base, anything is later.) */
+async function builtAfter(lineage: Lineage, eventId: string, base: StateHead): Promise<boolean> {
+  if (base.eventId === undefined) return true;
+  const b = await lineage.get(base.eventId);
+  return b !== undefined && (await lineage.descends(eventId, b));
 }
