@@ -81,22 +81,6 @@ export class Lineage {
   }
 
   /**
-   * Where `from`'s side and `ours` parted: the nearest event before `ours` that `from` was built
-   * on; an empty content when they share none (the key did not exist yet); undefined when unknown.
-   */
-  async forkPoint(from: string, ours: LineageEvent): Promise<{ content: Record<string, unknown> } | undefined> {
-    let id = ours.replaces;
-    for (let steps = 0; steps < BASE_DEPTH * 4; steps++) {
-      if (id === undefined) return { content: {} };
-      const e = await this.get(id);
-      if (!e) return undefined;
-      if (await this.descends(from, e)) return e;
-      id = e.replaces;
-    }
-    return undefined;
-  }
-
-  /**
    * The keys `e` set back to an older event's value: a writer whose picture was behind built `e`
    * on that older event, and these "changes" are what it had not seen, not changes it meant.
    * The older event is believed only when `e` differs from it in fewer keys (at least one: the

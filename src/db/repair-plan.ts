@@ -83,13 +83,10 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
     const carrier = await lineage.get(u.write.eventId);
     if (current && carrier && (await lineage.descends(current.eventId, carrier))) continue;
-    // A fork won. If its side changed this key too, that change was as concurrent as ours, and
-    // state resolution chose it: it stands. Only an op lost with a fork that left the key alone
-    // is applied again (a three-way merge at the point where the two sides parted).
-    if (current && carrier) {
-      const parted = await lineage.forkPoint(current.eventId, carrier);
-      if (parted && !sameValue(now, parted.content, key)) continue;
-    }
+    // A fork won. If the key now holds neither our value nor the one our write was built on, the
+    // winning side set it too, as concurrently as we did, and state resolution chose it: it stands.
+    // Otherwise our op was lost with the fork only: apply it again.
+    if (!sameValue(now, u.write.base.content, key)) continue;
     repairs.set(key, { op: u.op, expect: valueOf(now, key) });
   }
   return [...repairs.values()];
