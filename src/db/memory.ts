@@ -88,13 +88,9 @@ export class Memory {
       accessToken: opts.accessToken,
       transport: opts.transport,
       clock,
-      retry: opts.retry,
+      // 429s are waited out and paced by the client's rate gate (src/http/rate-gate.ts), for all its requests.
+      retry: opts.writeTimeoutMs === undefined ? opts.retry : { ...opts.retry, deadlineMs: opts.writeTimeoutMs },
       trace,
-      // A 429 holds every queued write until the server's delay has passed.
-      onRateLimited: (waitMs) => {
-        queue.pause();
-        void clock.sleep(waitMs).then(() => queue.start());
-      },
     });
     let memory: Memory | undefined;
     try {

@@ -45,6 +45,11 @@ export interface MemoryOptions {
   transport?: Transport;
   clock?: Clock;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long one request (a state PUT, a send) keeps being retried through 429s, network errors and
+   * 502/503/504 before its put fails with the last error; default 300000 (5 min). Same as `retry.deadlineMs`.
+   */
+  writeTimeoutMs?: number;
   /** Long-poll timeout of the sync loop (ms), default 30000. */
   syncTimeoutMs?: number;
   /** "never" forces the classic sync state algorithm; default "auto". */
@@ -83,6 +88,9 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     throw new ConfigError("storePassphrase must be a non-empty string");
   }
   if (options.storePassphrase !== undefined && options.storeKeyFile !== undefined) throw new ConfigError("give storePassphrase or storeKeyFile, not both");
+  if (options.writeTimeoutMs !== undefined && !(typeof options.writeTimeoutMs === "number" && options.writeTimeoutMs > 0)) {
+    throw new ConfigError("writeTimeoutMs must be a positive number of milliseconds");
+  }
   const rooms = options.rooms ?? {};
   for (const [name, target] of Object.entries(rooms)) {
     if (typeof target !== "string" || !(target.startsWith("!") || target.startsWith("#"))) {
