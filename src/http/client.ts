@@ -177,11 +177,11 @@ export class HttpClient {
     await this.ownTransport?.close();
   }
 
-  /** Wait before resending after a network error or 5xx; throw `error` if that would pass the deadline. */
+  /** Wait before resending after a network error or 5xx (a last try at the deadline); throw `error` once it has passed. */
   private async backoff(failures: number, policy: RetryPolicy, deadline: number, error: unknown, signal: AbortSignal | undefined): Promise<void> {
-    const wait = backoffDelay(failures, policy);
-    if (this.clock.now() + wait > deadline) throw error;
-    await this.sleep(wait, signal);
+    const left = deadline - this.clock.now();
+    if (left <= 0) throw error;
+    await this.sleep(Math.min(backoffDelay(failures, policy), left), signal);
   }
 
   private async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -55,6 +55,7 @@ export class RateGate {
       this.inFlight++;
       return Promise.resolve();
     }
+    if (this.stop.signal.aborted) return Promise.reject(this.stop.signal.reason);
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         signal?.removeEventListener("abort", onAbort);
@@ -106,7 +107,7 @@ export class RateGate {
 
   /** Fail every waiter and cancel the pending wake-up (the client is closing). */
   close(reason: unknown): void {
-    this.stop.abort();
+    this.stop.abort(reason);
     for (const w of [...this.waiters]) w.fail(reason);
   }
 
