@@ -65,6 +65,12 @@ export function targetRows(r: BenchResults): TargetRow[] {
     measured: rl ? `${f(rl.mxdb.landedMs.median / 1e3, 2)} s median (max ${f(rl.mxdb.landedMs.max / 1e3, 2)} s) (opsdroid: ${rl.opsdroid.landed}/100 in ${rl.opsdroid.deadlineS} s)` : "not run",
     met: rl ? rl.mxdb.landedMs.max < 3_000 && rl.mxdb.allReadBack : undefined,
   });
+  const d = rl?.distinct;
+  rows.push({
+    target: "Default rate limits, N puts to distinct keys: all land, close to the least time the limit allows (burst, then (N - burst) / 0.2 s)",
+    measured: d ? `${d.readBack}/${d.puts} landed in ${f(d.landedMs / 1e3, 1)} s vs ${f(d.minimumMs / 1e3, 1)} s: ratio ${f(d.ratio, 2)} (${d.statePuts} state PUTs, ${d.rateLimited}×429)` : "not run",
+    met: d ? d.readBack === d.puts : undefined,
+  });
   const t = r.throughput;
   rows.push({
     target: "Distinct-key puts (`singleStateKey: false`, limits lifted): at least 90% of raw concurrent state PUTs",

@@ -107,14 +107,10 @@ export class Memory {
       accessToken: opts.accessToken,
       transport: opts.transport,
       clock,
-      retry: opts.retry,
+      // 429s are waited out and paced by the client's rate gate (src/http/rate-gate.ts), for all its requests.
+      retry: opts.writeTimeoutMs === undefined ? opts.retry : { ...opts.retry, deadlineMs: opts.writeTimeoutMs },
       trace,
       signal: lifetime.signal,
-      // A 429 holds every queued write until the server's delay has passed.
-      onRateLimited: (waitMs) => {
-        queue.pause();
-        void clock.sleep(waitMs).then(() => queue.start());
-      },
     });
     let memory: Memory | undefined;
     let sync: SyncLoop | undefined;
@@ -410,7 +406,8 @@ const DEFAULT_WRITE_TIMEOUT_MS = 5 * 60_000;
 /** Rate limited (the server did nothing), no answer, or a gateway error: write again after this delay. */
 function writeRetryDelay(e: unknown, attempt: number): number | undefined {
   const status = e instanceof MatrixError || e instanceof HttpError ? e.status : undefined;
-  if (status === 429) return e instanceof MatrixError && e.retryAfterMs !== undefined ? e.retryAfterMs : backoffDelay(attempt, WRITE_BACKOFF);
+  // The client's rate gate holds the next try until the server's delay has passed (src/http/rate-gate.ts).
+  if (status === 429) return 0;
   if (e instanceof TransportError || (status !== undefined && RETRYABLE_STATUS.has(status))) return backoffDelay(attempt, WRITE_BACKOFF);
   return undefined;
 }

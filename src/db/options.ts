@@ -45,6 +45,12 @@ export interface MemoryOptions {
   transport?: Transport;
   clock?: Clock;
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long one request (a state PUT, a send) keeps being retried through 429s, network errors and
+   * 502/503/504 before its put fails with the last error; default 300000 (5 min). Same as
+   * `retry.deadlineMs`. A state PUT is rebuilt on the freshest picture for each try (src/db/writer.ts).
+   */
+  writeTimeoutMs?: number;
   /** Long-poll timeout of the sync loop (ms), default 30000. */
   syncTimeoutMs?: number;
   /** "never" forces the classic sync state algorithm; default "auto". */
@@ -56,8 +62,6 @@ export interface MemoryOptions {
    * default 1000): flush() checks the homeserver's state only after it. docs/DURABILITY.md.
    */
   settleMs?: number;
-  /** How long a put keeps trying through rate limits, 5xx and network failures before it fails with the last error (ms, default 300000). */
-  writeTimeoutMs?: number;
   /**
    * Memory.open gives up after this long (ms, default 120000: a first sync of a large account takes
    * tens of seconds) with OpenTimeoutError, stopping what it started. Timed on `clock`: with a test
@@ -104,6 +108,9 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];
     if (v !== undefined && (typeof v !== "number" || Number.isNaN(v) || v <= 0)) throw new ConfigError(`${name} must be a positive number of milliseconds (Infinity: no limit)`);
+  }
+  if (options.writeTimeoutMs !== undefined && !(typeof options.writeTimeoutMs === "number" && options.writeTimeoutMs > 0)) {
+    throw new ConfigError("writeTimeoutMs must be a positive number of milliseconds");
   }
   const rooms = options.rooms ?? {};
   for (const [name, target] of Object.entries(rooms)) {

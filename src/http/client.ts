@@ -5,6 +5,7 @@
 import { isRawBody, type Endpoint } from "./endpoint.js";
 import { AbortedError, HttpError, MatrixError, ResponseShapeError, TransportError } from "./errors.js";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, RETRYABLE_STATUS, type RetryPolicy } from "./retry.js";
+import { GateDeadline, RateGate } from "./rate-gate.js";
 import { tracingTransport, type TraceSink } from "./trace.js";
 import { undiciTransport } from "./transport.js";
 import { TxnIds } from "./txn.js";
@@ -20,7 +21,7 @@ export interface HttpClientOptions {
   trace?: TraceSink;
   userAgent?: string;
   txnIds?: TxnIds;
-  /** Called whenever a 429 makes the client wait (for progress and metrics). */
+  /** Called whenever a 429 makes the client wait (for progress and metrics); the client's gate does the waiting. */
   onRateLimited?: (waitMs: number, endpoint: string) => void;
   /** Aborts every request of this client, in flight or to come (Memory.open's timeout, close()). */
   signal?: AbortSignal;
@@ -28,7 +29,7 @@ export interface HttpClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
-  /** Override the retry policy for this call; `false` sends once. */
+  /** Override the retry policy for this call; `false` sends once (still through the rate gate). */
   retry?: Partial<RetryPolicy> | false;
 }
 
@@ -52,8 +53,8 @@ export class HttpClient {
   private readonly policy: RetryPolicy;
   private readonly userAgent: string;
   private readonly onRateLimited: HttpClientOptions["onRateLimited"];
-  /** Writes wait here while the server's rate limit is in force (one user, one budget). */
-  private pausedUntil = 0;
+  /** Every request passes it: after a 429 it holds and paces them all (one user, one budget). */
+  private readonly gate: RateGate;
   private readonly ownTransport: (Transport & { close(): Promise<void> }) | undefined;
   private readonly signal: AbortSignal | undefined;
 
@@ -66,6 +67,7 @@ export class HttpClient {
     this.txnIds = options.txnIds ?? new TxnIds();
     this.onRateLimited = options.onRateLimited;
     this.signal = options.signal;
+    this.gate = new RateGate(this.clock);
     this.ownTransport = options.transport ? undefined : undiciTransport();
     const base = options.transport ?? this.ownTransport!;
     this.transport = options.trace ? tracingTransport(base, options.trace, this.clock) : base;
@@ -114,41 +116,69 @@ export class HttpClient {
   /** Call an endpoint; the answer keeps the exact body text. */
   async call<A, R>(ep: Endpoint<A, R>, args: A, options: CallOptions = {}): Promise<Answer<R>> {
     options = this.withClientSignal(options);
-    const policy = options.retry === false ? { ...this.policy, maxAttempts: 1 } : { ...this.policy, ...options.retry };
+    const once = options.retry === false;
+    const policy: RetryPolicy = { ...this.policy, ...(options.retry || {}) };
     const req = this.buildRequest(ep, args, options.signal);
-    for (let attempt = 0; ; attempt++) {
-      if (ep.method !== "GET") await this.waitForRateLimit(options.signal);
+    const deadline = once ? Infinity : this.clock.now() + policy.deadlineMs;
+    let lastError: unknown;
+    for (let failures = 0; ; ) {
+      try {
+        await this.gate.acquire(options.signal, deadline);
+      } catch (e) {
+        // Held by the gate until the budget ran out: report what kept it there.
+        if (e instanceof GateDeadline) throw lastError ?? this.gate.lastLimit ?? e;
+        throw e instanceof AbortedError ? e : new AbortedError(e);
+      }
+      let held = true;
+      const release = () => {
+        if (held) this.gate.release();
+        held = false;
+      };
       let res: HttpResponse;
       try {
-        res = await this.transport(req);
+        const answer = this.transport(req);
+        // The server holds a long-poll's answer on purpose: it must not hold the gate's slot too.
+        if (ep.longPoll) release();
+        res = await answer;
       } catch (cause) {
+        release();
         if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
-        const error = new TransportError(cause, req.method, req.url);
-        if (!ep.idempotent || attempt + 1 >= policy.maxAttempts) throw error;
-        await this.sleep(backoffDelay(attempt, policy), options.signal);
+        lastError = new TransportError(cause, req.method, req.url);
+        if (once || !ep.idempotent) throw lastError;
+        await this.backoff(failures++, policy, deadline, lastError, options.signal);
         continue;
       }
-      if (res.status >= 200 && res.status < 300) return this.parse(ep, req, res);
+      if (res.status >= 200 && res.status < 300) {
+        release();
+        this.gate.succeeded();
+        return this.parse(ep, req, res);
+      }
       const error = this.toError(req, res);
-      if (error instanceof MatrixError && res.status === 429) {
-        const wait = error.retryAfterMs ?? backoffDelay(attempt, policy);
-        if (attempt + 1 >= policy.maxAttempts || wait > policy.maxRateLimitWaitMs) throw error;
-        // Writes share one budget per user: hold every other write too, not just this one.
-        if (ep.method !== "GET") this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + wait);
+      if (res.status === 429) {
+        // Backpressure, Matrix JSON or not (a proxy's page): the server did nothing, so resend.
+        const asked = error instanceof MatrixError ? error.retryAfterMs : parseRetryAfter(res.headers["retry-after"], this.clock.now());
+        const wait = asked ?? backoffDelay(failures++, policy);
+        // Hold everyone for the delay, but not past what we would wait ourselves (a Retry-After of hours).
+        this.gate.limited(Math.min(wait, policy.maxRateLimitWaitMs), error);
+        release();
+        lastError = error;
         this.onRateLimited?.(wait, ep.name);
-        if (ep.method === "GET") await this.sleep(wait, options.signal);
-        continue;
+        if (once || wait > policy.maxRateLimitWaitMs || this.clock.now() + wait > deadline) throw error;
+        continue; // the gate holds the resend until the delay has passed
       }
-      if (RETRYABLE_STATUS.has(res.status) && ep.idempotent && attempt + 1 < policy.maxAttempts) {
-        await this.sleep(backoffDelay(attempt, policy), options.signal);
+      release();
+      if (!once && RETRYABLE_STATUS.has(res.status) && ep.idempotent) {
+        lastError = error;
+        await this.backoff(failures++, policy, deadline, error, options.signal);
         continue;
       }
       throw error;
     }
   }
 
-  /** Release the default transport's sockets. */
+  /** Release the default transport's sockets; requests still held by the gate fail with AbortedError. */
   async close(): Promise<void> {
+    this.gate.close(new AbortedError("the HTTP client was closed"));
     await this.ownTransport?.close();
   }
 
@@ -158,11 +188,11 @@ export class HttpClient {
     return { ...options, signal: options.signal ? AbortSignal.any([options.signal, this.signal]) : this.signal };
   }
 
-  private async waitForRateLimit(signal: AbortSignal | undefined): Promise<void> {
-    // Re-check after waking: another request may have met a fresh 429 meanwhile.
-    for (let wait = this.pausedUntil - this.clock.now(); wait > 0; wait = this.pausedUntil - this.clock.now()) {
-      await this.sleep(wait, signal);
-    }
+  /** Wait before resending after a network error or 5xx (a last try at the deadline); throw `error` once it has passed. */
+  private async backoff(failures: number, policy: RetryPolicy, deadline: number, error: unknown, signal: AbortSignal | undefined): Promise<void> {
+    const left = deadline - this.clock.now();
+    if (left <= 0) throw error;
+    await this.sleep(Math.min(backoffDelay(failures, policy), left), signal);
   }
 
   private async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -42,6 +42,8 @@ export interface Endpoint<Args, Res> {
    * transaction ID or that set a value; never a POST that creates something.
    */
   readonly idempotent: boolean;
+  /** The server holds the answer on purpose (the /sync long-poll): it gives back its rate-gate slot once sent. */
+  readonly longPoll?: boolean;
   request(args: Args): RequestParts;
   /** zod schema of the 2xx body; `"bytes"` for endpoints that return raw content (media download). */
   readonly response: z.ZodType<Res> | "bytes";

@@ -60,11 +60,14 @@ test("429 with neither header nor field backs off exponentially with jitter", as
   assert.deepEqual(clock.sleeps, [188, 375]);
 });
 
-test("429 that keeps coming gives up after maxAttempts with the server's delay on the error", async () => {
+test("429 that keeps coming is resent until the deadline, then the last 429 is thrown with the server's delay", async () => {
   const clock = fakeClock();
-  const { client, transport } = clientWith(limited({ retry_after_ms: 10 }), "get", clock);
-  await assert.rejects(client.send(whoami, undefined, { retry: { maxAttempts: 3 } }), (e: unknown) => e instanceof MatrixError && e.status === 429 && e.errcode === "M_LIMIT_EXCEEDED" && e.retryAfterMs === 10);
-  assert.equal(transport.requests.length, 3);
+  const start = clock.now();
+  const { client, transport } = clientWith(limited({ retry_after_ms: 1000 }), "get", clock);
+  await assert.rejects(client.send(whoami, undefined, { retry: { deadlineMs: 10_000 } }), (e: unknown) => e instanceof MatrixError && e.status === 429 && e.errcode === "M_LIMIT_EXCEEDED" && e.retryAfterMs === 1000);
+  // Sent at 0, 1 s, … 10 s: the 11th answer's delay would pass the deadline. No count of 429s stops it.
+  assert.equal(transport.requests.length, 11);
+  assert.equal(clock.now() - start, 10_000);
 });
 
 test("a 429 asking for longer than maxRateLimitWaitMs is reported, not waited out", async () => {

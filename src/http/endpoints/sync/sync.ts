@@ -64,6 +64,7 @@ export const sync = endpoint<SyncArgs, SyncResponse>({
   auth: true,
   rateLimited: false,
   idempotent: true,
+  longPoll: true,
   request: (a) => ({
     path: `${CLIENT_V3}/sync`,
     query: {
