@@ -55,6 +55,8 @@ for (const [dir, mode] of MODES) {
         ["delete", () => db.delete("count")],
         ["delete-absent", () => db.delete("nothing")],
         ["delete-list", () => db.delete(["twim", "nothing"])],
+        // What flush() sends to verify a write: the settle window, then the key's current event.
+        ["put-and-flush", () => db.put("last", true).then(() => db.flush())],
       ];
       for (const [name, op] of ops) {
         await db.flush();
