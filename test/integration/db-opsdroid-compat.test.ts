@@ -49,7 +49,7 @@ async function databaseEvents(roomId: string) {
 
 for (const mode of [true, false, "fixed-name"] as const) {
   describe(`single_state_key: ${JSON.stringify(mode)}`, () => {
-    test("what opsdroid writes, mxdb reads; what mxdb writes, opsdroid reads", async () => {
+    test("what opsdroid writes, mxdb reads; what mxdb writes, opsdroid reads", { timeout: 600_000 }, async () => {
       const roomId = await sharedRoom(alice, [olly]);
       const ops = await opsdroid(roomId, mode);
       await ops.put("twim", { hello: "world" });
@@ -84,7 +84,7 @@ for (const mode of [true, false, "fixed-name"] as const) {
       }
     });
 
-    test("list deletes both ways return the removed values", async () => {
+    test("list deletes both ways return the removed values", { timeout: 600_000 }, async () => {
       const roomId = await sharedRoom(alice, [olly]);
       const db = await mxdb(roomId, mode);
       await db.put("a", 1);
@@ -109,7 +109,7 @@ for (const mode of [true, false, "fixed-name"] as const) {
 
 describe("legacy opsdroid.database rooms", () => {
   for (const mode of [true, false] as const) {
-    test(`mxdb migrates them once, as opsdroid does (single_state_key: ${mode})`, async () => {
+    test(`mxdb migrates them once, as opsdroid does (single_state_key: ${mode})`, { timeout: 600_000 }, async () => {
       const roomId = await sharedRoom(alice, [olly]);
       const legacyKey = mode ? "" : "old";
       const legacyContent = mode ? { old: "value", n: 1 } : { nested: { v: 1 } };
@@ -135,7 +135,7 @@ describe("legacy opsdroid.database rooms", () => {
 });
 
 describe("a legacy migration that fails", () => {
-  test("is reported to the call that ran it, and not retried on every call", async () => {
+  test("is reported to the call that ran it, and not retried on every call", { timeout: 600_000 }, async () => {
     // Bob may read but not write state (power level 0 < state_default 50): his migration PUT is refused.
     const roomId = await sharedRoom(alice);
     await alice.client.send(putState, { roomId, eventType: "opsdroid.database", stateKey: "", content: { old: 1 } });

@@ -19,7 +19,7 @@ after(async () => {
   await hs?.stop();
 });
 
-test("a burst over the rate limit is waited out: every put lands exactly once", async (t) => {
+test("a burst over the rate limit is waited out: every put lands exactly once", { timeout: 180_000 }, async (t) => {
   const user = await hs.registerUser("ratelimited");
   const owner = { ...user, client: hs.client(user.accessToken) };
   const roomId = await sharedRoom(owner);

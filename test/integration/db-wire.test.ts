@@ -39,7 +39,7 @@ const MODES: Array<[string, SingleStateKey]> = [
 
 for (const [dir, mode] of MODES) {
   describe(`wire transcripts, singleStateKey: ${JSON.stringify(mode)}`, () => {
-    test("each operation sends exactly the recorded exchanges", async () => {
+    test("each operation sends exactly the recorded exchanges", { timeout: 180_000 }, async () => {
       const roomId = await sharedRoom(alice);
       const trace = memoryTraceSink();
       const db = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, singleStateKey: mode, syncTimeoutMs: 5000, trace });

@@ -27,7 +27,7 @@ after(async () => {
   await hs?.stop();
 });
 
-test("Synapse stopped during a long-poll: the loop backs off, survives, and resumes with a correct picture", async () => {
+test("Synapse stopped during a long-poll: the loop backs off, survives, and resumes with a correct picture", { timeout: 180_000 }, async () => {
   const [a, b] = await Promise.all([hs.registerUser("restart-a"), hs.registerUser("restart-b")]);
   const A = hs.client(a.accessToken);
   const B = hs.client(b.accessToken);

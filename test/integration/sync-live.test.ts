@@ -51,7 +51,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("B sees A's state change within one sync, and its picture matches the server's", async () => {
+test("B sees A's state change within one sync, and its picture matches the server's", { timeout: 180_000 }, async () => {
   const b = loopFor(bob);
   b.start();
   await b.whenSynced();
@@ -71,7 +71,7 @@ test("B sees A's state change within one sync, and its picture matches the serve
   await b.stop();
 });
 
-test("a stopped and restarted client resumes from its stored token: no missed, no repeated change", async () => {
+test("a stopped and restarted client resumes from its stored token: no missed, no repeated change", { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "mxdb-sync-restart-"));
   dirs.push(dir);
   const seen: string[] = [];
@@ -99,7 +99,7 @@ test("a stopped and restarted client resumes from its stored token: no missed, n
   await second.stop();
 });
 
-test("classic (stateAfter: 'never') and state_after loops hold the same picture of the same room", async () => {
+test("classic (stateAfter: 'never') and state_after loops hold the same picture of the same room", { timeout: 180_000 }, async () => {
   const classic = loopFor(bob, new MemoryStore(), { stateAfter: "never" });
   const modern = loopFor(bob, new MemoryStore());
   classic.start();

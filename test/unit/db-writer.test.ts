@@ -46,7 +46,7 @@ function harness(options: { failWith?: unknown } = {}) {
   };
 }
 
-test("a burst in one tick becomes one PUT; puts during the flight are merged into the next", async () => {
+test("a burst in one tick becomes one PUT; puts during the flight are merged into the next", { timeout: 30_000 }, async () => {
   const h = harness();
   h.holdPuts();
   const first = Array.from({ length: 100 }, (_, i) => h.writer.enqueue({ kind: "put", key: `k${i % 10}`, value: i }));
@@ -62,14 +62,14 @@ test("a burst in one tick becomes one PUT; puts during the flight are merged int
   assert.equal(Object.keys(h.puts[1]!).length, 10);
 });
 
-test("a put that changes nothing sends nothing", async () => {
+test("a put that changes nothing sends nothing", { timeout: 30_000 }, async () => {
   const h = harness();
   h.setSynced({ eventId: "$s", content: { a: 1 }, sender: "@other:hs" });
   await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
   assert.equal(h.puts.length, 0);
 });
 
-test("a failed write rejects its ops and reads fall back to the synced state", async () => {
+test("a failed write rejects its ops and reads fall back to the synced state", { timeout: 30_000 }, async () => {
   const h = harness({ failWith: new Error("403") });
   h.setSynced({ eventId: "$s", content: { a: 1 }, sender: "@other:hs" });
   await assert.rejects(h.writer.enqueue({ kind: "put", key: "a", value: 2 }), /403/);
@@ -77,7 +77,7 @@ test("a failed write rejects its ops and reads fall back to the synced state", a
   assert.equal(h.writer.idle, true);
 });
 
-test("our write that replaced an event we had not seen puts the other writer's change back", async () => {
+test("our write that replaced an event we had not seen puts the other writer's change back", { timeout: 30_000 }, async () => {
   const h = harness();
   h.setSynced({ eventId: "$base", content: { mine: 0 }, sender: "@me:hs" });
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
@@ -90,7 +90,7 @@ test("our write that replaced an event we had not seen puts the other writer's c
   assert.equal(h.writer.idle, false, "the repair waits for sync to confirm it");
 });
 
-test("our change dropped by a writer who never saw it is applied again", async () => {
+test("our change dropped by a writer who never saw it is applied again", { timeout: 30_000 }, async () => {
   const h = harness();
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
   h.setSynced({ eventId: "$e1", content: { mine: 1 }, sender: "@me:hs" });
@@ -103,7 +103,7 @@ test("our change dropped by a writer who never saw it is applied again", async (
   assert.deepEqual(h.puts[1], { other: 2, mine: 1 });
 });
 
-test("a deliberate change by a writer who saw our value is kept", async () => {
+test("a deliberate change by a writer who saw our value is kept", { timeout: 30_000 }, async () => {
   const h = harness();
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
   h.setSynced({ eventId: "$e1", content: { mine: 1 }, sender: "@me:hs" });
@@ -114,7 +114,7 @@ test("a deliberate change by a writer who saw our value is kept", async () => {
   assert.equal(h.puts.length, 1);
 });
 
-test("a write the timeline never showed is confirmed by fetching the event after two syncs", async () => {
+test("a write the timeline never showed is confirmed by fetching the event after two syncs", { timeout: 30_000 }, async () => {
   const h = harness();
   await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
   assert.equal(h.writer.idle, false);
