@@ -1,3 +1,8 @@
+/**
+ * Memory on a real Synapse: read-your-writes, coalesced bursts, concurrent writers, rooms, per-key mode.
+ *
+ * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
+ */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Memory, memoryInEventRoom } from "../../src/index.js";

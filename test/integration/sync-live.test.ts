@@ -1,6 +1,8 @@
 /**
  * The sync loop on a real Synapse: one client sees another's state change within one sync; a
  * stopped and restarted client resumes from its stored token with no missed and no repeated change.
+ *
+ * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
