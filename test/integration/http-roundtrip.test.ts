@@ -19,8 +19,9 @@ function track(client: HttpClient): HttpClient {
   return client;
 }
 
-let aliceP: Promise<TestUser> | undefined;
-const alice = () => (aliceP ??= newUser("rt").then((u) => (track(u.client), u)));
+// A fresh user per test: under Synapse's default rc_message (burst 10) one user's state PUTs and
+// sends across the whole file would wait out the limit.
+const alice = (): Promise<TestUser> => newUser("rt").then((u) => (track(u.client), u));
 
 test("register with the dummy flow, log in on a chosen device, whoami, log out", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();

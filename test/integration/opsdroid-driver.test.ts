@@ -4,7 +4,7 @@
  * `opsdroid.database` migration, and the HTTP requests nio sends per operation. These pin the data
  * format that mxdb must read and write (OPSDROID.md "The data format").
  */
-import { after, before, test } from "node:test";
+import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { createRoom } from "../../src/http/endpoints/rooms/create-room.js";
 import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
@@ -24,12 +24,19 @@ before(async () => {
   // The venv install (about 40 s cold) happens once, before any test's clock matters.
   await ensureOpsdroidVenv((line) => process.stderr.write(`# ${line}\n`));
   baseUrl = (await testHomeserver()).info.baseUrl;
+});
+
+// A user per test: under Synapse's default limits one user's rooms (rc_room_creation, burst 10)
+// and state PUTs (rc_message, burst 10) for the whole file would wait out the limits.
+const users: TestUser[] = [];
+beforeEach(async () => {
   user = await newUser("opsdroid");
+  users.push(user);
 });
 
 after(async () => {
   await Promise.all(drivers.map((d) => d.close()));
-  await user?.client.close();
+  await Promise.all(users.map((u) => u.client.close()));
 });
 
 async function newRoom(): Promise<string> {
