@@ -10,7 +10,8 @@
  *
  * The shared homeserver must not be stopped or restarted by a test: a test that needs that (a sync
  * loop surviving a restart) starts its own with `Homeserver.start(...)` and calls `stop()` in
- * `after()`. A test that measures throughput lifts the limits for its own users only:
+ * `after()`, with `{ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222() }` to match the run. A
+ * test that measures throughput lifts the limits for its own users only:
  * `newUser(prefix, { unlimited: true })`, with a comment saying why.
  */
 import { randomBytes } from "node:crypto";
@@ -20,7 +21,7 @@ import { Homeserver, type HomeserverInfo } from "../../src/homeserver/synapse.js
 export { Homeserver, type HomeserverInfo };
 
 export const TEST_HOMESERVER_ENV = "MXDB_TEST_HOMESERVER";
-/** Set to 1 to run against a Synapse with MSC4222 on (the second sync path; scripts/test.ts --msc4222). */
+/** "1": the second sync path, a Synapse with MSC4222 on (set by scripts/test.ts for marked files). */
 export const TEST_MSC4222_ENV = "MXDB_TEST_MSC4222";
 export const TEST_RATE_LIMITS = "shared-address" as const;
 
