@@ -3,7 +3,7 @@
  * on the real Synapse: what opsdroid writes, mxdb reads, and the reverse, in all three
  * single_state_key modes, with nested values, unicode keys, list deletes and a legacy room.
  */
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Memory, MigrationError, type SingleStateKey } from "../../src/index.js";
 import { join } from "../../src/http/endpoints/rooms/join.js";
@@ -24,7 +24,12 @@ const closers: Array<() => Promise<void>> = [];
 
 before(async () => {
   baseUrl = (await testHomeserver()).info.baseUrl;
-  [alice, olly] = await Promise.all([newUser("alice"), newUser("olly")]);
+  alice = await newUser("alice");
+});
+// A fresh opsdroid user per test: opsdroid sends a state PUT per put, and one user's PUTs for the
+// whole file would wait out Synapse's default rc_message (0.2/s, burst 10). alice (mxdb) stays one.
+beforeEach(async () => {
+  olly = await newUser("olly");
 });
 after(async () => {
   for (const c of closers.reverse()) await c();
