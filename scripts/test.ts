@@ -1,13 +1,18 @@
 /**
  * `npm test`: unit tests, then (when included) integration tests against ONE real Synapse for the
  * whole run. Synapse is installed once into the git-ignored .venv/synapse, started on loopback with
- * rate limits lifted, described to the test processes in MXDB_TEST_HOMESERVER (JSON), and stopped
- * at the end, on failure and on Ctrl-C.
+ * its stock configuration and default rate limits (but the per-address login limit: every test
+ * client shares 127.0.0.1), described to the test processes in MXDB_TEST_HOMESERVER (JSON), and
+ * stopped at the end, on failure and on Ctrl-C.
+ *
+ * Second sync path: integration files whose first lines hold the marker `mxdb-test: msc4222-too`
+ * run again afterwards against a second Synapse with MSC4222 on (MXDB_TEST_MSC4222=1).
  *
  *   npm test                          all of test/unit and test/integration
  *   npm test -- --unit                unit tests only (no Synapse)
  *   npm test -- --integration         integration tests only
  *   npm test -- test/unit/x.test.ts   just these files
+ *   npm test -- --no-msc4222          skip the MSC4222 second run
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -15,7 +20,12 @@ import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { Homeserver } from "../src/homeserver/synapse.js";
 import { projectRoot } from "../src/homeserver/venv.js";
-import { TEST_HOMESERVER_ENV } from "../test/helpers/homeserver.js";
+import { TEST_HOMESERVER_ENV, TEST_MSC4222_ENV, TEST_RATE_LIMITS } from "../test/helpers/homeserver.js";
+
+/** Backstop for a test without its own timeout (the rules test requires one on every test). */
+const TEST_TIMEOUT_MS = 300_000;
+/** In a test file's first lines: run it on the MSC4222 sync path too. */
+const MSC4222_MARKER = "mxdb-test: msc4222-too";
 
 const root = projectRoot();
 const started = Date.now();
@@ -37,9 +47,10 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-function selectFiles(args: string[]): { files: string[]; integration: number } {
+function selectFiles(args: string[]): { files: string[]; integration: number; msc4222: string[] } {
   const flags = new Set(args.filter((a) => a.startsWith("--")));
-  for (const flag of flags) if (flag !== "--unit" && flag !== "--integration") throw new Error(`unknown option ${flag} (use --unit, --integration or file paths)`);
+  for (const flag of flags) if (flag !== "--unit" && flag !== "--integration" && flag !== "--no-msc4222") throw new Error(`unknown option ${flag} (use --unit, --integration, --no-msc4222 or file paths)`);
+  flags.delete("--no-msc4222");
   const explicit = args.filter((a) => !a.startsWith("--")).map((a) => resolve(a));
   const unitDir = join(root, "test", "unit");
   const integrationDir = join(root, "test", "integration");
@@ -49,8 +60,13 @@ function selectFiles(args: string[]): { files: string[]; integration: number } {
     const both = flags.size === 0;
     files = [...(both || flags.has("--unit") ? findTests(unitDir) : []), ...(both || flags.has("--integration") ? findTests(integrationDir) : [])];
   }
-  const integration = files.filter((f) => f.startsWith(integrationDir + sep)).length;
-  return { files, integration };
+  const integrationFiles = files.filter((f) => f.startsWith(integrationDir + sep));
+  const msc4222 = args.includes("--no-msc4222") ? [] : integrationFiles.filter(optsIntoMsc4222);
+  return { files, integration: integrationFiles.length, msc4222 };
+}
+
+function optsIntoMsc4222(file: string): boolean {
+  return readFileSync(file, "utf8").slice(0, 2_000).includes(MSC4222_MARKER);
 }
 
 /** Counts from the TAP copy of the run (the spec reporter goes to the console). */
@@ -65,14 +81,37 @@ function counts(tapFile: string): { pass: number; fail: number } | undefined {
   }
 }
 
+interface RunResult {
+  code: number;
+  pass: number;
+  fail: number;
+}
+
+/** One `node --test` over `files`, with `env`; counts from its TAP copy. */
+async function runNodeTest(files: string[], env: NodeJS.ProcessEnv, tapFile: string, setChild: (c: ChildProcess) => void): Promise<RunResult> {
+  const args = ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, "--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=tap", `--test-reporter-destination=${tapFile}`, ...files];
+  const code = await new Promise<number>((done) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit", env });
+    setChild(child);
+    child.on("exit", (c, s) => done(c ?? (s ? 128 : 1)));
+    child.on("error", (e) => {
+      console.error(`mxdb test: cannot run node --test: ${e.message}`);
+      done(1);
+    });
+  });
+  const c = counts(tapFile);
+  return { code, pass: c?.pass ?? 0, fail: c?.fail ?? (code === 0 ? 0 : 1) };
+}
+
 async function main(): Promise<number> {
-  const { files, integration } = selectFiles(process.argv.slice(2));
+  const { files, integration, msc4222 } = selectFiles(process.argv.slice(2));
   if (files.length === 0) {
     console.error("mxdb test: no test files found");
     return 1;
   }
-  let hs: Homeserver | undefined;
+  const homeservers: Homeserver[] = [];
   let child: ChildProcess | undefined;
+  const setChild = (c: ChildProcess) => (child = c);
   const scratch = mkdtempSync(join(tmpdir(), "mxdb-test-run-"));
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -83,30 +122,36 @@ async function main(): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const progress = (line: string) => console.log(`mxdb test: ${line}`);
   try {
     const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env[TEST_MSC4222_ENV];
+    let version = "";
     if (integration > 0) {
-      hs = await Homeserver.start({ rateLimits: "lifted", onProgress: (line) => console.log(`mxdb test: ${line}`) });
-      console.log(`mxdb test: integration tests run against Synapse ${hs.info.version} at ${hs.info.baseUrl}`);
+      const hs = await Homeserver.start({ rateLimits: TEST_RATE_LIMITS, onProgress: progress });
+      homeservers.push(hs);
+      version = hs.info.version;
+      console.log(`mxdb test: integration tests run against stock Synapse ${version} at ${hs.info.baseUrl} (default rate limits but rc_login.address)`);
       env[TEST_HOMESERVER_ENV] = JSON.stringify(hs.info);
     }
-    const tapFile = join(scratch, "run.tap");
-    const args = ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=tap", `--test-reporter-destination=${tapFile}`, ...files];
     console.log(`mxdb test: ${files.length - integration} unit and ${integration} integration test files`);
-    const code = await new Promise<number>((done) => {
-      child = spawn(process.execPath, args, { cwd: root, stdio: "inherit", env });
-      child.on("exit", (c, s) => done(c ?? (s ? 128 : 1)));
-      child.on("error", (e) => {
-        console.error(`mxdb test: cannot run node --test: ${e.message}`);
-        done(1);
-      });
-    });
-    const c = counts(tapFile);
-    console.log(`mxdb test: ${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)} s, exit code ${code}${hs ? ` (Synapse ${hs.info.version})` : ""}`);
-    if (c) console.log(`mxdb: ${c.pass} passed, ${c.fail} failed`);
+    const runs = [await runNodeTest(files, env, join(scratch, "run.tap"), setChild)];
+    if (msc4222.length > 0 && !interrupted) {
+      // The second sync path: the opted-in files again, against a fresh Synapse with MSC4222 on.
+      await homeservers.pop()?.stop();
+      const hs = await Homeserver.start({ rateLimits: TEST_RATE_LIMITS, msc4222: true, onProgress: progress });
+      homeservers.push(hs);
+      console.log(`mxdb test: ${msc4222.length} integration files again with MSC4222 on (${hs.info.baseUrl})`);
+      runs.push(await runNodeTest(msc4222, { ...env, [TEST_HOMESERVER_ENV]: JSON.stringify(hs.info), [TEST_MSC4222_ENV]: "1" }, join(scratch, "msc4222.tap"), setChild));
+    }
+    const code = runs.find((r) => r.code !== 0)?.code ?? 0;
+    const pass = runs.reduce((n, r) => n + r.pass, 0);
+    const fail = runs.reduce((n, r) => n + r.fail, 0);
+    console.log(`mxdb test: ${files.length} files${msc4222.length > 0 ? ` (+${msc4222.length} on MSC4222)` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s, exit code ${code}${version ? ` (Synapse ${version})` : ""}`);
+    console.log(`mxdb: ${pass} passed, ${fail} failed`);
     return code;
   } finally {
-    await hs?.stop();
+    for (const hs of homeservers) await hs.stop();
     rmSync(scratch, { recursive: true, force: true });
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

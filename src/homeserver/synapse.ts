@@ -26,7 +26,7 @@ export const SYNAPSE_PACKAGES = [`matrix-synapse==${SYNAPSE_VERSION}`];
 export const STATE_FILE = "mxdb-homeserver.json";
 
 export interface HomeserverOptions {
-  /** "lifted" (default): every limiter at 9999/s; "default": Synapse's own limits untouched. */
+  /** "lifted" (default): every limiter at 9999/s; "default": Synapse's own limits; "shared-address": see config.ts. */
   rateLimits?: RateLimitMode;
   /** Turn on MSC4222 (`use_state_after` sync). Default false: a stock Synapse configuration. */
   msc4222?: boolean;
@@ -192,6 +192,16 @@ export class Homeserver {
   /** Override rc_message for one user (e.g. Synapse's default {0.2/s, burst 10} can't be set: whole numbers only). */
   overrideRateLimit(adminToken: string, userId: string, limit: RateLimitSetting): Promise<RateLimitSetting> {
     return overrideRateLimit(this.http, adminToken, userId, limit);
+  }
+
+  /**
+   * No rate limits for this one user: Synapse skips every per-user limiter (rc_message, joins, room
+   * creation, ...) when the user's override has messages_per_second 0. Login and registration are
+   * limited per address, not per user, so they stay limited.
+   */
+  async liftRateLimits(userId: string): Promise<void> {
+    const admin = await this.adminUser();
+    await this.overrideRateLimit(admin.accessToken, userId, { messagesPerSecond: 0, burstCount: 0 });
   }
 
   readRateLimitOverride(adminToken: string, userId: string): Promise<RateLimitSetting | undefined> {

@@ -1,15 +1,18 @@
 /**
  * The real Synapse for integration tests.
  *
- * `npm test` (scripts/test.ts) starts ONE Synapse for the whole run, rate limits lifted, and passes
+ * `npm test` (scripts/test.ts) starts ONE stock Synapse for the whole run (Synapse's default rate
+ * limits but the per-address login one: mode "shared-address" in src/homeserver/config.ts) and passes
  * its info in MXDB_TEST_HOMESERVER (JSON); testHomeserver() attaches to it. A test file run on its
  * own (`node --import tsx --test test/integration/x.test.ts`) has no such variable, so the first
  * call starts a Synapse for this process (installing it if needed) and it is stopped at exit.
  * Tests never skip for lack of a homeserver.
  *
  * The shared homeserver must not be stopped or restarted by a test: a test that needs that (a sync
- * loop surviving a restart) or Synapse's default rate limits starts its own with
- * `Homeserver.start({ rateLimits: "default" })` and calls `stop()` in `after()`.
+ * loop surviving a restart) starts its own with `Homeserver.start(...)` and calls `stop()` in
+ * `after()`, with `{ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222() }` to match the run. A
+ * test that measures throughput lifts the limits for its own users only:
+ * `newUser(prefix, { unlimited: true })`, with a comment saying why.
  */
 import { randomBytes } from "node:crypto";
 import { HttpClient } from "../../src/http/client.js";
@@ -18,6 +21,13 @@ import { Homeserver, type HomeserverInfo } from "../../src/homeserver/synapse.js
 export { Homeserver, type HomeserverInfo };
 
 export const TEST_HOMESERVER_ENV = "MXDB_TEST_HOMESERVER";
+/** "1": the second sync path, a Synapse with MSC4222 on (set by scripts/test.ts for marked files). */
+export const TEST_MSC4222_ENV = "MXDB_TEST_MSC4222";
+export const TEST_RATE_LIMITS = "shared-address" as const;
+
+export function testMsc4222(): boolean {
+  return process.env[TEST_MSC4222_ENV] === "1";
+}
 
 let shared: Promise<Homeserver> | undefined;
 
@@ -27,7 +37,7 @@ export function testHomeserver(): Promise<Homeserver> {
     const json = process.env[TEST_HOMESERVER_ENV];
     if (json) return Homeserver.fromInfo(JSON.parse(json) as HomeserverInfo);
     // Stopped by the exit hooks in src/homeserver/cleanup.ts when this process ends.
-    return Homeserver.start({ rateLimits: "lifted", onProgress: (line) => process.stderr.write(`# ${line}\n`) });
+    return Homeserver.start({ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222(), onProgress: (line) => process.stderr.write(`# ${line}\n`) });
   })();
   return shared;
 }
@@ -41,10 +51,12 @@ export interface TestUser {
   client: HttpClient;
 }
 
-/** A freshly registered user with a unique localpart `<prefix>-<random>`. */
-export async function newUser(prefix = "u", options: { admin?: boolean } = {}): Promise<TestUser> {
+/** A freshly registered user (shared-secret admin registration: no login) with a unique localpart `<prefix>-<random>`. */
+export async function newUser(prefix = "u", options: { admin?: boolean; unlimited?: boolean } = {}): Promise<TestUser> {
   const hs = await testHomeserver();
   const localpart = `${prefix}-${randomBytes(5).toString("hex")}`.toLowerCase();
   const user = await hs.registerUser(localpart, { admin: options.admin ?? false });
+  // Only for tests that measure throughput (say why at the call).
+  if (options.unlimited) await hs.liftRateLimits(user.userId);
   return { ...user, client: hs.client(user.accessToken) };
 }

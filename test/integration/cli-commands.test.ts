@@ -64,7 +64,7 @@ after(async () => {
 });
 
 describe("mxdb on a real Synapse", () => {
-  test("a put in one process is seen by watch in another and read by get in a third; watch stops cleanly on SIGINT", async () => {
+  test("a put in one process is seen by watch in another and read by get in a third; watch stops cleanly on SIGINT", { timeout: 180_000 }, async () => {
     const watch = start(["watch", "--json", ...as(bob)]);
     await eventually(() => watch.err(), (e) => e.includes("watching") || watch.exitCode !== null, 30_000);
     assert.match(watch.err(), /watching/, watch.err());
@@ -92,20 +92,20 @@ describe("mxdb on a real Synapse", () => {
     assert.deepEqual(JSON.parse(missing.stdout), { key: "no-such-key", found: false });
   });
 
-  test("a wrong password is one line with M_FORBIDDEN and what to do, exit status 1", async () => {
+  test("a wrong password is one line with M_FORBIDDEN and what to do, exit status 1", { timeout: 180_000 }, async () => {
     const r = await mxdb(["get", "colour", "--homeserver", baseUrl, "--user", alice.userId, "--password", "not-the-password", "--room", roomId]);
     assert.equal(r.code, 1);
     assert.match(oneLine(r.stderr), /^mxdb: M_FORBIDDEN: .* — check the user and password, or run mxdb login again$/);
     assert.equal(r.stdout, "");
   });
 
-  test("an unknown room is one line naming the room, exit status 1", async () => {
+  test("an unknown room is one line naming the room, exit status 1", { timeout: 180_000 }, async () => {
     const r = await mxdb(["keys", "--homeserver", baseUrl, "--access-token", alice.accessToken, "--room", "#no-such-room-here:localhost"]);
     assert.equal(r.code, 1);
     assert.match(oneLine(r.stderr), /^mxdb: unknown room "#no-such-room-here:localhost": .*does not exist.* — check --room/);
   });
 
-  test("an invalid JSON value is refused before anything is sent, exit status 2", async () => {
+  test("an invalid JSON value is refused before anything is sent, exit status 2", { timeout: 180_000 }, async () => {
     const trace = join(home, "invalid.jsonl");
     const r = await mxdb(["put", "k", "{not json", "--trace", trace, ...as(alice)]);
     assert.equal(r.code, 2);
@@ -116,7 +116,7 @@ describe("mxdb on a real Synapse", () => {
     assert.match(oneLine(unknown.stderr), /^mxdb: Unknown option '--bogus' \(see mxdb put --help\)$/);
   });
 
-  test("a trace written by the CLI holds no token or password, and mxdb trace prints it", async () => {
+  test("a trace written by the CLI holds no token or password, and mxdb trace prints it", { timeout: 180_000 }, async () => {
     const trace = join(home, "wire.jsonl");
     const byToken = await mxdb(["put", "traced", '"yes"', "--trace", trace, ...as(alice)]);
     assert.equal(byToken.code, 0, byToken.stderr);
@@ -140,7 +140,7 @@ describe("mxdb on a real Synapse", () => {
     assert.ok(!shown.stdout.includes(alice.accessToken));
   });
 
-  test("--config with an opsdroid-style YAML file: connector credentials, rooms, and database options", async () => {
+  test("--config with an opsdroid-style YAML file: connector credentials, rooms, and database options", { timeout: 180_000 }, async () => {
     const config = join(home, "opsdroid.yaml");
     writeFileSync(
       config,
@@ -170,7 +170,7 @@ describe("mxdb on a real Synapse", () => {
     assert.ok((JSON.parse(keys.stdout) as string[]).includes("from-yaml"));
   });
 
-  test("login keeps the session in a 0600 file; whoami and later commands use it", async () => {
+  test("login keeps the session in a 0600 file; whoami and later commands use it", { timeout: 180_000 }, async () => {
     const login = await mxdb(["login", "--homeserver", baseUrl, "--user", alice.userId, "--password", alice.password, "--room", roomId]);
     assert.equal(login.code, 0, login.stderr);
     const session = join(home, "session.json");

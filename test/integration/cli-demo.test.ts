@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { projectRoot } from "../../src/homeserver/venv.js";
 
-test("the demo exits 0 by itself, without stdin, and ends with the wire summary", async () => {
+test("the demo exits 0 by itself, without stdin, and ends with the wire summary", { timeout: 600_000 }, async () => {
   const root = projectRoot();
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "src", "cli", "demo.ts")], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";

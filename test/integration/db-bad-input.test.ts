@@ -58,7 +58,7 @@ const badValues: Array<[string, () => unknown, RegExp]> = [
 ];
 
 for (const [name, make, message] of badValues) {
-  test(`put of ${name} is refused with InvalidValueError and nothing is sent`, async () => {
+  test(`put of ${name} is refused with InvalidValueError and nothing is sent`, { timeout: 180_000 }, async () => {
     const { db, trace } = await shared();
     const before = trace.records.length;
     await assert.rejects(db.put("k", make()), (e: unknown) => e instanceof InvalidValueError && e.key === "k" && message.test(e.message));
@@ -71,7 +71,7 @@ for (const [name, make, message] of badValues) {
 let sharedDb: Promise<Awaited<ReturnType<typeof openWithTrace>>> | undefined;
 const shared = () => (sharedDb ??= openWithTrace(true));
 
-test("content over 65,536 bytes is refused with the key, the size and a hint", async () => {
+test("content over 65,536 bytes is refused with the key, the size and a hint", { timeout: 180_000 }, async () => {
   const { db, trace } = await shared();
   const before = trace.records.length;
   await assert.rejects(db.put("huge", "x".repeat(70_000)), (e: unknown) => e instanceof EventTooLargeError && e.key === "huge" && e.size > 65_536 && /singleStateKey: false/.test(e.message));
@@ -83,7 +83,7 @@ test("content over 65,536 bytes is refused with the key, the size and a hint", a
   assert.deepEqual(await db.get("keep"), { safe: true });
 });
 
-test("with singleStateKey false, keys over 255 bytes or starting with @ are refused", async () => {
+test("with singleStateKey false, keys over 255 bytes or starting with @ are refused", { timeout: 180_000 }, async () => {
   const { db, trace } = await openWithTrace(false);
   const before = trace.records.length;
   await assert.rejects(db.put("k".repeat(256), 1), (e: unknown) => e instanceof InvalidKeyError && /255 bytes/.test(e.message));
@@ -96,7 +96,7 @@ test("with singleStateKey false, keys over 255 bytes or starting with @ are refu
   assert.equal(await db.get("k".repeat(255)), "fits");
 });
 
-test("an unknown room name is refused, in open and in inRoom", async () => {
+test("an unknown room name is refused, in open and in inRoom", { timeout: 180_000 }, async () => {
   await assert.rejects(
     Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, defaultRoom: "nope", syncTimeoutMs: 5000 }),
     (e: unknown) => e instanceof UnknownRoomError && /nope/.test(e.message) && /main/.test(e.message),
@@ -106,14 +106,14 @@ test("an unknown room name is refused, in open and in inRoom", async () => {
   await assert.rejects(db.inRoom("not-a-room", () => db.get("k")), UnknownRoomError);
 });
 
-test("bad options are ConfigErrors before any request", async () => {
+test("bad options are ConfigErrors before any request", { timeout: 180_000 }, async () => {
   await assert.rejects(Memory.open({ homeserver: "ftp://127.0.0.1", accessToken: "x" }), ConfigError);
   await assert.rejects(Memory.open({ homeserver: baseUrl }), ConfigError);
   await assert.rejects(Memory.open({ homeserver: baseUrl, accessToken: "x", rooms: { main: "general" } }), ConfigError);
   await assert.rejects(Memory.open({ homeserver: baseUrl, accessToken: "x", singleStateKey: 3 as unknown as boolean }), ConfigError);
 });
 
-test("a put into an encrypted room with shouldEncrypt never writes plaintext", async () => {
+test("a put into an encrypted room with shouldEncrypt never writes plaintext", { timeout: 180_000 }, async () => {
   // encryption: false leaves out the crypto layer, so the put must be refused (with it, values are
   // encrypted: test/integration/e2ee-*.test.ts).
   const trace = memoryTraceSink();
@@ -128,7 +128,7 @@ test("a put into an encrypted room with shouldEncrypt never writes plaintext", a
   assert.equal(await plain.get("deliberately"), "plaintext");
 });
 
-test("a closed memory refuses calls", async () => {
+test("a closed memory refuses calls", { timeout: 180_000 }, async () => {
   const db = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000 });
   await db.close();
   await assert.rejects(db.get("keep"), MemoryClosedError);

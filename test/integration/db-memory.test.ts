@@ -1,3 +1,8 @@
+/**
+ * Memory on a real Synapse: read-your-writes, coalesced bursts, concurrent writers, rooms, per-key mode.
+ *
+ * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
+ */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Memory, memoryInEventRoom } from "../../src/index.js";
@@ -28,7 +33,7 @@ after(async () => {
 });
 
 describe("Memory on a real Synapse", () => {
-  test("put, get and delete read their own writes at once, and another client sees them", async () => {
+  test("put, get and delete read their own writes at once, and another client sees them", { timeout: 180_000 }, async () => {
     const a = await memory(alice);
     const put = a.put("twim", { hello: "world" });
     assert.deepEqual(await a.get("twim"), { hello: "world" }); // before the write lands
@@ -43,7 +48,7 @@ describe("Memory on a real Synapse", () => {
     await a.flush();
   });
 
-  test("a burst of 1,000 puts over 100 keys costs at most 5 state PUTs and every value reads back", async (t) => {
+  test("a burst of 1,000 puts over 100 keys costs at most 5 state PUTs and every value reads back", { timeout: 180_000 }, async (t) => {
     const trace = memoryTraceSink();
     const room = await sharedRoom(alice);
     const a = await memory(alice, { rooms: { main: room }, trace });
@@ -59,7 +64,7 @@ describe("Memory on a real Synapse", () => {
     assert.deepEqual(await b.get("k42"), { i: 942 });
   });
 
-  test("two writers putting different keys into one state event at the same time both survive", async () => {
+  test("two writers putting different keys into one state event at the same time both survive", { timeout: 180_000 }, async () => {
     const room = await sharedRoom(alice, [bob]);
     const a = await memory(alice, { rooms: { main: room } });
     const b = await memory(bob, { rooms: { main: room } });
@@ -77,7 +82,7 @@ describe("Memory on a real Synapse", () => {
     assert.equal(keys.length, 100, `missing: ${100 - keys.length}`);
   });
 
-  test("inRoom scopes the room to its own async context", async () => {
+  test("inRoom scopes the room to its own async context", { timeout: 180_000 }, async () => {
     const other = await sharedRoom(alice);
     const a = await memory(alice);
     await Promise.all([
@@ -93,7 +98,7 @@ describe("Memory on a real Synapse", () => {
     assert.equal(await handler({ target: other }), "other");
   });
 
-  test("singleStateKey false stores each key in its own event, in opsdroid's format", async () => {
+  test("singleStateKey false stores each key in its own event, in opsdroid's format", { timeout: 180_000 }, async () => {
     const a = await memory(alice, { singleStateKey: false });
     await a.put("solo", [1, 2, 3]);
     const b = await memory(bob, { singleStateKey: false });

@@ -3,7 +3,7 @@
  * on the real Synapse: what opsdroid writes, mxdb reads, and the reverse, in all three
  * single_state_key modes, with nested values, unicode keys, list deletes and a legacy room.
  */
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Memory, MigrationError, type SingleStateKey } from "../../src/index.js";
 import { join } from "../../src/http/endpoints/rooms/join.js";
@@ -24,7 +24,12 @@ const closers: Array<() => Promise<void>> = [];
 
 before(async () => {
   baseUrl = (await testHomeserver()).info.baseUrl;
-  [alice, olly] = await Promise.all([newUser("alice"), newUser("olly")]);
+  alice = await newUser("alice");
+});
+// A fresh opsdroid user per test: opsdroid sends a state PUT per put, and one user's PUTs for the
+// whole file would wait out Synapse's default rc_message (0.2/s, burst 10). alice (mxdb) stays one.
+beforeEach(async () => {
+  olly = await newUser("olly");
 });
 after(async () => {
   for (const c of closers.reverse()) await c();
@@ -49,7 +54,7 @@ async function databaseEvents(roomId: string) {
 
 for (const mode of [true, false, "fixed-name"] as const) {
   describe(`single_state_key: ${JSON.stringify(mode)}`, () => {
-    test("what opsdroid writes, mxdb reads; what mxdb writes, opsdroid reads", async () => {
+    test("what opsdroid writes, mxdb reads; what mxdb writes, opsdroid reads", { timeout: 600_000 }, async () => {
       const roomId = await sharedRoom(alice, [olly]);
       const ops = await opsdroid(roomId, mode);
       await ops.put("twim", { hello: "world" });
@@ -84,7 +89,7 @@ for (const mode of [true, false, "fixed-name"] as const) {
       }
     });
 
-    test("list deletes both ways return the removed values", async () => {
+    test("list deletes both ways return the removed values", { timeout: 600_000 }, async () => {
       const roomId = await sharedRoom(alice, [olly]);
       const db = await mxdb(roomId, mode);
       await db.put("a", 1);
@@ -109,7 +114,7 @@ for (const mode of [true, false, "fixed-name"] as const) {
 
 describe("legacy opsdroid.database rooms", () => {
   for (const mode of [true, false] as const) {
-    test(`mxdb migrates them once, as opsdroid does (single_state_key: ${mode})`, async () => {
+    test(`mxdb migrates them once, as opsdroid does (single_state_key: ${mode})`, { timeout: 600_000 }, async () => {
       const roomId = await sharedRoom(alice, [olly]);
       const legacyKey = mode ? "" : "old";
       const legacyContent = mode ? { old: "value", n: 1 } : { nested: { v: 1 } };
@@ -135,7 +140,7 @@ describe("legacy opsdroid.database rooms", () => {
 });
 
 describe("a legacy migration that fails", () => {
-  test("is reported to the call that ran it, and not retried on every call", async () => {
+  test("is reported to the call that ran it, and not retried on every call", { timeout: 600_000 }, async () => {
     // Bob may read but not write state (power level 0 < state_default 50): his migration PUT is refused.
     const roomId = await sharedRoom(alice);
     await alice.client.send(putState, { roomId, eventType: "opsdroid.database", stateKey: "", content: { old: 1 } });

@@ -26,7 +26,7 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("a password login keeps its device in the store and reuses it on the next open", async () => {
+test("a password login keeps its device in the store and reuses it on the next open", { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "mxdb-store-"));
   dirs.push(dir);
   const opts = { homeserver: baseUrl, userId: alice.userId, password: alice.password, rooms: { main: roomId }, store: dir, syncTimeoutMs: 5000 };
@@ -42,14 +42,14 @@ test("a password login keeps its device in the store and reuses it on the next o
   await second.close();
 });
 
-test("a wrong password is a MatrixError with its errcode", async () => {
+test("a wrong password is a MatrixError with its errcode", { timeout: 180_000 }, async () => {
   await assert.rejects(
     Memory.open({ homeserver: baseUrl, userId: alice.userId, password: "wrong", rooms: { main: roomId } }),
     (e: unknown) => (e as { errcode?: string }).errcode === "M_FORBIDDEN",
   );
 });
 
-test("watch reports other writers' changes key by key, deletions included", async () => {
+test("watch reports other writers' changes key by key, deletions included", { timeout: 180_000 }, async () => {
   const watcher = await Memory.open({ homeserver: baseUrl, accessToken: bob.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000 });
   const writer = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000 });
   const seen: MemoryChange[] = [];
@@ -85,7 +85,7 @@ test("a memory whose token is revoked stops syncing, and close still returns (re
   await db.close(); // closed: a second close has nothing left to do
 });
 
-test("a memory with no encrypted room and no crypto account loads no crypto and uploads no keys", async () => {
+test("a memory with no encrypted room and no crypto account loads no crypto and uploads no keys", { timeout: 180_000 }, async () => {
   const trace = memoryTraceSink();
   const fresh = await newUser("plain");
   const room = await sharedRoom(fresh);

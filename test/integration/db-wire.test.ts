@@ -20,12 +20,10 @@ const RECORD = process.env.MXDB_RECORD_WIRE === "1";
 const BACKGROUND = /\/(sync|keys\/upload|keys\/query|keys\/changes)$/;
 
 let baseUrl: string;
-let alice: TestUser;
 const open: Memory[] = [];
 
 before(async () => {
   baseUrl = (await testHomeserver()).info.baseUrl;
-  alice = await newUser("wire");
 });
 after(async () => {
   await Promise.all(open.map((m) => m.close()));
@@ -39,7 +37,9 @@ const MODES: Array<[string, SingleStateKey]> = [
 
 for (const [dir, mode] of MODES) {
   describe(`wire transcripts, singleStateKey: ${JSON.stringify(mode)}`, () => {
-    test("each operation sends exactly the recorded exchanges", async () => {
+    test("each operation sends exactly the recorded exchanges", { timeout: 180_000 }, async () => {
+      // A user per mode: one user's ~15 state PUTs would pass rc_message's burst (10) and add 429s.
+      const alice: TestUser = await newUser("wire");
       const roomId = await sharedRoom(alice);
       const trace = memoryTraceSink();
       const db = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, singleStateKey: mode, syncTimeoutMs: 5000, trace });

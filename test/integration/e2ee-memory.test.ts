@@ -50,7 +50,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("values in an encrypted room: Megolm events referenced from state, read by another user's device, after restarts and by a second device", async () => {
+test("values in an encrypted room: Megolm events referenced from state, read by another user's device, after restarts and by a second device", { timeout: 600_000 }, async () => {
   const aliceStore = tempDir();
   // Bob's device exists (keys uploaded) before Alice writes, so the room key reaches it.
   const b = await memory({ accessToken: bob.accessToken });

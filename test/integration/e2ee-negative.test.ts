@@ -56,7 +56,7 @@ async function refusal(db: Memory, key: string): Promise<UndecryptableValueError
   return e;
 }
 
-test("replayed, copied and misplaced Megolm messages are refused end to end; a plaintext room key is rejected", async () => {
+test("replayed, copied and misplaced Megolm messages are refused end to end; a plaintext room key is rejected", { timeout: 600_000 }, async () => {
   const store = mkdtempSync(join(tmpdir(), "mxdb-neg-"));
   dirs.push(store);
   const writer = await memory(store);

@@ -55,7 +55,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("matrix-nio and mxdb read each other's encrypted values in opsdroid's format", async () => {
+test("matrix-nio and mxdb read each other's encrypted values in opsdroid's format", { timeout: 600_000 }, async () => {
   const store = mkdtempSync(join(tmpdir(), "mxdb-nio-"));
   dirs.push(store);
   peer = await startNio({ homeserver: baseUrl, user_id: nina.userId, password: nina.password, room_id: roomId, store_path: store });

@@ -35,7 +35,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("opsdroid's DatabaseMatrix with should_encrypt reads what mxdb wrote, and mxdb reads what it wrote", async () => {
+test("opsdroid's DatabaseMatrix with should_encrypt reads what mxdb wrote, and mxdb reads what it wrote", { timeout: 600_000 }, async () => {
   const store = mkdtempSync(join(tmpdir(), "mxdb-ops-e2ee-"));
   dirs.push(store);
   ops = await startEncryptedOpsdroid({ homeserver: baseUrl, user_id: olly.userId, password: olly.password, rooms: { main: roomId }, store_path: join(store, "nio") });

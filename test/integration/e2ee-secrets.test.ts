@@ -61,7 +61,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("a marker written encrypted is nowhere on the server, the crypto store is sealed, the trace has no secrets", async () => {
+test("a marker written encrypted is nowhere on the server, the crypto store is sealed, the trace has no secrets", { timeout: 600_000 }, async () => {
   const nioStore = tempDir();
   peer = await startNio({ homeserver: baseUrl, user_id: nina.userId, password: nina.password, room_id: roomId, store_path: nioStore });
   const nio = peer;
@@ -134,7 +134,7 @@ test("a marker written encrypted is nowhere on the server, the crypto store is s
   assert.ok(!trace.includes(marker), "marker in the trace");
 });
 
-test("a passphrase-sealed store reopens with the passphrase and refuses another", async () => {
+test("a passphrase-sealed store reopens with the passphrase and refuses another", { timeout: 600_000 }, async () => {
   const storeDir = tempDir();
   const base = { homeserver: baseUrl, userId: alice.userId, password: alice.password, rooms: { main: roomId }, store: storeDir, syncTimeoutMs: 2000 };
   const db = await Memory.open({ ...base, storePassphrase: "correct horse" });

@@ -7,7 +7,7 @@ import { getServerVersion } from "../../src/http/endpoints/admin/server-version.
 import { SYNAPSE_VERSION } from "../../src/homeserver/synapse.js";
 import { newUser, testHomeserver } from "../helpers/homeserver.js";
 
-test("the test homeserver is up on loopback and answers /health with OK", async () => {
+test("the test homeserver is up on loopback and answers /health with OK", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   assert.match(hs.info.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
   const client = hs.client();
@@ -19,7 +19,7 @@ test("the test homeserver is up on loopback and answers /health with OK", async 
   }
 });
 
-test("it runs the pinned Synapse version", async () => {
+test("it runs the pinned Synapse version", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   assert.equal(hs.info.version, SYNAPSE_VERSION);
   const client = hs.client();
@@ -31,7 +31,7 @@ test("it runs the pinned Synapse version", async () => {
   }
 });
 
-test("a registered user's token passes /account/whoami", async () => {
+test("a registered user's token passes /account/whoami", { timeout: 180_000 }, async () => {
   const user = await newUser("whoami");
   try {
     const me = await user.client.send(whoami, undefined);
@@ -43,14 +43,14 @@ test("a registered user's token passes /account/whoami", async () => {
   }
 });
 
-test("registering a taken localpart fails with M_USER_IN_USE", async () => {
+test("registering a taken localpart fails with M_USER_IN_USE", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   const localpart = `twice-${Date.now().toString(36)}`;
   await hs.registerUser(localpart);
   await assert.rejects(hs.registerUser(localpart), (error: unknown) => isMatrixError(error, "M_USER_IN_USE"));
 });
 
-test("a rate-limit override is stored for the user and can be read back", async () => {
+test("a rate-limit override is stored for the user and can be read back", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   const admin = await hs.adminUser();
   const user = await newUser("limited");

@@ -9,7 +9,7 @@ import { pidAlive } from "../../src/homeserver/process.js";
 
 // These start their own Synapse: the run's shared one must never be stopped by a test.
 
-test("stopProcess/startProcess restarts on the same port with the same data", async () => {
+test("stopProcess/startProcess restarts on the same port with the same data", { timeout: 180_000 }, async () => {
   const hs = await Homeserver.start({ rateLimits: "default" });
   const { dir, port, pid } = hs.info;
   try {
@@ -34,7 +34,7 @@ test("stopProcess/startProcess restarts on the same port with the same data", as
   assert.equal(existsSync(dir), false, "stop() removes the temp dir");
 });
 
-test("a detached homeserver is found again by attach(dir) and stopped from there", async () => {
+test("a detached homeserver is found again by attach(dir) and stopped from there", { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "mxdb-detached-test-"));
   try {
     const hs = await Homeserver.start({ dir, detached: true });

@@ -15,7 +15,7 @@ after(async () => {
   await Promise.all(clients.map((c) => c.close()));
 });
 
-test("14 distinct sends over a burst-10 limit all succeed after 429 waits, and all 14 events exist", async () => {
+test("14 distinct sends over a burst-10 limit all succeed after 429 waits, and all 14 events exist", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   const user = await newUser("burst");
   clients.push(user.client);

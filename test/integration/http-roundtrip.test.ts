@@ -19,10 +19,11 @@ function track(client: HttpClient): HttpClient {
   return client;
 }
 
-let aliceP: Promise<TestUser> | undefined;
-const alice = () => (aliceP ??= newUser("rt").then((u) => (track(u.client), u)));
+// A fresh user per test: under Synapse's default rc_message (burst 10) one user's state PUTs and
+// sends across the whole file would wait out the limit.
+const alice = (): Promise<TestUser> => newUser("rt").then((u) => (track(u.client), u));
 
-test("register with the dummy flow, log in on a chosen device, whoami, log out", async () => {
+test("register with the dummy flow, log in on a chosen device, whoami, log out", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   const anon = track(new HttpClient({ baseUrl: hs.baseUrl }));
   const username = `reg-${randomBytes(4).toString("hex")}`;
@@ -44,7 +45,7 @@ test("register with the dummy flow, log in on a chosen device, whoami, log out",
   await assert.rejects(client.send(api.whoami, undefined), (e: unknown) => api.isMatrixError(e, "M_UNKNOWN_TOKEN") && e.status === 401);
 });
 
-test("a plain and an encrypted room: the encryption state event is there only in the second", async () => {
+test("a plain and an encrypted room: the encryption state event is there only in the second", { timeout: 180_000 }, async () => {
   const { client } = await alice();
   const plain = await client.send(api.createRoom, { preset: "private_chat", name: "plain" });
   const encrypted = await client.send(api.createRoom, {
@@ -55,7 +56,7 @@ test("a plain and an encrypted room: the encryption state event is there only in
   await assert.rejects(client.send(api.getStateContent, { roomId: plain.room_id, eventType: "m.room.encryption", stateKey: "" }), (e: unknown) => api.isMatrixError(e, "M_NOT_FOUND") && e.status === 404);
 });
 
-test("state put and get, with and without format=event, for awkward and empty keys", async () => {
+test("state put and get, with and without format=event, for awkward and empty keys", { timeout: 180_000 }, async () => {
   const { client, userId } = await alice();
   const { room_id: roomId } = await client.send(api.createRoom, { preset: "private_chat" });
   const type = "dev.opsdroid.database";
@@ -80,7 +81,7 @@ test("state put and get, with and without format=event, for awkward and empty ke
   );
 });
 
-test("a send repeated with the same transaction ID makes one event; redaction empties it", async () => {
+test("a send repeated with the same transaction ID makes one event; redaction empties it", { timeout: 180_000 }, async () => {
   const { client } = await alice();
   const { room_id: roomId } = await client.send(api.createRoom, { preset: "private_chat" });
   const txnId = client.txnId();
@@ -103,7 +104,7 @@ test("a send repeated with the same transaction ID makes one event; redaction em
   assert.equal(after.unsigned?.redacted_because?.event_id, red.event_id);
 });
 
-test("alias resolution, a second user joins by alias with via, both are joined members, one leaves", async () => {
+test("alias resolution, a second user joins by alias with via, both are joined members, one leaves", { timeout: 180_000 }, async () => {
   const hs = await testHomeserver();
   const owner = await alice();
   const bob = await newUser("rt-bob");
@@ -124,7 +125,7 @@ test("alias resolution, a second user joins by alias with via, both are joined m
   assert.deepEqual(Object.keys((await owner.client.send(api.joinedMembers, { roomId: room.room_id })).joined), [owner.userId]);
 });
 
-test("media: upload bytes, download them back through the authenticated endpoint", async () => {
+test("media: upload bytes, download them back through the authenticated endpoint", { timeout: 180_000 }, async () => {
   const { client } = await alice();
   const config = await client.send(api.mediaConfig, undefined);
   assert.equal(typeof config["m.upload.size"], "number");
@@ -136,7 +137,7 @@ test("media: upload bytes, download them back through the authenticated endpoint
   assert.deepEqual(await client.send(api.download, mxc), bytes);
 });
 
-test("device keys: upload, query by another user, claim a one-time key once", async () => {
+test("device keys: upload, query by another user, claim a one-time key once", { timeout: 180_000 }, async () => {
   const { client, userId, deviceId } = await alice();
   const bob = await newUser("rt-keys");
   track(bob.client);

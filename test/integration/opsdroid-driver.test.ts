@@ -4,7 +4,7 @@
  * `opsdroid.database` migration, and the HTTP requests nio sends per operation. These pin the data
  * format that mxdb must read and write (OPSDROID.md "The data format").
  */
-import { after, before, test } from "node:test";
+import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { createRoom } from "../../src/http/endpoints/rooms/create-room.js";
 import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
@@ -24,12 +24,19 @@ before(async () => {
   // The venv install (about 40 s cold) happens once, before any test's clock matters.
   await ensureOpsdroidVenv((line) => process.stderr.write(`# ${line}\n`));
   baseUrl = (await testHomeserver()).info.baseUrl;
+});
+
+// A user per test: under Synapse's default limits one user's rooms (rc_room_creation, burst 10)
+// and state PUTs (rc_message, burst 10) for the whole file would wait out the limits.
+const users: TestUser[] = [];
+beforeEach(async () => {
   user = await newUser("opsdroid");
+  users.push(user);
 });
 
 after(async () => {
   await Promise.all(drivers.map((d) => d.close()));
-  await user?.client.close();
+  await Promise.all(users.map((u) => u.client.close()));
 });
 
 async function newRoom(): Promise<string> {
@@ -68,7 +75,7 @@ const MODES: { mode: boolean | string; stateKey: string }[] = [
 ];
 
 for (const { mode, stateKey } of MODES) {
-  test(`single_state_key ${JSON.stringify(mode)}: put writes ${TYPE} with state key "${stateKey}", get reads it, delete empties it`, async () => {
+  test(`single_state_key ${JSON.stringify(mode)}: put writes ${TYPE} with state key "${stateKey}", get reads it, delete empties it`, { timeout: 600_000 }, async () => {
     const roomId = await newRoom();
     const ops = await opsdroid(roomId, { single_state_key: mode });
 
@@ -86,7 +93,7 @@ for (const { mode, stateKey } of MODES) {
   });
 }
 
-test("single_state_key true keeps every key in one event and a list delete returns the removed values", async () => {
+test("single_state_key true keeps every key in one event and a list delete returns the removed values", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   const ops = await opsdroid(roomId, { single_state_key: true });
   await ops.put("a", 1);
@@ -100,7 +107,7 @@ test("single_state_key true keeps every key in one event and a list delete retur
   assert.deepEqual(await ops.get("b"), { two: [2, 2] });
 });
 
-test("a unicode key and a nested value round-trip exactly, as state key and as content", async () => {
+test("a unicode key and a nested value round-trip exactly, as state key and as content", { timeout: 600_000 }, async () => {
   const key = "clé 🔑/ü?#";
   const value = { list: [1, "zwei", { drei: null }, true], nested: { "ß": { deep: ["ü", -7, 9007199254740991] } }, empty: {} };
 
@@ -117,7 +124,7 @@ test("a unicode key and a nested value round-trip exactly, as state key and as c
   assert.deepEqual(await single.get(key), value);
 });
 
-test("a legacy opsdroid.database event (single state key) is copied to dev.opsdroid.database and redacted on first use", async () => {
+test("a legacy opsdroid.database event (single state key) is copied to dev.opsdroid.database and redacted on first use", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   await user.client.send(putState, { roomId, eventType: LEGACY_TYPE, stateKey: "", content: { legacy: { v: 1 }, other: "x" } });
 
@@ -131,7 +138,7 @@ test("a legacy opsdroid.database event (single state key) is copied to dev.opsdr
   assert.ok(legacy.unsigned?.redacted_because, "the legacy event was redacted");
 });
 
-test("a legacy opsdroid.database event per key is wrapped as {state_key: content} when migrated", async () => {
+test("a legacy opsdroid.database event per key is wrapped as {state_key: content} when migrated", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   await user.client.send(putState, { roomId, eventType: LEGACY_TYPE, stateKey: "reminders", content: { at: "9:00", n: 3 } });
 
@@ -141,7 +148,7 @@ test("a legacy opsdroid.database event per key is wrapped as {state_key: content
   assert.deepEqual((await stateOf(roomId, LEGACY_TYPE)).map((e) => e.content), [{}]);
 });
 
-test("opsdroid's request pattern: a migration check first, then one GET per get and GET + PUT per put", async () => {
+test("opsdroid's request pattern: a migration check first, then one GET per get and GET + PUT per put", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   const ops = await opsdroid(roomId, { single_state_key: true });
   // nio percent-encodes the room ID's "!" and drops the trailing slash of an empty state key.
@@ -171,7 +178,7 @@ test("opsdroid's request pattern: a migration check first, then one GET per get 
   });
 });
 
-test("a float value is sent and rejected by the server: the promise rejects with MatrixException M_BAD_JSON", async () => {
+test("a float value is sent and rejected by the server: the promise rejects with MatrixException M_BAD_JSON", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   const ops = await opsdroid(roomId, { single_state_key: false });
   await assert.rejects(ops.put("pi", 3.14), (error: unknown) => {
@@ -183,7 +190,7 @@ test("a float value is sent and rejected by the server: the promise rejects with
   assert.deepEqual(await stateOf(roomId), []);
 });
 
-test("bench ops measure inside Python and report per-op results", async () => {
+test("bench ops measure inside Python and report per-op results", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   const ops = await opsdroid(roomId, { single_state_key: false });
   const put = await ops.request<{ wall_us: number; results: { key: string; ok: boolean; result: unknown; us: number }[] }>({
@@ -214,7 +221,7 @@ test("bench ops measure inside Python and report per-op results", async () => {
   ]);
 });
 
-test("memory_in_room runs an op against another room of the connector", async () => {
+test("memory_in_room runs an op against another room of the connector", { timeout: 600_000 }, async () => {
   const main = await newRoom();
   const other = await newRoom();
   const ops = await opsdroid(main, { single_state_key: false, rooms: { main, other } });
@@ -226,7 +233,7 @@ test("memory_in_room runs an op against another room of the connector", async ()
   assert.equal(await ops.get("where", { room: other }), "other");
 });
 
-test("password login works, and encryption is refused with a clear error", async () => {
+test("password login works, and encryption is refused with a clear error", { timeout: 600_000 }, async () => {
   const roomId = await newRoom();
   // A device of its own: logging in with the test user's device ID would end that device's token.
   const ops = await opsdroid(roomId, { access_token: undefined, password: user.password, device_id: "OPSDROIDPW" });

@@ -2,6 +2,8 @@
  * Synapse stopped during a long-poll: the loop backs off (no busy loop), does not end, and after
  * Synapse restarts it resumes with a correct picture. Uses a dedicated homeserver (the shared one
  * must not be stopped).
+ *
+ * mxdb-test: msc4222-too
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +13,7 @@ import type { HttpClient } from "../../src/http/client.js";
 import { isMxdbError } from "../../src/http/errors.js";
 import { MemoryStore } from "../../src/store/store.js";
 import { SyncLoop } from "../../src/sync/sync-loop.js";
-import { Homeserver } from "../helpers/homeserver.js";
+import { Homeserver, TEST_RATE_LIMITS, testMsc4222 } from "../helpers/homeserver.js";
 import { createRoom } from "../../src/http/endpoints/rooms/create-room.js";
 import { join } from "../../src/http/endpoints/rooms/join.js";
 
@@ -20,14 +22,15 @@ let hs: Homeserver;
 const clients: HttpClient[] = [];
 
 before(async () => {
-  hs = await Homeserver.start({ rateLimits: "lifted" });
+  // The shared run's stock settings; MSC4222 when this file runs on the second sync path.
+  hs = await Homeserver.start({ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222() });
 });
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await hs?.stop();
 });
 
-test("Synapse stopped during a long-poll: the loop backs off, survives, and resumes with a correct picture", async () => {
+test("Synapse stopped during a long-poll: the loop backs off, survives, and resumes with a correct picture", { timeout: 180_000 }, async () => {
   const [a, b] = await Promise.all([hs.registerUser("restart-a"), hs.registerUser("restart-b")]);
   const A = hs.client(a.accessToken);
   const B = hs.client(b.accessToken);

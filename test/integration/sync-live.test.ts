@@ -1,6 +1,8 @@
 /**
  * The sync loop on a real Synapse: one client sees another's state change within one sync; a
  * stopped and restarted client resumes from its stored token with no missed and no repeated change.
+ *
+ * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -51,7 +53,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test("B sees A's state change within one sync, and its picture matches the server's", async () => {
+test("B sees A's state change within one sync, and its picture matches the server's", { timeout: 180_000 }, async () => {
   const b = loopFor(bob);
   b.start();
   await b.whenSynced();
@@ -71,7 +73,7 @@ test("B sees A's state change within one sync, and its picture matches the serve
   await b.stop();
 });
 
-test("a stopped and restarted client resumes from its stored token: no missed, no repeated change", async () => {
+test("a stopped and restarted client resumes from its stored token: no missed, no repeated change", { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "mxdb-sync-restart-"));
   dirs.push(dir);
   const seen: string[] = [];
@@ -99,7 +101,7 @@ test("a stopped and restarted client resumes from its stored token: no missed, n
   await second.stop();
 });
 
-test("classic (stateAfter: 'never') and state_after loops hold the same picture of the same room", async () => {
+test("classic (stateAfter: 'never') and state_after loops hold the same picture of the same room", { timeout: 180_000 }, async () => {
   const classic = loopFor(bob, new MemoryStore(), { stateAfter: "never" });
   const modern = loopFor(bob, new MemoryStore());
   classic.start();

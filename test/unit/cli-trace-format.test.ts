@@ -16,7 +16,7 @@ const record = (over: Partial<TraceRecord>): TraceRecord => ({
   ...over,
 });
 
-test("endpointOf names the endpoint with the spec's path parameters", () => {
+test("endpointOf names the endpoint with the spec's path parameters", { timeout: 30_000 }, () => {
   const hs = "http://127.0.0.1:8008/_matrix/client/v3";
   assert.equal(endpointOf("PUT", `${hs}/rooms/!r%3Ax/state/dev.opsdroid.database/`), "PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}");
   assert.equal(endpointOf("PUT", `${hs}/rooms/!r%3Ax/state/dev.opsdroid.database/k`), "PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}");
@@ -27,7 +27,7 @@ test("endpointOf names the endpoint with the spec's path parameters", () => {
   assert.equal(endpointOf("GET", `${hs}/sync?since=s1&timeout=30000`), "GET /_matrix/client/v3/sync");
 });
 
-test("formatExchange shows status, duration, bodies as indented JSON, and notes base64 bodies", () => {
+test("formatExchange shows status, duration, bodies as indented JSON, and notes base64 bodies", { timeout: 30_000 }, () => {
   const text = formatExchange(record({ method: "PUT", url: "http://h/_matrix/client/v3/rooms/!r/state/t/", requestBody: '{"a":{"b":1}}', responseBody: '{"event_id":"$e"}', durationMs: 12.4 }));
   assert.match(text, /^── 2025-01-01T00:00:00.000Z {2}PUT http:\/\/h\/_matrix\/client\/v3\/rooms\/!r\/state\/t\/$/m);
   assert.match(text, /^ {3}200 {2}in 12 ms/m);
@@ -38,7 +38,7 @@ test("formatExchange shows status, duration, bodies as indented JSON, and notes 
   assert.match(failed, /no response: ECONNREFUSED/);
 });
 
-test("summarise counts requests and bytes per endpoint", () => {
+test("summarise counts requests and bytes per endpoint", { timeout: 30_000 }, () => {
   const s = summarise([
     record({ method: "PUT", url: "http://h/_matrix/client/v3/rooms/!r/state/t/", requestBody: '{"k":"é"}', responseBody: '{"event_id":"$1"}' }),
     record({ method: "PUT", url: "http://h/_matrix/client/v3/rooms/!r/state/t/", requestBody: "{}", responseBody: '{"errcode":"M_FORBIDDEN"}', status: 403 }),
@@ -53,7 +53,7 @@ test("summarise counts requests and bytes per endpoint", () => {
   assert.match(formatSummary(s), /^ +2 {2}PUT \/_matrix\/client\/v3\/rooms\/\{roomId\}.* \(1 errors\)$/m);
 });
 
-test("parseTrace names a line that is not a trace record", () => {
+test("parseTrace names a line that is not a trace record", { timeout: 30_000 }, () => {
   assert.equal(parseTrace(`${JSON.stringify(record({}))}\n\n`).length, 1);
   assert.throws(() => parseTrace('{"method":"GET","url":"x"}\nnot json\n', "t.jsonl"), /t\.jsonl line 2 is not JSON/);
   assert.throws(() => parseTrace('{"hello":1}\n', "t.jsonl"), /line 1 is not a trace record/);

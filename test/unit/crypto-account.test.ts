@@ -11,7 +11,7 @@ const A = "@alice:example.org";
 type Upload = Extract<OutgoingRequest, { kind: "keys_upload" }>;
 const upload = (reqs: OutgoingRequest[]) => reqs.find((r): r is Upload => r.kind === "keys_upload");
 
-test("first upload: signed device keys, half of max one-time keys, a signed fallback key", async () => {
+test("first upload: signed device keys, half of max one-time keys, a signed fallback key", { timeout: 30_000 }, async () => {
   const a = await openClient(A, "DEV1");
   const backend = await olmBackend();
   const req = upload(a.machine.outgoingRequests())!;
@@ -35,7 +35,7 @@ test("first upload: signed device keys, half of max one-time keys, a signed fall
   a.machine.close();
 });
 
-test("keys are persisted before upload: a crash before markRequestAsSent re-uploads the same keys, accepted", async () => {
+test("keys are persisted before upload: a crash before markRequestAsSent re-uploads the same keys, accepted", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const kv = new MemoryKV();
   const a = await openClient(A, "DEV1", { kv });
@@ -52,7 +52,7 @@ test("keys are persisted before upload: a crash before markRequestAsSent re-uplo
   again.machine.close();
 });
 
-test("one-time keys are topped up to half the maximum from sync counts; a used fallback key is replaced", async () => {
+test("one-time keys are topped up to half the maximum from sync counts; a used fallback key is replaced", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a = await openClient(A, "DEV1");
   const first = upload(a.machine.outgoingRequests())!;

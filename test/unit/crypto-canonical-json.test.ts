@@ -22,18 +22,18 @@ const SPEC_EXAMPLES: [string, string][] = [
   ['{"a": -0, "b": 1e10}', '{"a":0,"b":10000000000}'],
 ];
 
-test("canonical JSON matches every example in the spec appendix", () => {
+test("canonical JSON matches every example in the spec appendix", { timeout: 30_000 }, () => {
   for (const [input, expected] of SPEC_EXAMPLES) assert.equal(canonicalJson(JSON.parse(input)), expected, input);
 });
 
-test("keys sort by code point, not UTF-16 unit; escapes follow the grammar", () => {
+test("keys sort by code point, not UTF-16 unit; escapes follow the grammar", { timeout: 30_000 }, () => {
   // U+1F600 (surrogates D83D DE00) sorts after U+FB01 by code point, before it by UTF-16 unit.
   assert.equal(canonicalJson({ "\u{1F600}": 1, "\uFB01": 2 }), '{"\uFB01":2,"\u{1F600}":1}');
   assert.equal(canonicalJson({ s: 'q"\\\b\f\n\r\t\u0001\u001f\u007f\u2028' }), '{"s":"q\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\u007f\u2028"}');
   assert.equal(canonicalJson([1, true, false, null, "x"]), '[1,true,false,null,"x"]');
 });
 
-test("floats, unsafe integers and lone surrogates are refused", () => {
+test("floats, unsafe integers and lone surrogates are refused", { timeout: 30_000 }, () => {
   assert.throws(() => canonicalJson({ a: 1.5 }), { code: "M_CANONICAL_JSON" });
   assert.throws(() => canonicalJson({ a: 2 ** 53 }), { code: "M_CANONICAL_JSON" });
   assert.equal(canonicalJson({ a: -(2 ** 53 - 1) }), '{"a":-9007199254740991}');
@@ -47,7 +47,7 @@ const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "he
 const seedKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.from(SEED, "base64")]), format: "der", type: "pkcs8" });
 const unpadded = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
 
-test("signing the spec's test objects with node:crypto Ed25519 gives the spec's signatures", () => {
+test("signing the spec's test objects with node:crypto Ed25519 gives the spec's signatures", { timeout: 30_000 }, () => {
   const sig = (obj: Record<string, unknown>) => unpadded(sign(null, Buffer.from(signingPayload(obj), "utf8"), seedKey));
   assert.equal(sig({}), "K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ");
   assert.equal(
@@ -56,7 +56,7 @@ test("signing the spec's test objects with node:crypto Ed25519 gives the spec's 
   );
 });
 
-test("a libolm signature verifies with node:crypto, and a node:crypto signature verifies with libolm", async () => {
+test("a libolm signature verifies with node:crypto, and a node:crypto signature verifies with libolm", { timeout: 30_000 }, async () => {
   const backend = await olmBackend();
   const acct = backend.newAccount();
   try {

@@ -8,7 +8,7 @@ const ROOM = "!room:example.org";
 const A = "@bot:example.org";
 const B = "@bob:example.org";
 
-test("a second device of our own account, created later, gets the key by m.room_key_request -> m.forwarded_room_key", async () => {
+test("a second device of our own account, created later, gets the key by m.room_key_request -> m.forwarded_room_key", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a1 = await openClient(A, "BOT1");
   await settle(server, [a1]);
@@ -40,7 +40,7 @@ test("a second device of our own account, created later, gets the key by m.room_
   a2b.machine.close();
 });
 
-test("a key request from another user is refused with UntrustedKeyShareError and not answered", async () => {
+test("a key request from another user is refused with UntrustedKeyShareError and not answered", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a1 = await openClient(A, "BOT1");
   const b = await openClient(B, "BOB1");
@@ -62,7 +62,7 @@ test("a key request from another user is refused with UntrustedKeyShareError and
   b.machine.close();
 });
 
-test("a forwarded key is accepted only from our own devices, and only when we asked for it", async () => {
+test("a forwarded key is accepted only from our own devices, and only when we asked for it", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a2 = await openClient(A, "BOT2");
   await settle(server, [a2]);

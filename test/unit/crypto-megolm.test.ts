@@ -29,7 +29,7 @@ function roomEvent(sender: TestClient, content: Record<string, unknown>, eventId
   return { type: "m.room.encrypted", room_id: ROOM, event_id: eventId, sender: sender.userId, origin_server_ts: 1000 + seq, content };
 }
 
-test("A shares a room key with both of B's devices, and both decrypt A's events", async () => {
+test("A shares a room key with both of B's devices, and both decrypt A's events", { timeout: 30_000 }, async () => {
   const { server, a, b1, b2, all } = await world();
   const share = await prepareRoom(server, a, ROOM, [A, B], all);
   const recipients = share.flatMap((r) => (r.kind === "to_device" ? Object.entries(r.body.messages).flatMap(([u, d]) => Object.keys(d).map((x) => `${u}/${x}`)) : []));
@@ -55,7 +55,7 @@ test("A shares a room key with both of B's devices, and both decrypt A's events"
   assert.deepEqual(await a.machine.shareRoomKey(ROOM, [A, B], {}), []);
 });
 
-test("A decrypts its own events after close() and reopening the same store", async () => {
+test("A decrypts its own events after close() and reopening the same store", { timeout: 30_000 }, async () => {
   const { server, a, all } = await world();
   await prepareRoom(server, a, ROOM, [A, B], all);
   const ev1 = roomEvent(a, await a.machine.encryptRoomEvent(ROOM, "dev.opsdroid.database", { k: "before restart" }));
@@ -70,7 +70,7 @@ test("A decrypts its own events after close() and reopening the same store", asy
   a2.machine.close();
 });
 
-test("a replayed Megolm message index is refused; re-decrypting the same event is allowed, also after restart", async () => {
+test("a replayed Megolm message index is refused; re-decrypting the same event is allowed, also after restart", { timeout: 30_000 }, async () => {
   const { server, a, b1, all } = await world();
   await prepareRoom(server, a, ROOM, [A, B], all);
   const content = await a.machine.encryptRoomEvent(ROOM, "m.room.message", { body: "once" });
@@ -86,7 +86,7 @@ test("a replayed Megolm message index is refused; re-decrypting the same event i
   assert.deepEqual((await b1again.machine.decryptRoomEvent(ev)).content, { body: "once" });
 });
 
-test("a room key sent unencrypted is refused with UnencryptedRoomKeyError and never used", async () => {
+test("a room key sent unencrypted is refused with UnencryptedRoomKeyError and never used", { timeout: 30_000 }, async () => {
   const { server, b1 } = await world();
   const backend = await olmBackend();
   const og = backend.newOutboundGroupSession();
@@ -109,7 +109,7 @@ test("a room key sent unencrypted is refused with UnencryptedRoomKeyError and ne
   }
 });
 
-test("the outbound session rotates after rotation_period_msgs messages and after rotation_period_ms", async () => {
+test("the outbound session rotates after rotation_period_msgs messages and after rotation_period_ms", { timeout: 30_000 }, async () => {
   const { server, a, b1, all } = await world();
   await prepareRoom(server, a, ROOM, [A, B], all, { rotationPeriodMsgs: 2, rotationPeriodMs: 60_000 });
   const e1 = await a.machine.encryptRoomEvent(ROOM, "m.room.message", { n: 1 });
@@ -130,7 +130,7 @@ test("the outbound session rotates after rotation_period_msgs messages and after
   assert.deepEqual((await b1.machine.decryptRoomEvent(roomEvent(a, e1))).content, { n: 1 });
 });
 
-test("after a member leaves, the session rotates and the new key does not reach them", async () => {
+test("after a member leaves, the session rotates and the new key does not reach them", { timeout: 30_000 }, async () => {
   const { server, a, b1, all } = await world();
   await prepareRoom(server, a, ROOM, [A, B], all);
   const before = await a.machine.encryptRoomEvent(ROOM, "m.room.message", { n: 1 });

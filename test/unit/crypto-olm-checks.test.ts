@@ -53,7 +53,7 @@ async function setup() {
   return { server, b, mallory, roomKey, event, deliver, cleanup };
 }
 
-test("control: a correct Olm payload from a verified device is accepted and its room key works", async () => {
+test("control: a correct Olm payload from a verified device is accepted and its room key works", { timeout: 30_000 }, async () => {
   const { b, mallory, roomKey, event, deliver, cleanup } = await setup();
   try {
     mallory.sendOlm(b, "m.room_key", roomKey(R1));
@@ -77,7 +77,7 @@ const payloadCases: [string, Record<string, unknown>, string | undefined, new (.
 ];
 
 for (const [name, overrides, eventSender, ErrorClass] of payloadCases) {
-  test(`an Olm payload whose ${name} is refused with ${ErrorClass.name}`, async () => {
+  test(`an Olm payload whose ${name} is refused with ${ErrorClass.name}`, { timeout: 30_000 }, async () => {
     const { b, mallory, roomKey, event, deliver, cleanup } = await setup();
     try {
       mallory.sendOlm(b, "m.room_key", roomKey(R1), overrides, eventSender);
@@ -91,7 +91,7 @@ for (const [name, overrides, eventSender, ErrorClass] of payloadCases) {
   });
 }
 
-test("an event whose Megolm plaintext names another room is refused with RoomIdMismatchError", async () => {
+test("an event whose Megolm plaintext names another room is refused with RoomIdMismatchError", { timeout: 30_000 }, async () => {
   const { b, mallory, roomKey, event, deliver, cleanup } = await setup();
   try {
     // The key is for R2; the plaintext says R1: the event was moved from R1 into R2.
@@ -105,7 +105,7 @@ test("an event whose Megolm plaintext names another room is refused with RoomIdM
   }
 });
 
-test("a device whose self-signature is bad is refused with BadSignatureError and left out", async () => {
+test("a device whose self-signature is bad is refused with BadSignatureError and left out", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const b = await openClient(B, "BOB1");
   await settle(server, [b]);
@@ -120,7 +120,7 @@ test("a device whose self-signature is bad is refused with BadSignatureError and
   b.machine.close();
 });
 
-test("a keys/query entry filed under another device id is refused with DeviceIdMismatchError", async () => {
+test("a keys/query entry filed under another device id is refused with DeviceIdMismatchError", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const b = await openClient(B, "BOB1");
   await settle(server, [b]);
@@ -134,7 +134,7 @@ test("a keys/query entry filed under another device id is refused with DeviceIdM
   b.machine.close();
 });
 
-test("a changed ed25519 key for a pinned device is refused with DeviceKeyChangedError; the old key stays", async () => {
+test("a changed ed25519 key for a pinned device is refused with DeviceKeyChangedError; the old key stays", { timeout: 30_000 }, async () => {
   const { server, b, mallory, cleanup } = await setup();
   try {
     const pinned = b.machine.devicesOf(M)[0]!;
@@ -164,7 +164,7 @@ test("a changed ed25519 key for a pinned device is refused with DeviceKeyChanged
   }
 });
 
-test("a claimed one-time key with a bad signature is refused with BadSignatureError; no session is made", async () => {
+test("a claimed one-time key with a bad signature is refused with BadSignatureError; no session is made", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a = await openClient("@alice:example.org", "ALICE1");
   const b = await openClient(B, "BOB1");

@@ -7,7 +7,7 @@ import { OlmDecryptionError } from "../../src/crypto/errors.js";
 const A = "@alice:example.org";
 const B = "@bob:example.org";
 
-test("a wedged Olm session is replaced: B claims a new session and sends m.dummy, at most once an hour", async () => {
+test("a wedged Olm session is replaced: B claims a new session and sends m.dummy, at most once an hour", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a = await openClient(A, "ALICE1");
   let b = await openClient(B, "BOB1");

@@ -12,7 +12,7 @@ const A = "@alice:example.org";
 const B = "@bob:example.org";
 const MARKER = "marker-value-5b1e9c";
 
-test("the store holds no key material or identifiers in plaintext; olm pickles are encrypted too", async () => {
+test("the store holds no key material or identifiers in plaintext; olm pickles are encrypted too", { timeout: 30_000 }, async () => {
   const server = new FakeKeyServer();
   const a = await openClient(A, "ALICE1");
   const b = await openClient(B, "BOB1");
@@ -56,7 +56,7 @@ test("the store holds no key material or identifiers in plaintext; olm pickles a
   b.machine.close();
 });
 
-test("a wrong storeKey, or a value moved under another name, is refused with StoreDecryptionError", async () => {
+test("a wrong storeKey, or a value moved under another name, is refused with StoreDecryptionError", { timeout: 30_000 }, async () => {
   const kv = new MemoryKV();
   const m = await CryptoMachine.open({ userId: A, deviceId: "D", store: kv, storeKey: STORE_KEY });
   m.close();
@@ -66,7 +66,7 @@ test("a wrong storeKey, or a value moved under another name, is refused with Sto
   assert.ok(m2 instanceof StoreDecryptionError);
 });
 
-test("each write uses a fresh nonce; tampering is detected", () => {
+test("each write uses a fresh nonce; tampering is detected", { timeout: 30_000 }, () => {
   let n = 0;
   const random = (len: number) => new Uint8Array(len).fill(++n);
   const s1 = sealValue(STORE_KEY, "x", "same", random);
@@ -80,7 +80,7 @@ test("each write uses a fresh nonce; tampering is detected", () => {
   assert.throws(() => openValue(STORE_KEY, "x", JSON.stringify({ ...rec, v: 2 })), StoreDecryptionError);
 });
 
-test("deriveStoreKey: scrypt gives 32 bytes, stable for a passphrase and salt, different per salt", () => {
+test("deriveStoreKey: scrypt gives 32 bytes, stable for a passphrase and salt, different per salt", { timeout: 30_000 }, () => {
   const salt1 = new Uint8Array(16).fill(1);
   const k1 = deriveStoreKey("correct horse", salt1);
   assert.equal(k1.length, 32);

@@ -34,7 +34,7 @@ const query: OutgoingRequest = { id: "kq_1", kind: "keys_query", body: { device_
 const claim: OutgoingRequest = { id: "kc_1", kind: "keys_claim", body: { one_time_keys: { "@b:hs": { DEV: "signed_curve25519" } } } };
 const share: OutgoingRequest = { id: "td_1", kind: "to_device", eventType: "m.room.encrypted", txnId: "td_1", body: { messages: { "@b:hs": { DEV: { ciphertext: {} } } } } };
 
-test("each queued request is sent in order and the machine gets the exact response body", async () => {
+test("each queued request is sent in order and the machine gets the exact response body", { timeout: 30_000 }, async () => {
   const transport = mswTransport([
     http.post(`${C3}/keys/upload`, () => new HttpResponse('{"one_time_key_counts":{"signed_curve25519":50},"extra":1}', { headers: { "content-type": "application/json" } })),
     http.post(`${C3}/keys/query`, () => HttpResponse.json({ device_keys: { "@b:hs": {} }, failures: {} })),
@@ -52,7 +52,7 @@ test("each queued request is sent in order and the machine gets the exact respon
   ]);
 });
 
-test("a failed upload is reported and stays queued; a refused claim is handed back to the machine", async () => {
+test("a failed upload is reported and stays queued; a refused claim is handed back to the machine", { timeout: 30_000 }, async () => {
   let uploadOk = false;
   const transport = mswTransport([
     http.post(`${C3}/keys/upload`, () =>
@@ -76,7 +76,7 @@ test("a failed upload is reported and stays queued; a refused claim is handed ba
   assert.deepEqual(uploads[0]!.body, uploads[1]!.body);
 });
 
-test("a room-key share that fails is retried by later runs with the same txnId until it gets through", async () => {
+test("a room-key share that fails is retried by later runs with the same txnId until it gets through", { timeout: 30_000 }, async () => {
   let fail = true;
   const transport = mswTransport([
     http.put(`${C3}/sendToDevice/m.room.encrypted/td_1`, () => (fail ? HttpResponse.json({ errcode: "M_UNKNOWN", error: "down" }, { status: 400 }) : HttpResponse.json({}))),
@@ -98,7 +98,7 @@ test("a room-key share that fails is retried by later runs with the same txnId u
   assert.ok(transport.requests.every((r) => r.url.endsWith("/sendToDevice/m.room.encrypted/td_1")));
 });
 
-test("calls during a run wait for one more run; a closed driver sends nothing", async () => {
+test("calls during a run wait for one more run; a closed driver sends nothing", { timeout: 30_000 }, async () => {
   const transport = mswTransport([http.post(`${C3}/keys/query`, () => HttpResponse.json({ device_keys: {} }))]);
   const queue: OutgoingRequest[] = [query];
   const { machine, sent } = fakeMachine(queue);

@@ -13,7 +13,7 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return d;
 }
 
-test("a store directory gets a 0600 key file with 32 random bytes, reused on the next start", async (t) => {
+test("a store directory gets a 0600 key file with 32 random bytes, reused on the next start", { timeout: 30_000 }, async (t) => {
   const dir = join(tempDir(t), "store");
   const store = new MemoryStore();
   const source = storeKeySource({ store: dir }, store);
@@ -29,7 +29,7 @@ test("a store directory gets a 0600 key file with 32 random bytes, reused on the
   assert.deepEqual(await store.keys(), []);
 });
 
-test("a key file readable by others is tightened to 0600; a malformed one is a ConfigError", async (t) => {
+test("a key file readable by others is tightened to 0600; a malformed one is a ConfigError", { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const path = join(dir, "k");
   writeFileSync(path, Buffer.alloc(32, 7).toString("base64"));
@@ -41,7 +41,7 @@ test("a key file readable by others is tightened to 0600; a malformed one is a C
   await assert.rejects(loadStoreKey({ kind: "file", path }, new MemoryStore()), ConfigError);
 });
 
-test("a passphrase derives the same key from the salt kept in the Store; another passphrase another key", async () => {
+test("a passphrase derives the same key from the salt kept in the Store; another passphrase another key", { timeout: 30_000 }, async () => {
   const store = new MemoryStore();
   const source = storeKeySource({ storePassphrase: "correct horse", store: "/ignored" }, store);
   assert.equal(source.kind, "passphrase");
@@ -54,7 +54,7 @@ test("a passphrase derives the same key from the salt kept in the Store; another
   assert.notDeepEqual(await loadStoreKey(source, new MemoryStore()), a);
 });
 
-test("a MemoryStore keeps one random key per Store object; wiping a returned key does not change it", async () => {
+test("a MemoryStore keeps one random key per Store object; wiping a returned key does not change it", { timeout: 30_000 }, async () => {
   const store = new MemoryStore();
   const a = await loadStoreKey(storeKeySource({}, store), store);
   const copy = a!.slice();
@@ -63,7 +63,7 @@ test("a MemoryStore keeps one random key per Store object; wiping a returned key
   assert.notDeepEqual(await loadStoreKey({ kind: "memory" }, new MemoryStore()), copy);
 });
 
-test("a custom Store with neither passphrase nor key file has no key, and says why", async () => {
+test("a custom Store with neither passphrase nor key file has no key, and says why", { timeout: 30_000 }, async () => {
   const custom: Store = { get: async () => undefined, set: async () => {}, setMany: async () => {}, delete: async () => {}, keys: async () => [] };
   const source = storeKeySource({ store: custom }, custom);
   assert.equal(source.kind, "none");

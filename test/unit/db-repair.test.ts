@@ -3,16 +3,15 @@ import assert from "node:assert/strict";
 import { droppedKeys, opFor, reflects, stillOurs } from "../../src/db/repair.js";
 import { Lineage, type LineageEvent } from "../../src/db/lineage.js";
 
-const T = { timeout: 10_000 };
 
-test("reflects: a put shows its value, a delete shows the key absent", T, () => {
+test("reflects: a put shows its value, a delete shows the key absent", { timeout: 10_000 }, () => {
   assert.equal(reflects({ a: { x: 1 } }, { kind: "put", key: "a", value: { x: 1 } }), true);
   assert.equal(reflects({ a: { x: 2 } }, { kind: "put", key: "a", value: { x: 1 } }), false);
   assert.equal(reflects({}, { kind: "delete", key: "a" }), true);
   assert.equal(reflects({ a: null }, { kind: "delete", key: "a" }), false);
 });
 
-test("droppedKeys: differences from the replaced content, outside the keys our write set", T, () => {
+test("droppedKeys: differences from the replaced content, outside the keys our write set", { timeout: 10_000 }, () => {
   const ours = { shared: 1, gone: "x", mine: "ours" };
   const replaced = { shared: 1, added: "theirs", mine: "their-view" };
   assert.deepEqual(droppedKeys(ours, replaced, new Set(["mine"])).sort(), ["added", "gone"]);
@@ -20,7 +19,7 @@ test("droppedKeys: differences from the replaced content, outside the keys our w
   assert.deepEqual(opFor(replaced, "gone"), { kind: "delete", key: "gone" });
 });
 
-test("stillOurs: a key changed again since our write (or deleted) is not ours to restore over", T, () => {
+test("stillOurs: a key changed again since our write (or deleted) is not ours to restore over", { timeout: 10_000 }, () => {
   assert.equal(stillOurs({ a: 1 }, { a: 1 }, "a"), true);
   assert.equal(stillOurs({}, {}, "a"), true);
   assert.equal(stillOurs({ a: 2 }, { a: 1 }, "a"), false);
@@ -28,7 +27,7 @@ test("stillOurs: a key changed again since our write (or deleted) is not ours to
   assert.equal(stillOurs({ a: null }, {}, "a"), false);
 });
 
-test("lineage: built on an event, a fork of it, and unknown events fetched once", T, async () => {
+test("lineage: built on an event, a fork of it, and unknown events fetched once", { timeout: 10_000 }, async () => {
   const events: LineageEvent[] = [
     { eventId: "$p", replaces: undefined, content: {}, ts: 1 },
     { eventId: "$ours", replaces: "$p", content: {}, ts: 2 },

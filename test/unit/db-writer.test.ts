@@ -9,7 +9,6 @@ import PQueue from "p-queue";
 import type { LineageEvent } from "../../src/db/lineage.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "../../src/db/writer.js";
 
-const T = { timeout: 10_000 };
 
 /** Let deferred batches and settled promises run. */
 async function turns(n: number): Promise<void> {
@@ -94,7 +93,7 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
   return { writer: new StateKeyWriter("", ctx), server, errors };
 }
 
-test("a burst in one tick becomes one PUT; puts during the flight are merged into the next", T, async () => {
+test("a burst in one tick becomes one PUT; puts during the flight are merged into the next", { timeout: 10_000 }, async () => {
   const h = harness();
   let release!: () => void;
   h.server.hold = new Promise<void>((r) => (release = r));
@@ -109,14 +108,14 @@ test("a burst in one tick becomes one PUT; puts during the flight are merged int
   assert.deepEqual(h.server.content(), Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 1040 + i])));
 });
 
-test("a put that changes nothing sends nothing", T, async () => {
+test("a put that changes nothing sends nothing", { timeout: 10_000 }, async () => {
   const h = harness();
   h.server.write({ a: 1 });
   await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
   assert.deepEqual(h.server.puts, []);
 });
 
-test("a failed write rejects its ops and reads fall back to the synced state", T, async () => {
+test("a failed write rejects its ops and reads fall back to the synced state", { timeout: 10_000 }, async () => {
   const h = harness();
   h.server.write({ a: 1 });
   h.server.failNext = new Error("403");
@@ -125,7 +124,7 @@ test("a failed write rejects its ops and reads fall back to the synced state", T
   assert.equal(h.writer.idle, true);
 });
 
-test("clobber rule: our write built on a stale picture puts back the change it dropped", T, async () => {
+test("clobber rule: our write built on a stale picture puts back the change it dropped", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   server.write({ mine: 0 });
   const stale = server.head();
@@ -137,7 +136,7 @@ test("clobber rule: our write built on a stale picture puts back the change it d
   assert.deepEqual(server.content(), { mine: 1, theirs: "t" });
 });
 
-test("clobber rule: their deliberate change of a key we wrote earlier is put back too", T, async () => {
+test("clobber rule: their deliberate change of a key we wrote earlier is put back too", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   let synced = server.head();
   const h = harness(server, { synced: () => synced });
@@ -152,7 +151,7 @@ test("clobber rule: their deliberate change of a key we wrote earlier is put bac
   assert.deepEqual(server.content(), { x: "theirs, on purpose", y: 1 });
 });
 
-test("survival rule: our write lost a fork to a sibling; verify applies our op again", T, async () => {
+test("survival rule: our write lost a fork to a sibling; verify applies our op again", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   const parent = server.write({ base: 1 });
   const h = harness(server);
@@ -163,7 +162,7 @@ test("survival rule: our write lost a fork to a sibling; verify applies our op a
   assert.deepEqual(server.content(), { base: 1, theirs: 2, mine: 1 });
 });
 
-test("a change by a writer whose event was built on ours stands", T, async () => {
+test("a change by a writer whose event was built on ours stands", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   const h = harness(server);
   await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
@@ -173,7 +172,7 @@ test("a change by a writer whose event was built on ours stands", T, async () =>
   assert.equal(server.puts.length, 1);
 });
 
-test("a fork that lacks our earlier op is not mistaken for someone's delete", T, async () => {
+test("a fork that lacks our earlier op is not mistaken for someone's delete", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   const parent = server.write({});
   let synced = server.head();
@@ -189,7 +188,7 @@ test("a fork that lacks our earlier op is not mistaken for someone's delete", T,
   assert.deepEqual(server.content(), { a: 1, b: 2, s: 1 });
 });
 
-test("a failed repair is reported, fails flush, and is tried again by the next one", T, async () => {
+test("a failed repair is reported, fails flush, and is tried again by the next one", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   const parent = server.write({});
   const h = harness(server);
@@ -205,7 +204,7 @@ test("a failed repair is reported, fails flush, and is tried again by the next o
   assert.equal(h.writer.idle, true);
 });
 
-test("values still being prepared keep call order: put(k, A) then put(k, B) ends with B", T, async () => {
+test("values still being prepared keep call order: put(k, A) then put(k, B) ends with B", { timeout: 10_000 }, async () => {
   const h = harness();
   let releaseA!: (v: unknown) => void;
   const a = h.writer.enqueue({ kind: "put", key: "k", value: "A-pending" }, new Promise((r) => (releaseA = r)));
@@ -218,7 +217,7 @@ test("values still being prepared keep call order: put(k, A) then put(k, B) ends
   assert.deepEqual(h.server.content(), { k: { encrypted_val: "$B" } });
 });
 
-test("a write whose answer was lost is rebuilt on the server's state, not resent as it was", T, async () => {
+test("a write whose answer was lost is rebuilt on the server's state, not resent as it was", { timeout: 10_000 }, async () => {
   const h = harness();
   h.server.write({ a: 0 });
   h.server.loseNext = true;
@@ -229,7 +228,7 @@ test("a write whose answer was lost is rebuilt on the server's state, not resent
   assert.deepEqual(h.server.content(), { a: 1, other: "after ours" });
 });
 
-test("a shared state key's write is built on the server's current event, not on a sync picture behind it", T, async () => {
+test("a shared state key's write is built on the server's current event, not on a sync picture behind it", { timeout: 10_000 }, async () => {
   const server = new ModelServer();
   server.write({ mine: 0 });
   const stale = server.head();
@@ -239,7 +238,7 @@ test("a shared state key's write is built on the server's current event, not on 
   assert.deepEqual(server.puts, [{ mine: 1, theirs: "t" }]);
 });
 
-test("a write whose answer was lost, then changed on purpose by another writer, is not written again", T, async () => {
+test("a write whose answer was lost, then changed on purpose by another writer, is not written again", { timeout: 10_000 }, async () => {
   const h = harness();
   h.server.write({ a: 0 });
   h.server.loseNext = true;

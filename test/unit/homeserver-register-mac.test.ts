@@ -15,23 +15,23 @@ function reference(secret: string, nonce: string, user: string, password: string
   return h.digest("hex");
 }
 
-test("registrationMac is HMAC-SHA1 over nonce\\0user\\0password\\0notadmin", () => {
+test("registrationMac is HMAC-SHA1 over nonce\\0user\\0password\\0notadmin", { timeout: 30_000 }, () => {
   const mac = registrationMac("s3cret", "abc123", "alice", "pw", false);
   assert.equal(mac, reference("s3cret", "abc123", "alice", "pw", false));
   assert.match(mac, /^[0-9a-f]{40}$/);
 });
 
-test("the admin flag changes the mac, and non-ASCII is hashed as UTF-8", () => {
+test("the admin flag changes the mac, and non-ASCII is hashed as UTF-8", { timeout: 30_000 }, () => {
   const user = registrationMac("k", "n", "bob", "pässwörd", true);
   assert.equal(user, reference("k", "n", "bob", "pässwörd", true));
   assert.notEqual(user, registrationMac("k", "n", "bob", "pässwörd", false));
 });
 
-test("field boundaries matter: moving a character across the NUL gives a different mac", () => {
+test("field boundaries matter: moving a character across the NUL gives a different mac", { timeout: 30_000 }, () => {
   assert.notEqual(registrationMac("k", "n", "ab", "c", false), registrationMac("k", "n", "a", "bc", false));
 });
 
-test("the register request carries exactly the documented fields", () => {
+test("the register request carries exactly the documented fields", { timeout: 30_000 }, () => {
   const client = new HttpClient({ baseUrl: "http://127.0.0.1:1", transport: async () => ({ status: 200, headers: {}, body: new Uint8Array() }) });
   const req = client.buildRequest(adminRegister, { nonce: "n", username: "alice", password: "pw", admin: false, mac: "ff" });
   assert.equal(req.method, "POST");

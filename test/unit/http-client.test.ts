@@ -9,7 +9,7 @@ import { fakeClock, mswTransport } from "../helpers/msw-transport.js";
 
 const HS = "http://127.0.0.1:8008";
 
-test("a state PUT with an empty state key keeps the trailing slash and sends compact JSON", async () => {
+test("a state PUT with an empty state key keeps the trailing slash and sends compact JSON", { timeout: 30_000 }, async () => {
   const transport = mswTransport([
     http.put(`${HS}/_matrix/client/v3/rooms/:roomId/state/:type/:stateKey?`, () => HttpResponse.json({ event_id: "$e" })),
   ]);
@@ -22,7 +22,7 @@ test("a state PUT with an empty state key keeps the trailing slash and sends com
   assert.equal(new TextDecoder().decode(req.body), '{"a":1}');
 });
 
-test("429 waits for Retry-After before sending again", async () => {
+test("429 waits for Retry-After before sending again", { timeout: 30_000 }, async () => {
   let calls = 0;
   const transport = mswTransport([
     http.get(`${HS}/_matrix/client/v3/account/whoami`, () =>
@@ -39,7 +39,7 @@ test("429 waits for Retry-After before sending again", async () => {
   assert.deepEqual(clock.sleeps, [2000]); // Retry-After (2 s) wins over retry_after_ms (900)
 });
 
-test("a 401 with soft_logout becomes a MatrixError that says so", async () => {
+test("a 401 with soft_logout becomes a MatrixError that says so", { timeout: 30_000 }, async () => {
   const transport = mswTransport([
     http.get(`${HS}/_matrix/client/v3/account/whoami`, () =>
       HttpResponse.json({ errcode: "M_UNKNOWN_TOKEN", error: "expired", soft_logout: true }, { status: 401 }),

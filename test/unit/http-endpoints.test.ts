@@ -144,7 +144,7 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  test(`${c.ep.name}: exact request ${c.method} ${c.url.slice(HS.length)}`, async () => {
+  test(`${c.ep.name}: exact request ${c.method} ${c.url.slice(HS.length)}`, { timeout: 30_000 }, async () => {
     const transport = mswTransport([http.all("*", () => HttpResponse.json(c.reply as never))]);
     const client = new HttpClient({ baseUrl: `${HS}/`, accessToken: TOKEN, transport, userAgent: "mxdb-test" });
     await client.call(c.ep, c.args);
@@ -161,7 +161,7 @@ for (const c of cases) {
   });
 }
 
-test("endpoints without auth send no Authorization header even when the client holds a token", () => {
+test("endpoints without auth send no Authorization header even when the client holds a token", { timeout: 30_000 }, () => {
   const client = new HttpClient({ baseUrl: HS, accessToken: TOKEN, transport: async () => ({ status: 200, headers: {}, body: new Uint8Array() }) });
   const noAuth = [api.getVersions, api.login, api.register, api.resolveAlias];
   for (const ep of noAuth) assert.equal(ep.auth, false, ep.name);
@@ -169,12 +169,12 @@ test("endpoints without auth send no Authorization header even when the client h
   assert.equal(client.buildRequest(api.login, { user: "a", password: "p" }).headers.authorization, undefined);
 });
 
-test("an auth endpoint without a token fails before sending", () => {
+test("an auth endpoint without a token fails before sending", { timeout: 30_000 }, () => {
   const client = new HttpClient({ baseUrl: HS, transport: async () => assert.fail("must not send") });
   assert.throws(() => client.buildRequest(api.whoami, undefined), (e: unknown) => api.isMatrixError(e, "M_MISSING_TOKEN"));
 });
 
-test("media upload sends the raw bytes with their content type and the filename in the query", async () => {
+test("media upload sends the raw bytes with their content type and the filename in the query", { timeout: 30_000 }, async () => {
   const bytes = new Uint8Array([0, 255, 1, 128, 0x7b]);
   const transport = mswTransport([http.post(`${HS}/_matrix/media/v3/upload`, () => HttpResponse.json({ content_uri: "mxc://hs/abc" }))]);
   const client = new HttpClient({ baseUrl: HS, accessToken: TOKEN, transport, userAgent: "ua" });
@@ -187,12 +187,12 @@ test("media upload sends the raw bytes with their content type and the filename 
   assert.deepEqual(req.body, bytes);
 });
 
-test("media upload without a filename has no query string", () => {
+test("media upload without a filename has no query string", { timeout: 30_000 }, () => {
   const client = new HttpClient({ baseUrl: HS, accessToken: TOKEN, transport: async () => assert.fail() });
   assert.equal(client.buildRequest(api.upload, { bytes: new Uint8Array([1]), contentType: "text/plain" }).url, `${HS}/_matrix/media/v3/upload`);
 });
 
-test("authenticated media download returns the exact bytes, not JSON", async () => {
+test("authenticated media download returns the exact bytes, not JSON", { timeout: 30_000 }, async () => {
   const bytes = new Uint8Array([0x7b, 0x22, 0xff, 0x00, 0x10]); // starts like JSON, is not
   const transport = mswTransport([
     http.get(`${HS}/_matrix/client/v1/media/download/:server/:media`, () => new HttpResponse(bytes, { headers: { "content-type": "application/octet-stream" } })),
@@ -205,14 +205,14 @@ test("authenticated media download returns the exact bytes, not JSON", async () 
   assert.equal(transport.requests[0]!.headers.authorization, `Bearer ${TOKEN}`);
 });
 
-test("parseMxc accepts only mxc://server/id", () => {
+test("parseMxc accepts only mxc://server/id", { timeout: 30_000 }, () => {
   assert.deepEqual(api.parseMxc("mxc://localhost/abc"), { serverName: "localhost", mediaId: "abc" });
   assert.equal(api.parseMxc("https://localhost/abc"), undefined);
   assert.equal(api.parseMxc("mxc://localhost/a/b"), undefined);
   assert.equal(api.parseMxc("mxc://localhost/"), undefined);
 });
 
-test("idempotent and rateLimited flags follow the spec and the kind of request", () => {
+test("idempotent and rateLimited flags follow the spec and the kind of request", { timeout: 30_000 }, () => {
   const flags = (ep: Endpoint<any, any>) => [ep.idempotent, ep.rateLimited];
   // Creating POSTs and consuming ones are never resent blindly.
   for (const ep of [api.login, api.register, api.logout, api.createRoom, api.claimKeys, api.upload]) assert.equal(ep.idempotent, false, ep.name);
@@ -225,7 +225,7 @@ test("idempotent and rateLimited flags follow the spec and the kind of request",
   assert.deepEqual(flags(api.queryKeys), [true, false]);
 });
 
-test("every endpoint links to the v1.19 spec section of its own path", () => {
+test("every endpoint links to the v1.19 spec section of its own path", { timeout: 30_000 }, () => {
   const all = (Object.values(api) as unknown[]).filter((v): v is Endpoint<unknown, unknown> => typeof v === "object" && v !== null && "request" in v && "spec" in v);
   assert.ok(all.length >= 25, `found ${all.length} endpoints`);
   for (const ep of all) assert.match(ep.spec, /^https:\/\/spec\.matrix\.org\/v1\.19\/client-server-api\/#(get|put|post|delete)_matrix[a-z0-9_]+$/, ep.name);
@@ -233,7 +233,7 @@ test("every endpoint links to the v1.19 spec section of its own path", () => {
   assert.equal(new Set(names).size, names.length, "endpoint names are unique");
 });
 
-test("dot segments are refused: a state key of '.' or '..' would reach another path", async () => {
+test("dot segments are refused: a state key of '.' or '..' would reach another path", { timeout: 30_000 }, async () => {
   const transport = mswTransport([http.all("*", () => HttpResponse.json({ event_id: "$e" }))]);
   const client = new HttpClient({ baseUrl: HS, accessToken: TOKEN, transport });
   for (const stateKey of [".", ".."]) {

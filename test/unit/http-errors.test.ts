@@ -31,7 +31,7 @@ function clientWith(handler: Parameters<typeof http.put>[1], method: "put" | "ge
   return { transport, client: new HttpClient({ baseUrl: HS, accessToken: "t", transport, clock }) };
 }
 
-test("429 on a state PUT with Retry-After waits that long, holding writes, then succeeds", async () => {
+test("429 on a state PUT with Retry-After waits that long, holding writes, then succeeds", { timeout: 30_000 }, async () => {
   const clock = fakeClock();
   const waits: number[] = [];
   const transport = mswTransport([http.put(`${C3}/*`, sequence([limited({ retry_after_ms: 100 }, { "retry-after": "3" }), ok({ event_id: "$e" })]))]);
@@ -42,7 +42,7 @@ test("429 on a state PUT with Retry-After waits that long, holding writes, then 
   assert.deepEqual(waits, [3000]);
 });
 
-test("429 with only retry_after_ms waits that long", async () => {
+test("429 with only retry_after_ms waits that long", { timeout: 30_000 }, async () => {
   const clock = fakeClock();
   const { client, transport } = clientWith(sequence([limited({ retry_after_ms: 1234 }), ok({ event_id: "$e" })]), "put", clock);
   await client.send(putState, stateArgs);
@@ -50,7 +50,7 @@ test("429 with only retry_after_ms waits that long", async () => {
   assert.deepEqual(clock.sleeps, [1234]);
 });
 
-test("429 with neither header nor field backs off exponentially with jitter", async (t) => {
+test("429 with neither header nor field backs off exponentially with jitter", { timeout: 30_000 }, async (t) => {
   t.mock.method(Math, "random", () => 0.5);
   const clock = fakeClock();
   const { client, transport } = clientWith(sequence([limited({}), limited({}), ok({ event_id: "$e" })]), "put", clock);
@@ -60,7 +60,7 @@ test("429 with neither header nor field backs off exponentially with jitter", as
   assert.deepEqual(clock.sleeps, [188, 375]);
 });
 
-test("429 that keeps coming is resent until the deadline, then the last 429 is thrown with the server's delay", async () => {
+test("429 that keeps coming is resent until the deadline, then the last 429 is thrown with the server's delay", { timeout: 30_000 }, async () => {
   const clock = fakeClock();
   const start = clock.now();
   const { client, transport } = clientWith(limited({ retry_after_ms: 1000 }), "get", clock);
@@ -70,7 +70,7 @@ test("429 that keeps coming is resent until the deadline, then the last 429 is t
   assert.equal(clock.now() - start, 10_000);
 });
 
-test("a 429 asking for longer than maxRateLimitWaitMs is reported, not waited out", async () => {
+test("a 429 asking for longer than maxRateLimitWaitMs is reported, not waited out", { timeout: 30_000 }, async () => {
   const clock = fakeClock();
   const { client, transport } = clientWith(limited({}, { "retry-after": "3600" }), "put", clock);
   await assert.rejects(client.send(putState, stateArgs, { retry: { maxRateLimitWaitMs: 60_000 } }), (e: unknown) => e instanceof MatrixError && e.retryAfterMs === 3_600_000);
@@ -78,7 +78,7 @@ test("a 429 asking for longer than maxRateLimitWaitMs is reported, not waited ou
   assert.deepEqual(clock.sleeps, []);
 });
 
-test("401 with soft_logout: true and without it", async () => {
+test("401 with soft_logout: true and without it", { timeout: 30_000 }, async () => {
   for (const [body, soft] of [[{ soft_logout: true }, true], [{}, false]] as const) {
     const { client, transport } = clientWith(() => HttpResponse.json({ errcode: "M_UNKNOWN_TOKEN", error: "Invalid access token passed.", ...body }, { status: 401 }), "get");
     await assert.rejects(client.send(whoami, undefined), (e: unknown) => e instanceof MatrixError && e.status === 401 && e.errcode === "M_UNKNOWN_TOKEN" && e.softLogout === soft);
@@ -86,13 +86,13 @@ test("401 with soft_logout: true and without it", async () => {
   }
 });
 
-test("413 M_TOO_LARGE on a state PUT is a MatrixError, sent once", async () => {
+test("413 M_TOO_LARGE on a state PUT is a MatrixError, sent once", { timeout: 30_000 }, async () => {
   const { client, transport } = clientWith(() => HttpResponse.json({ errcode: "M_TOO_LARGE", error: "event too large" }, { status: 413 }));
   await assert.rejects(client.send(putState, stateArgs), (e: unknown) => e instanceof MatrixError && e.status === 413 && e.errcode === "M_TOO_LARGE" && e.error === "event too large");
   assert.equal(transport.requests.length, 1);
 });
 
-test("a non-JSON 502 proxy page is an HttpError with the page text; an idempotent GET is retried", async () => {
+test("a non-JSON 502 proxy page is an HttpError with the page text; an idempotent GET is retried", { timeout: 30_000 }, async () => {
   const clock = fakeClock();
   const { client, transport } = clientWith(sequence([html502, html502, ok({ k: "v" })]), "get", clock);
   assert.deepEqual(await client.send(getStateContent, { roomId: "!r:hs", eventType: "t", stateKey: "" }), { k: "v" });
@@ -104,13 +104,13 @@ test("a non-JSON 502 proxy page is an HttpError with the page text; an idempoten
   assert.equal(once.transport.requests.length, 1);
 });
 
-test("a 502 on POST createRoom is not retried: the room may exist", async () => {
+test("a 502 on POST createRoom is not retried: the room may exist", { timeout: 30_000 }, async () => {
   const { client, transport } = clientWith(html502, "post");
   await assert.rejects(client.send(createRoom, { name: "x" }), (e: unknown) => e instanceof HttpError && e.status === 502 && e.bodyText.includes("nginx"));
   assert.equal(transport.requests.length, 1);
 });
 
-test("a send retried after a 502 reuses the same transaction ID and body", async () => {
+test("a send retried after a 502 reuses the same transaction ID and body", { timeout: 30_000 }, async () => {
   const { client, transport } = clientWith(sequence([html502, ok({ event_id: "$once" })]));
   const txnId = client.txnId();
   const res = await client.send(send, { roomId: "!r:hs", eventType: "dev.opsdroid.database", txnId, content: { k: "v" } });
@@ -122,13 +122,13 @@ test("a send retried after a 502 reuses the same transaction ID and body", async
   assert.deepEqual(b.body, a.body);
 });
 
-test("truncated JSON in a 200 is a ResponseShapeError carrying the raw text", async () => {
+test("truncated JSON in a 200 is a ResponseShapeError carrying the raw text", { timeout: 30_000 }, async () => {
   const raw = '{"event_id":"$abc';
   const { client } = clientWith(() => new HttpResponse(raw, { status: 200, headers: { "content-type": "application/json" } }));
   await assert.rejects(client.send(putState, stateArgs), (e: unknown) => e instanceof ResponseShapeError && e.raw === raw && e.issues === undefined && /not JSON/.test(e.message));
 });
 
-test("a 200 of the wrong shape is a ResponseShapeError with the zod issues", async () => {
+test("a 200 of the wrong shape is a ResponseShapeError with the zod issues", { timeout: 30_000 }, async () => {
   const { client } = clientWith(ok({ event_id: 42, extra: true }));
   await assert.rejects(client.send(putState, stateArgs), (e: unknown) => {
     assert.ok(e instanceof ResponseShapeError);
@@ -138,14 +138,14 @@ test("a 200 of the wrong shape is a ResponseShapeError with the zod issues", asy
   });
 });
 
-test("unknown response fields are kept (looseObject)", async () => {
+test("unknown response fields are kept (looseObject)", { timeout: 30_000 }, async () => {
   const { client } = clientWith(ok({ user_id: "@a:hs", device_id: "D", "org.example.new": { x: 1 } }), "get");
   const answer = await client.call(whoami, undefined);
   assert.deepEqual(answer.value, { user_id: "@a:hs", device_id: "D", "org.example.new": { x: 1 } });
   assert.equal(answer.raw, '{"user_id":"@a:hs","device_id":"D","org.example.new":{"x":1}}');
 });
 
-test("a network error is retried for an idempotent PUT and GET", async () => {
+test("a network error is retried for an idempotent PUT and GET", { timeout: 30_000 }, async () => {
   for (const [ep, args] of [[putState, stateArgs], [whoami, undefined]] as const) {
     let calls = 0;
     const reply = ep === whoami ? { user_id: "@a:hs" } : { event_id: "$e" };
@@ -161,7 +161,7 @@ test("a network error is retried for an idempotent PUT and GET", async () => {
   }
 });
 
-test("a network error on POST createRoom is not retried", async () => {
+test("a network error on POST createRoom is not retried", { timeout: 30_000 }, async () => {
   let calls = 0;
   const transport = async () => {
     calls++;
@@ -172,7 +172,7 @@ test("a network error on POST createRoom is not retried", async () => {
   assert.equal(calls, 1);
 });
 
-test("aborting the signal cancels a rate-limit wait: AbortedError, nothing sent again", async () => {
+test("aborting the signal cancels a rate-limit wait: AbortedError, nothing sent again", { timeout: 30_000 }, async () => {
   // A clock whose sleep only ends by abort, so the test proves the wait is cancelled, not served.
   let sleeping!: () => void;
   const asleep = new Promise<void>((r) => (sleeping = r));
@@ -193,7 +193,7 @@ test("aborting the signal cancels a rate-limit wait: AbortedError, nothing sent 
   assert.equal(transport.requests.length, 1);
 });
 
-test("an already aborted signal stops a retry back-off", async () => {
+test("an already aborted signal stops a retry back-off", { timeout: 30_000 }, async () => {
   const controller = new AbortController();
   let calls = 0;
   const transport = async () => {

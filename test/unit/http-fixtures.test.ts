@@ -44,7 +44,7 @@ function revive(value: unknown): unknown {
 
 const files = readdirSync(DIR, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".json")).sort();
 
-test("the fixture set covers the endpoints mxdb needs, recorded from Synapse", () => {
+test("the fixture set covers the endpoints mxdb needs, recorded from Synapse", { timeout: 30_000 }, () => {
   const fixtures = files.map((f) => JSON.parse(readFileSync(join(DIR, f), "utf8")) as Fixture);
   const names = new Set(fixtures.filter((f) => f.recorded).map((f) => f.endpoint));
   for (const ep of [api.login, api.register, api.whoami, api.createRoom, api.getStateContent, api.getStateEvent, api.putState, api.send, api.getEvent, api.redact, api.joinedMembers, api.resolveAlias, api.mediaConfig, api.uploadKeys, api.queryKeys, api.claimKeys])
@@ -55,7 +55,7 @@ test("the fixture set covers the endpoints mxdb needs, recorded from Synapse", (
 });
 
 for (const file of files) {
-  test(`fixture ${file}: same request, answer mapped through HttpClient`, async () => {
+  test(`fixture ${file}: same request, answer mapped through HttpClient`, { timeout: 30_000 }, async () => {
     const fx = JSON.parse(readFileSync(join(DIR, file), "utf8")) as Fixture;
     const ep = catalogue.get(fx.endpoint);
     assert.ok(ep, `unknown endpoint ${fx.endpoint}`);
@@ -98,7 +98,7 @@ function load(file: string): Fixture {
   return JSON.parse(readFileSync(join(DIR, file), "utf8")) as Fixture;
 }
 
-test("Synapse's real answers: state event with replaces_state, a redacted event, the UIA 401, a 413", () => {
+test("Synapse's real answers: state event with replaces_state, a redacted event, the UIA 401, a 413", { timeout: 30_000 }, () => {
   const stateEvent = api.stateEvent.parse(load("state/get-state-event.ok.json").response.body);
   assert.equal(typeof stateEvent.unsigned?.replaces_state, "string");
   assert.equal(stateEvent.state_key, "k/e#y?: \u00e9");
@@ -115,7 +115,7 @@ test("Synapse's real answers: state event with replaces_state, a redacted event,
   assert.equal(load("state/get-state.not-found.json").response.status, 404);
 });
 
-test("the recorded 502 proxy page is retried for an idempotent send with the same txnId", async () => {
+test("the recorded 502 proxy page is retried for an idempotent send with the same txnId", { timeout: 30_000 }, async () => {
   const fx = load("events/send.proxy-502.json");
   const sent: HttpRequest[] = [];
   const transport = async (req: HttpRequest) => {

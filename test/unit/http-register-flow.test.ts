@@ -16,7 +16,7 @@ function server(first: () => Response, second: () => Response = () => HttpRespon
   return { transport, client: new HttpClient({ baseUrl: HS, transport, clock: fakeClock() }) };
 }
 
-test("401 with a dummy flow: the second call completes the stage in the same session", async () => {
+test("401 with a dummy flow: the second call completes the stage in the same session", { timeout: 30_000 }, async () => {
   const { client, transport } = server(() =>
     HttpResponse.json({ session: "xyz", flows: [{ stages: ["m.login.recaptcha"] }, { stages: ["m.login.dummy"] }], params: {} }, { status: 401 }),
   );
@@ -29,24 +29,24 @@ test("401 with a dummy flow: the second call completes the stage in the same ses
   ]);
 });
 
-test("a server with no dummy-only flow is refused with the flows in the error", async () => {
+test("a server with no dummy-only flow is refused with the flows in the error", { timeout: 30_000 }, async () => {
   const { client, transport } = server(() => HttpResponse.json({ session: "s", flows: [{ stages: ["m.login.email.identity"] }, { stages: ["m.login.dummy", "m.login.terms"] }] }, { status: 401 }));
   await assert.rejects(registerWithDummyAuth(client, { username: "n", password: "p" }), (e: unknown) => e instanceof RegistrationFlowError && /m\.login\.email\.identity/.test(e.message) && e.uia?.session === "s");
   assert.equal(transport.requests.length, 1);
 });
 
-test("a Matrix error on the first call (M_USER_IN_USE) is passed through", async () => {
+test("a Matrix error on the first call (M_USER_IN_USE) is passed through", { timeout: 30_000 }, async () => {
   const { client } = server(() => HttpResponse.json({ errcode: "M_USER_IN_USE", error: "User ID already taken." }, { status: 400 }));
   await assert.rejects(registerWithDummyAuth(client, { username: "n", password: "p" }), (e: unknown) => e instanceof MatrixError && e.errcode === "M_USER_IN_USE");
 });
 
-test("a server that registers at once (no UIA) answers the first call", async () => {
+test("a server that registers at once (no UIA) answers the first call", { timeout: 30_000 }, async () => {
   const { client, transport } = server(() => HttpResponse.json({ user_id: "@n:hs", access_token: "t", device_id: "D" }));
   assert.equal((await registerWithDummyAuth(client, { username: "n", password: "p" })).user_id, "@n:hs");
   assert.equal(transport.requests.length, 1);
 });
 
-test("a failing second call (403 registration disabled) is passed through", async () => {
+test("a failing second call (403 registration disabled) is passed through", { timeout: 30_000 }, async () => {
   const { client } = server(
     () => HttpResponse.json({ session: "s", flows: [{ stages: ["m.login.dummy"] }] }, { status: 401 }),
     () => HttpResponse.json({ errcode: "M_FORBIDDEN", error: "Registration has been disabled" }, { status: 403 }),

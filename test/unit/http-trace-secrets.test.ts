@@ -16,7 +16,7 @@ const PASSWORD = "hunter2-\u00e9\"quoted\\";
 const REG_TOKEN = "syt_cmVnaXN0ZXI_regtoken";
 const LOGIN_TOKEN = "syt_bG9naW4_logintoken";
 
-test("trace of register, login and whoami holds no token or password, and every other byte", async () => {
+test("trace of register, login and whoami holds no token or password, and every other byte", { timeout: 30_000 }, async () => {
   let registerCalls = 0;
   const transport = mswTransport([
     http.post(`${C3}/register`, () =>

@@ -20,7 +20,7 @@ function room(version: string, extra: StateEvent[] = [], createExtra: Record<str
   ]);
 }
 
-test("membership, joined members, room version and encryption settings", () => {
+test("membership, joined members, room version and encryption settings", { timeout: 30_000 }, () => {
   const r = room("11", [ev("m.room.encryption", "", { algorithm: "m.megolm.v1.aes-sha2", rotation_period_msgs: 50 })]);
   assert.equal(r.membership("@b:hs"), "join");
   assert.equal(r.membership("@c:hs"), "invite");
@@ -32,7 +32,7 @@ test("membership, joined members, room version and encryption settings", () => {
   assert.equal(new RoomState("!x:hs").encryption(), undefined);
 });
 
-test("canSendState: state_default 50, events override, users/users_default, membership required", () => {
+test("canSendState: state_default 50, events override, users/users_default, membership required", { timeout: 30_000 }, () => {
   const pl = ev("m.room.power_levels", "", { users: { "@a:hs": 100, "@b:hs": 50 }, users_default: 0, events: { "dev.opsdroid.database": 0, "m.room.name": 60 } });
   const r = room("11", [pl]);
   assert.equal(r.canSendState("@b:hs", "m.room.topic"), true); // 50 >= state_default 50 (unspecified)
@@ -44,7 +44,7 @@ test("canSendState: state_default 50, events override, users/users_default, memb
   assert.equal(strict.powerLevel("@b:hs"), 10); // numeric strings were valid before room v10
 });
 
-test("canSendState without a power_levels event: the creator has 100, state_default is 0", () => {
+test("canSendState without a power_levels event: the creator has 100, state_default is 0", { timeout: 30_000 }, () => {
   const r = room("11");
   assert.equal(r.powerLevel("@a:hs"), 100);
   assert.equal(r.powerLevel("@b:hs"), 0);
@@ -52,7 +52,7 @@ test("canSendState without a power_levels event: the creator has 100, state_defa
   assert.equal(room("1").powerLevel("@a:hs"), 100); // v1: creator from content.creator
 });
 
-test("room v12: creators (sender and additional_creators) have infinite power, whatever power_levels says", () => {
+test("room v12: creators (sender and additional_creators) have infinite power, whatever power_levels says", { timeout: 30_000 }, () => {
   const pl = ev("m.room.power_levels", "", { users: { "@b:hs": 0 }, state_default: 100 });
   const r = room("12", [pl], { additional_creators: ["@b:hs"] });
   assert.equal(r.powerLevel("@a:hs"), Infinity);
@@ -60,7 +60,7 @@ test("room v12: creators (sender and additional_creators) have infinite power, w
   assert.equal(room("11", [pl], { additional_creators: ["@b:hs"] }).canSendState("@b:hs", "x"), false);
 });
 
-test("toJSON/fromJSON round-trips; an unknown snapshot version is a typed error", () => {
+test("toJSON/fromJSON round-trips; an unknown snapshot version is a typed error", { timeout: 30_000 }, () => {
   const r = room("11", [ev("dev.opsdroid.database", "k|x", { v: 1 })]);
   const back = RoomState.fromJSON(JSON.parse(JSON.stringify(r.toJSON())));
   assert.deepEqual([...back.events()], [...r.events()]);
@@ -69,7 +69,7 @@ test("toJSON/fromJSON round-trips; an unknown snapshot version is a typed error"
   assert.throws(() => RoomState.fromJSON("nonsense"), RoomStateFormatError);
 });
 
-test("redaction rules by room version", () => {
+test("redaction rules by room version", { timeout: 30_000 }, () => {
   assert.deepEqual(redactContent("dev.opsdroid.database", { k: 1 }, "11"), {});
   assert.deepEqual(redactContent("m.room.create", { creator: "@a:hs", room_version: "5", x: 1 }, "5"), { creator: "@a:hs" });
   assert.deepEqual(redactContent("m.room.create", { room_version: "11", x: 1 }, "11"), { room_version: "11", x: 1 });
@@ -85,7 +85,7 @@ test("redaction rules by room version", () => {
   );
 });
 
-test("a pre-v11 redaction (top-level `redacts`) prunes a power_levels event by the v10 rules", () => {
+test("a pre-v11 redaction (top-level `redacts`) prunes a power_levels event by the v10 rules", { timeout: 30_000 }, () => {
   const pl = ev("m.room.power_levels", "", { users: { "@a:hs": 100 }, invite: 0, events: {} });
   const r = room("10", [pl]);
   const redaction = { type: "m.room.redaction", event_id: "$red", sender: "@a:hs", origin_server_ts: 5, content: {}, redacts: pl.event_id };
@@ -95,7 +95,7 @@ test("a pre-v11 redaction (top-level `redacts`) prunes a power_levels event by t
   assert.equal(r.get("m.room.power_levels", "")!.content.invite, 0, "the input state is not modified");
 });
 
-test("malformed events in a sync section are skipped, not fatal", () => {
+test("malformed events in a sync section are skipped, not fatal", { timeout: 30_000 }, () => {
   const good = ev("dev.opsdroid.database", "", { a: 1 });
   const out = reduceJoinedRoom(undefined, "!r:hs", { state: { events: [{ type: "x" }, null, good] }, timeline: { events: [{ nonsense: true }] } }, { wholesale: true });
   assert.deepEqual([...out.state.events()], [good]);

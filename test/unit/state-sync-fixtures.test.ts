@@ -65,20 +65,20 @@ function picture(events: Iterable<StateEvent>): Record<string, { event_id: strin
   return out;
 }
 
-test("the classic path and the state_after path use the path they claim", () => {
+test("the classic path and the state_after path use the path they claim", { timeout: 30_000 }, () => {
   assert.deepEqual([...replay(classic, "redact").modes], ["classic"]);
   assert.deepEqual([...replay(stateAfter, "redact").modes], ["state_after"]);
 });
 
 for (const [name, rec] of [["classic", classic], ["state_after", stateAfter]] as const) {
-  test(`${name}: after join, puts, a revert, a limited timeline and a redaction, the picture equals the server's room state`, () => {
+  test(`${name}: after join, puts, a revert, a limited timeline and a redaction, the picture equals the server's room state`, { timeout: 30_000 }, () => {
     const room = replay(rec, "redact").rooms.get(rec.roomId);
     assert.ok(room, "the joined room is in the picture");
     assert.deepEqual(picture(room.events()), picture(truth.events));
   });
 }
 
-test("both paths give the same picture after every step", () => {
+test("both paths give the same picture after every step", { timeout: 30_000 }, () => {
   for (const step of classic.steps.map((s) => s.name)) {
     const a = replay(classic, step).rooms.get(classic.roomId);
     const b = replay(stateAfter, step).rooms.get(stateAfter.roomId);
@@ -86,7 +86,7 @@ test("both paths give the same picture after every step", () => {
   }
 });
 
-test("an invite is reported with its inviter; the join brings the whole state", () => {
+test("an invite is reported with its inviter; the join brings the whole state", { timeout: 30_000 }, () => {
   for (const rec of [classic, stateAfter]) {
     const r = replay(rec, "join");
     assert.deepEqual(r.invited, [{ roomId: rec.roomId, inviter: rec.writer }]);
@@ -99,7 +99,7 @@ test("an invite is reported with its inviter; the join brings the whole state", 
   }
 });
 
-test("a state event that reverts to an older value is applied, keeping replaces_state and prev_content", () => {
+test("a state event that reverts to an older value is applied, keeping replaces_state and prev_content", { timeout: 30_000 }, () => {
   for (const rec of [classic, stateAfter]) {
     const r = replay(rec, "revert");
     const k1 = r.rooms.get(rec.roomId)!.get(DB, "k1")!;
@@ -115,7 +115,7 @@ test("a state event that reverts to an older value is applied, keeping replaces_
   assert.deepEqual(replay(stateAfter, "revert").byStep.get("revert")!.map((c) => c.event!.content), [{ v: 1 }]);
 });
 
-test("a limited timeline: the gap's state is applied, and later timeline writes win over it", () => {
+test("a limited timeline: the gap's state is applied, and later timeline writes win over it", { timeout: 30_000 }, () => {
   for (const rec of [classic, stateAfter]) {
     const limited = rec.steps.find((s) => s.name === "limited")!;
     assert.ok(limited.responses.some((r) => r.rooms?.join?.[rec.roomId]?.timeline?.limited === true), "the recording has a gap");
@@ -130,7 +130,7 @@ test("a limited timeline: the gap's state is applied, and later timeline writes 
   }
 });
 
-test("a redacted state event: content pruned to {} for a custom type, redacted_because kept, a change emitted", () => {
+test("a redacted state event: content pruned to {} for a custom type, redacted_because kept, a change emitted", { timeout: 30_000 }, () => {
   for (const rec of [classic, stateAfter]) {
     const r = replay(rec, "redact");
     const e = r.rooms.get(rec.roomId)!.get(DB, "")!;
@@ -143,7 +143,7 @@ test("a redacted state event: content pruned to {} for a custom type, redacted_b
   }
 });
 
-test("leaving the room drops it from the picture", () => {
+test("leaving the room drops it from the picture", { timeout: 30_000 }, () => {
   for (const rec of [classic, stateAfter]) {
     const r = replay(rec);
     assert.equal(r.rooms.has(rec.roomId), false);
@@ -151,7 +151,7 @@ test("leaving the room drops it from the picture", () => {
   }
 });
 
-test("the server's state_after naming an older event corrects our picture (a state reset), not merged", () => {
+test("the server's state_after naming an older event corrects our picture (a state reset), not merged", { timeout: 30_000 }, () => {
   const r = replay(stateAfter, "limited");
   const room = r.rooms.get(stateAfter.roomId)!;
   // The first k1 event ({v:1}, from the "put" step): the server says the room went back to it.
@@ -165,7 +165,7 @@ test("the server's state_after naming an older event corrects our picture (a sta
   assert.equal(room.get(DB, "k1")!.event_id, r.rooms.get(stateAfter.roomId)!.get(DB, "k1")!.event_id);
 });
 
-test("an initial sync replaces a room's state wholesale: state keys the server no longer has are removed", () => {
+test("an initial sync replaces a room's state wholesale: state keys the server no longer has are removed", { timeout: 30_000 }, () => {
   const r = replay(classic, "limited");
   const joinStep = classic.steps.find((s) => s.name === "join")!.responses.at(-1)!;
   // Re-sync from scratch with the join response: k1..k14 and the "" entry did not exist then.
@@ -176,7 +176,7 @@ test("an initial sync replaces a room's state wholesale: state keys the server n
   assert.deepEqual(removed, ["", ...Array.from({ length: 14 }, (_, i) => `k${i + 1}`)].sort());
 });
 
-test("replaying a response already applied changes nothing (no repeated change)", () => {
+test("replaying a response already applied changes nothing (no repeated change)", { timeout: 30_000 }, () => {
   for (const rec of [classic, stateAfter]) {
     for (const step of ["put", "revert", "limited", "redact"]) {
       const r = replay(rec, step);
@@ -187,12 +187,12 @@ test("replaying a response already applied changes nothing (no repeated change)"
   }
 });
 
-test("both paths report the same changes, in the same order", () => {
+test("both paths report the same changes, in the same order", { timeout: 30_000 }, () => {
   const view = (c: StateChange) => [c.type, c.stateKey, c.event?.event_id, c.previous?.event_id];
   assert.deepEqual(replay(classic, "redact").changes.filter((c) => c.type === DB).map(view), replay(stateAfter, "redact").changes.filter((c) => c.type === DB).map(view));
 });
 
-test("without saveRooms a plan saves only the token, and the picture is the same", () => {
+test("without saveRooms a plan saves only the token, and the picture is the same", { timeout: 30_000 }, () => {
   const response = classic.steps.flatMap((s) => s.responses).find((r) => Object.keys(r.rooms?.join ?? {}).length > 0)!;
   const saved = planSync(new Map(), response, { initial: true, stateAfterExpected: false, userId: classic.userId });
   const unsaved = planSync(new Map(), response, { initial: true, stateAfterExpected: false, userId: classic.userId, saveRooms: false });

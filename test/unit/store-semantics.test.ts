@@ -18,7 +18,7 @@ const kinds: [string, (t: { after(fn: () => void): void }) => Store][] = [
 ];
 
 for (const [name, make] of kinds) {
-  test(`${name}: get/set/delete/keys/setMany`, async (t) => {
+  test(`${name}: get/set/delete/keys/setMany`, { timeout: 30_000 }, async (t) => {
     const s = make(t);
     assert.equal(await s.get("a"), undefined);
     await s.set("sync/a", "1");
@@ -36,7 +36,7 @@ for (const [name, make] of kinds) {
   });
 }
 
-test("FileStore: data survives a reopen; file 0600, directory 0700; the file carries format and version", async (t) => {
+test("FileStore: data survives a reopen; file 0600, directory 0700; the file carries format and version", { timeout: 30_000 }, async (t) => {
   const dir = join(tempDir(t), "nested", "store");
   const a = new FileStore(dir);
   await a.setMany({ k: "v", "with\nnewline": "é\u0000" });
@@ -51,7 +51,7 @@ test("FileStore: data survives a reopen; file 0600, directory 0700; the file car
   assert.equal(await b.get("with\nnewline"), "é\u0000");
 });
 
-test("FileStore: a crash between the temporary write and the rename leaves the old file valid", async (t) => {
+test("FileStore: a crash between the temporary write and the rename leaves the old file valid", { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const a = new FileStore(dir);
   await a.setMany({ token: "s1", room: "old" });
@@ -63,7 +63,7 @@ test("FileStore: a crash between the temporary write and the rename leaves the o
   assert.deepEqual(readdirSync(dir), [FILE_STORE_NAME], "the stale temporary file is removed");
 });
 
-test("FileStore: a failed write leaves both the file and the in-memory view unchanged", async (t) => {
+test("FileStore: a failed write leaves both the file and the in-memory view unchanged", { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const s = new FileStore(dir);
   await s.set("a", "1");
@@ -76,13 +76,13 @@ test("FileStore: a failed write leaves both the file and the in-memory view unch
   assert.equal(await new FileStore(dir).get("a"), "3");
 });
 
-test("FileStore: concurrent writes are serialised, none lost", async (t) => {
+test("FileStore: concurrent writes are serialised, none lost", { timeout: 30_000 }, async (t) => {
   const s = new FileStore(tempDir(t));
   await Promise.all(Array.from({ length: 20 }, (_, i) => s.set(`k${i}`, String(i))));
   assert.equal((await s.keys()).length, 20);
 });
 
-test("FileStore: a corrupted file and an unknown format version are clear, typed errors", async (t) => {
+test("FileStore: a corrupted file and an unknown format version are clear, typed errors", { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, FILE_STORE_NAME), "{ not json");
   await assert.rejects(new FileStore(dir).get("x"), (e: unknown) => e instanceof StoreFormatError && /not valid JSON/.test(e.message) && e.code === "STORE_FORMAT");

@@ -81,7 +81,7 @@ async function untilLongPoll(server: ReturnType<typeof fakeServer>, count = 1): 
   assert.ok(server.state.pending >= count, "the loop reached a long-poll");
 }
 
-test("initial sync: filter uploaded once, state_after asked for under both names, picture and events delivered", async () => {
+test("initial sync: filter uploaded once, state_after asked for under both names, picture and events delivered", { timeout: 30_000 }, async () => {
   const server = fakeServer(responses("initial", "invite", "join", "put"));
   const { loop, store } = makeLoop(server, new MemoryStore(), { autoJoin: (_roomId, inviter) => inviter === rec.writer });
   const seen: string[] = [];
@@ -119,7 +119,7 @@ test("initial sync: filter uploaded once, state_after asked for under both names
   assert.deepEqual(await stream.next(), { value: undefined, done: true }, "streams end with the loop");
 });
 
-test("a restarted loop resumes from the stored token: no missed and no repeated change, no new filter", async () => {
+test("a restarted loop resumes from the stored token: no missed and no repeated change, no new filter", { timeout: 30_000 }, async () => {
   const store = new MemoryStore();
   const s1 = fakeServer(responses("initial", "invite", "join", "put"));
   const first = makeLoop(s1, store);
@@ -146,7 +146,7 @@ test("a restarted loop resumes from the stored token: no missed and no repeated 
   await second.loop.stop();
 });
 
-test("errors back off exponentially with jitter, capped; 429 waits the server's delay; the picture is unaffected", async () => {
+test("errors back off exponentially with jitter, capped; 429 waits the server's delay; the picture is unaffected", { timeout: 30_000 }, async () => {
   const fail502 = { status: 502, body: "<html>bad gateway</html>" };
   const queue: Answer[] = [...Array.from({ length: 9 }, () => fail502), { status: 429, body: { errcode: "M_LIMIT_EXCEEDED", error: "slow", retry_after_ms: 1234 } }, ...responses("initial", "invite", "join")];
   const server = fakeServer(queue);
@@ -169,7 +169,7 @@ test("errors back off exponentially with jitter, capped; 429 waits the server's 
   assert.ok(loop.room(rec.roomId));
 });
 
-test("M_UNKNOWN_TOKEN with soft_logout ends the loop with a typed error instead of looping", async () => {
+test("M_UNKNOWN_TOKEN with soft_logout ends the loop with a typed error instead of looping", { timeout: 30_000 }, async () => {
   const server = fakeServer([{ status: 401, body: { errcode: "M_UNKNOWN_TOKEN", error: "expired", soft_logout: true } }]);
   const { loop } = makeLoop(server);
   const stream = loop.changes();
@@ -182,7 +182,7 @@ test("M_UNKNOWN_TOKEN with soft_logout ends the loop with a typed error instead 
   await loop.stop(); // stopping an ended loop is fine
 });
 
-test("stop() during a long-poll aborts it at once and resolves; nextSync waiters are released", async () => {
+test("stop() during a long-poll aborts it at once and resolves; nextSync waiters are released", { timeout: 30_000 }, async () => {
   const server = fakeServer(responses("initial"));
   const { loop } = makeLoop(server);
   loop.start();
@@ -196,7 +196,7 @@ test("stop() during a long-poll aborts it at once and resolves; nextSync waiters
   assert.equal(server.syncs().length, 2);
 });
 
-test("a failed Store write does not advance the token or the picture; the same batch is applied once on retry", async () => {
+test("a failed Store write does not advance the token or the picture; the same batch is applied once on retry", { timeout: 30_000 }, async () => {
   const store = new MemoryStore();
   let failNext = false;
   const flaky: Store = Object.assign(Object.create(store) as Store, {
@@ -227,7 +227,7 @@ test("a failed Store write does not advance the token or the picture; the same b
   assert.equal(await store.get(STORE_KEYS.nextBatch), put.at(-1)!.next_batch);
 });
 
-test("stateAfter: 'never' sends no state_after parameter; leaving a room drops it and emits leave", async () => {
+test("stateAfter: 'never' sends no state_after parameter; leaving a room drops it and emits leave", { timeout: 30_000 }, async () => {
   const classic = JSON.parse(readFileSync(fileURLToPath(new URL("../../fixtures/sync/scenario.classic.json", import.meta.url)), "utf8")) as Recording;
   const server = fakeServer(classic.steps.flatMap((s) => s.responses));
   const { loop } = makeLoop(server, new MemoryStore(), { stateAfter: "never" });
