@@ -99,8 +99,10 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
  */
 async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite[], current: LineageEvent): Promise<OurWrite[]> {
   const known = new Set(writes.map((w) => w.eventId));
+  // A copy may even be the first to have landed (the answer we got was a resend's): look back to the oldest base.
   const first = writes.find((w) => !w.holder);
-  const since = first ? ((await lineage.get(first.eventId))?.ts ?? Infinity) : Infinity;
+  const base = first?.base.eventId === undefined ? undefined : await lineage.get(first.base.eventId);
+  const since = !first ? Infinity : first.base.eventId === undefined ? 0 : (base?.ts ?? Infinity);
   const copies: Array<{ write: OurWrite; ts: number }> = [];
   let id: string | undefined = current.eventId;
   for (let steps = 0; id !== undefined && steps < 100; steps++) {
