@@ -23,7 +23,8 @@ export interface RegisterOptions {
 
 /** Register `localpart` with the shared secret: GET a nonce, then POST the HMAC'd registration. */
 export async function registerWithSharedSecret(client: HttpClient, sharedSecret: string, localpart: string, options: RegisterOptions = {}): Promise<RegisteredUser> {
-  const password = options.password ?? randomBytes(12).toString("base64url");
+  // Never starting with "-": a CLI test passes it as `--password <value>`, which parseArgs would take for an option.
+  const password = options.password ?? `pw${randomBytes(12).toString("base64url")}`;
   const admin = options.admin ?? false;
   const { nonce } = await client.send(getRegisterNonce, undefined);
   const mac = registrationMac(sharedSecret, nonce, localpart, password, admin);
