@@ -6,12 +6,17 @@
  * pass for another's.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
 import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
 import { messages } from "../../src/http/endpoints/events/messages.js";
 import { EVENT_TYPE, jsonEqual } from "../../src/db/format.js";
 import { Memory } from "../../src/index.js";
 import { Homeserver } from "../../src/homeserver/synapse.js";
 import type { TestUser } from "./homeserver.js";
+import { killChildren } from "./spawn-writers.js";
 
 let stock: Promise<Homeserver> | undefined;
 
@@ -30,6 +35,53 @@ export async function stockUser(hs: Homeserver, prefix: string): Promise<TestUse
   const localpart = `${prefix}-${randomBytes(4).toString("hex")}`.toLowerCase();
   const user = await hs.registerUser(localpart);
   return { ...user, client: hs.client(user.accessToken) };
+}
+
+export interface DurabilitySuite {
+  /** The file's stock Synapse (set in before()). */
+  readonly hs: Homeserver;
+  /** A scratch directory for the file, removed in after() (only with `scratch` given). */
+  readonly scratch: string;
+  /** A fresh user whose client after() closes. */
+  user(prefix: string): Promise<TestUser>;
+  /** Fresh users, one per prefix, registered at the same time. */
+  users<P extends string[]>(...prefixes: P): Promise<{ [K in keyof P]: TestUser }>;
+}
+
+/**
+ * The set-up every durability file shares: before() starts stockHomeserver(); after() kills any
+ * child still running (spawn-writers.ts), closes the users' clients and removes the scratch
+ * directory. `scratch` is the mkdtemp prefix, e.g. "mxdb-cli-shells-". Call at the file's top level.
+ */
+export function durabilitySuite(options: { scratch?: string } = {}): DurabilitySuite {
+  let hs: Homeserver | undefined;
+  const scratch = options.scratch === undefined ? undefined : mkdtempSync(join(tmpdir(), options.scratch));
+  const registered: TestUser[] = [];
+  before(async () => {
+    hs = await stockHomeserver();
+  });
+  after(async () => {
+    killChildren();
+    await Promise.all(registered.map((u) => u.client.close()));
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  });
+  const suite: DurabilitySuite = {
+    get hs() {
+      if (!hs) throw new Error("durabilitySuite: the homeserver is set in before(); use suite.hs inside a test");
+      return hs;
+    },
+    get scratch() {
+      if (scratch === undefined) throw new Error("durabilitySuite: no scratch directory (pass { scratch: prefix })");
+      return scratch;
+    },
+    async user(prefix) {
+      const u = await stockUser(suite.hs, prefix);
+      registered.push(u);
+      return u;
+    },
+    users: <P extends string[]>(...prefixes: P) => Promise.all(prefixes.map((p) => suite.user(p))) as Promise<{ [K in keyof P]: TestUser }>,
+  };
+  return suite;
 }
 
 /** key -> value as the server holds it now, decoded from opsdroid's format (both state-key modes). */

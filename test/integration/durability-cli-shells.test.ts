@@ -5,47 +5,28 @@
  * compared with the server's state and with a fresh reader's picture. Fresh users, sessions
  * (`mxdb login`, one MXDB_HOME per shell) and room per run; Synapse's default rate limits.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import type { Homeserver } from "../../src/homeserver/synapse.js";
-import { compareAcked, describeLost, lostByWriter, readerValues, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
+import { compareAcked, describeLost, durabilitySuite, lostByWriter, readerValues, serverValues } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
-import { killChildren, mxdb } from "../helpers/spawn-writers.js";
+import { mxdb } from "../helpers/spawn-writers.js";
 
 const CLI_RUNS = 2;
 const CLI_PER_SHELL = 20;
 
-let hs: Homeserver;
-const scratch = mkdtempSync(join(tmpdir(), "mxdb-cli-shells-"));
-const users: TestUser[] = [];
-
-before(async () => {
-  hs = await stockHomeserver();
-});
-after(async () => {
-  killChildren();
-  await Promise.all(users.map((u) => u.client.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-async function user(prefix: string): Promise<TestUser> {
-  const u = await stockUser(hs, prefix);
-  users.push(u);
-  return u;
-}
+const suite = durabilitySuite({ scratch: "mxdb-cli-shells-" });
 
 test("two shells running `mxdb put` commands at the same time into one state key: every exit-0 put survives", { timeout: 400_000 }, async (t) => {
   const results: Array<{ kept: number; total: number; lost: number; readerLost: number; failed: number }> = [];
   for (let run = 1; run <= CLI_RUNS; run++) {
-    const [owner, alice, bob, reader] = await Promise.all([user("owner"), user("alice"), user("bob"), user("reader")]);
+    const [owner, alice, bob, reader] = await suite.users("owner", "alice", "bob", "reader");
     const roomId = await sharedRoom(owner, [alice, bob, reader]);
     const shell = async (by: string, u: TestUser) => {
-      const home = mkdtempSync(join(scratch, `shell-${by}-`));
-      const login = await mxdb(home, ["login", "--homeserver", hs.baseUrl, "--user", u.userId, "--password", u.password, "--room", roomId]);
+      const home = mkdtempSync(join(suite.scratch, `shell-${by}-`));
+      const login = await mxdb(home, ["login", "--homeserver", suite.hs.baseUrl, "--user", u.userId, "--password", u.password, "--room", roomId]);
       assert.equal(login.code, 0, login.stderr);
       const acked: Record<string, unknown> = {};
       let failed = 0;
@@ -65,7 +46,7 @@ test("two shells running `mxdb put` commands at the same time into one state key
     const acked = Object.assign({}, ...shells.map((s) => s.acked)) as Record<string, unknown>;
     const server = await serverValues(reader, roomId);
     const onServer = compareAcked(acked, server);
-    const seen = compareAcked(acked, await readerValues(hs, reader, roomId, true));
+    const seen = compareAcked(acked, await readerValues(suite.hs, reader, roomId, true));
     const rejected = shells.reduce((n, s) => n + s.failed, 0);
     t.diagnostic(
       `CLI run ${run}: kept ${onServer.kept}/${2 * CLI_PER_SHELL} (acknowledged ${onServer.total}, acknowledged-but-lost ${onServer.lost.length}: ${lostByWriter(onServer, ["s1", "s2"])}), fresh reader ${seen.kept}/${seen.total}, ` +

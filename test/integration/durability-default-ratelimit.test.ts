@@ -5,11 +5,10 @@
  * limit allows: the burst at once, then one every 5 s. Kept small; the rate gate's own tests are
  * db-rate-limit.test.ts and http-ratelimit.test.ts.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { Memory } from "../../src/index.js";
-import { compareAcked, serverValues, stateHistory, stockHomeserver, stockUser } from "../helpers/durability.js";
+import { compareAcked, durabilitySuite, serverValues, stateHistory } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
@@ -17,15 +16,7 @@ const N = 15;
 const BURST = 10;
 const PER_SECOND = 0.2;
 
-let hs: Homeserver;
-const users: TestUser[] = [];
-
-before(async () => {
-  hs = await stockHomeserver();
-});
-after(async () => {
-  await Promise.all(users.map((u) => u.client.close()));
-});
+const suite = durabilitySuite();
 
 /** How many state events of our type each state key got from `sender`. */
 async function writesPerKey(reader: TestUser, roomId: string, sender: string): Promise<Record<string, number>> {
@@ -35,11 +26,10 @@ async function writesPerKey(reader: TestUser, roomId: string, sender: string): P
 }
 
 test(`${N} puts to distinct keys under Synapse's default rc_message all land exactly once`, { timeout: 180_000 }, async (t) => {
-  const [owner, alice] = await Promise.all([stockUser(hs, "owner"), stockUser(hs, "alice")]);
-  users.push(owner, alice);
+  const [owner, alice] = await suite.users("owner", "alice");
   const roomId = await sharedRoom(owner, [alice]);
   const limited: string[] = [];
-  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, singleStateKey: false, syncTimeoutMs: 5000, onError: (e) => limited.push(String(e)) });
+  const db = await Memory.open({ homeserver: suite.hs.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, singleStateKey: false, syncTimeoutMs: 5000, onError: (e) => limited.push(String(e)) });
   const acked: Record<string, unknown> = {};
   const rejected: string[] = [];
   const started = Date.now();

@@ -9,16 +9,13 @@
  * The CLI's concurrent `mxdb put` commands are in durability-cli-shells.test.ts.
  * Synapse runs with its default configuration and rate limits (rc_message 0.2/s, burst 10).
  */
-import { after, before, test, type TestContext } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import type { Homeserver } from "../../src/homeserver/synapse.js";
-import { compareAcked, describeLost, lostByWriter, readerValues, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
-import type { TestUser } from "../helpers/homeserver.js";
+import { compareAcked, describeLost, durabilitySuite, lostByWriter, readerValues, serverValues } from "../helpers/durability.js";
 import { sharedRoom } from "../helpers/rooms.js";
-import { killChildren, spawnExitWriter } from "../helpers/spawn-writers.js";
+import { spawnExitWriter } from "../helpers/spawn-writers.js";
 
 const RUNS = 3;
 /** Keys per process into one state key: coalesced into a few PUTs. */
@@ -26,24 +23,7 @@ const SINGLE_PER_PROCESS = 150;
 /** Keys per process in per-key mode: one PUT each, so sized for rc_message (the account running twice has 12). */
 const PER_KEY_PER_PROCESS = 6;
 
-let hs: Homeserver;
-const scratch = mkdtempSync(join(tmpdir(), "mxdb-durability-"));
-const users: TestUser[] = [];
-
-before(async () => {
-  hs = await stockHomeserver();
-});
-after(async () => {
-  killChildren();
-  await Promise.all(users.map((u) => u.client.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-async function user(prefix: string): Promise<TestUser> {
-  const u = await stockUser(hs, prefix);
-  users.push(u);
-  return u;
-}
+const suite = durabilitySuite({ scratch: "mxdb-durability-" });
 
 interface RunResult {
   kept: number;
@@ -59,11 +39,11 @@ interface RunResult {
  * flush/close. `sameAccountTwice: false` leaves out a2: the two-users case on its own.
  */
 async function processRun(run: number, singleStateKey: boolean, perProcess: number, t: TestContext, sameAccountTwice = true): Promise<RunResult> {
-  const [owner, alice, bob, reader] = await Promise.all([user("owner"), user("alice"), user("bob"), user("reader")]);
+  const [owner, alice, bob, reader] = await suite.users("owner", "alice", "bob", "reader");
   const roomId = await sharedRoom(owner, [alice, bob, reader]);
-  const base = { homeserver: hs.baseUrl, roomId, run, count: perProcess, singleStateKey };
+  const base = { homeserver: suite.hs.baseUrl, roomId, run, count: perProcess, singleStateKey };
   const writers = [
-    spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a1", store: mkdtempSync(join(scratch, "a1-")) }),
+    spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a1", store: mkdtempSync(join(suite.scratch, "a1-")) }),
     ...(sameAccountTwice ? [spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a2" })] : []),
     spawnExitWriter({ ...base, accessToken: bob.accessToken, by: "b" }),
   ];
@@ -76,7 +56,7 @@ async function processRun(run: number, singleStateKey: boolean, perProcess: numb
   const acked = Object.assign({}, ...reports.map((r) => r.acked)) as Record<string, unknown>;
   const server = await serverValues(reader, roomId);
   const onServer = compareAcked(acked, server);
-  const seen = compareAcked(acked, await readerValues(hs, reader, roomId, singleStateKey));
+  const seen = compareAcked(acked, await readerValues(suite.hs, reader, roomId, singleStateKey));
   const rejected = reports.reduce((n, r) => n + r.rejected.length, 0);
   const badExits = reports.filter((r) => r.exitCode !== 0).length;
   t.diagnostic(

@@ -4,32 +4,23 @@
  * and a fresh reader's values must equal the acknowledged ones. Once into one shared state key
  * (200 puts) and once in per-key mode (sized for Synapse's default rc_message: 0.2/s, burst 10).
  */
-import { after, before, test, type TestContext } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { pidAlive } from "../../src/homeserver/process.js";
 import { Memory } from "../../src/index.js";
-import { compareAcked, describeLost, readerValues, serverValues, stockHomeserver, stockUser } from "../helpers/durability.js";
-import type { TestUser } from "../helpers/homeserver.js";
+import { compareAcked, describeLost, durabilitySuite, readerValues, serverValues } from "../helpers/durability.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
 /** Synapse stays dead this long before it is started again (plus its start-up time). */
 const DOWN_MS = 20_000;
 
-let hs: Homeserver;
-const users: TestUser[] = [];
-
-before(async () => {
-  hs = await stockHomeserver();
-});
-after(async () => {
-  await Promise.all(users.map((u) => u.client.close()));
-});
+const suite = durabilitySuite();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGKILL (no clean shutdown), wait DOWN_MS, start again on the same port and data; returns the outage in ms. */
 async function killAndRestart(): Promise<number> {
+  const hs = suite.hs;
   const pid = hs.info.pid;
   const killed = Date.now();
   process.kill(pid, "SIGKILL");
@@ -41,11 +32,10 @@ async function killAndRestart(): Promise<number> {
 }
 
 async function underLoad(t: TestContext, singleStateKey: boolean, count: number, spacingMs: number, killAfter: number): Promise<void> {
-  const [owner, alice, reader] = await Promise.all([stockUser(hs, "owner"), stockUser(hs, "alice"), stockUser(hs, "reader")]);
-  users.push(owner, alice, reader);
+  const [owner, alice, reader] = await suite.users("owner", "alice", "reader");
   const roomId = await sharedRoom(owner, [alice, reader]);
   const errors: string[] = [];
-  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 5000, onError: (e) => errors.push(String(e)) });
+  const db = await Memory.open({ homeserver: suite.hs.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 5000, onError: (e) => errors.push(String(e)) });
   const acked: Record<string, unknown> = {};
   const rejected: string[] = [];
   const puts: Promise<void>[] = [];
@@ -66,7 +56,7 @@ async function underLoad(t: TestContext, singleStateKey: boolean, count: number,
   const outageMs = await outage!;
   const server = await serverValues(reader, roomId);
   const onServer = compareAcked(acked, server);
-  const seen = compareAcked(acked, await readerValues(hs, reader, roomId, singleStateKey));
+  const seen = compareAcked(acked, await readerValues(suite.hs, reader, roomId, singleStateKey));
   t.diagnostic(
     `${singleStateKey ? "one state key" : "per-key"}: ${count} puts, Synapse killed after put ${killAfter}, back after ${(outageMs / 1000).toFixed(1)} s; ` +
       `resolved ${Object.keys(acked).length}, rejected ${rejected.length}; puts settled at ${(putsDone / 1000).toFixed(1)} s, flush at ${(flushed / 1000).toFixed(1)} s; ` +

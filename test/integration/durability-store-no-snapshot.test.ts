@@ -6,37 +6,24 @@
  * still on the server afterwards. The reopen runs in a child (test/helpers/store-reopen.ts) so a
  * hang is killed at OPEN_BOUND_MS rather than holding the test file for ten minutes.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { Memory } from "../../src/index.js";
 import { FILE_STORE_NAME } from "../../src/store/file-store.js";
 import { STORE_KEYS } from "../../src/sync/store-keys.js";
-import { compareAcked, describeLost, serverValues, stateHistory, stockHomeserver, stockUser } from "../helpers/durability.js";
-import type { TestUser } from "../helpers/homeserver.js";
+import { compareAcked, describeLost, durabilitySuite, serverValues, stateHistory } from "../helpers/durability.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
 const REOPEN = fileURLToPath(new URL("../helpers/store-reopen.ts", import.meta.url));
 const OPEN_BOUND_MS = 60_000;
 const COUNT = 30;
 
-let hs: Homeserver;
-const scratch = mkdtempSync(join(tmpdir(), "mxdb-no-snapshot-"));
-const users: TestUser[] = [];
-
-before(async () => {
-  hs = await stockHomeserver();
-});
-after(async () => {
-  await Promise.all(users.map((u) => u.client.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
+const suite = durabilitySuite({ scratch: "mxdb-no-snapshot-" });
 
 type Step = { step: "opened"; ms: number } | { step: "values"; values: Record<string, unknown> } | { step: "put"; ms: number } | { step: "error"; at: string; name: string; message: string };
 
@@ -52,12 +39,11 @@ function reopen(config: Record<string, unknown>): Promise<{ steps: Step[]; hung:
 }
 
 test("a store with its sync token but no room snapshot: open does not hang, reads are right or refused, and nothing is wiped", { timeout: 180_000 }, async (t) => {
-  const [owner, alice] = await Promise.all([stockUser(hs, "owner"), stockUser(hs, "alice")]);
-  users.push(owner, alice);
+  const [owner, alice] = await suite.users("owner", "alice");
   const roomId = await sharedRoom(owner, [alice]);
-  const store = join(scratch, "store");
+  const store = join(suite.scratch, "store");
   const acked: Record<string, unknown> = {};
-  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, store, singleStateKey: true, syncTimeoutMs: 5000 });
+  const db = await Memory.open({ homeserver: suite.hs.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, store, singleStateKey: true, syncTimeoutMs: 5000 });
   await Promise.all(Array.from({ length: COUNT }, (_, i) => db.put(`key-${i}`, { by: "alice", i }).then(() => void (acked[`key-${i}`] = { by: "alice", i }))));
   await db.flush();
   await db.close();
@@ -72,7 +58,7 @@ test("a store with its sync token but no room snapshot: open does not hang, read
   writeFileSync(path, JSON.stringify(doc), { mode: 0o600 });
 
   const keys = Object.keys(acked);
-  const { steps, hung, ms } = await reopen({ homeserver: hs.baseUrl, accessToken: alice.accessToken, roomId, store, keys, put: { key: "after", value: { by: "alice", after: true } } });
+  const { steps, hung, ms } = await reopen({ homeserver: suite.hs.baseUrl, accessToken: alice.accessToken, roomId, store, keys, put: { key: "after", value: { by: "alice", after: true } } });
   const opened = steps.find((s) => s.step === "opened");
   const values = steps.find((s) => s.step === "values");
   const error = steps.find((s) => s.step === "error");

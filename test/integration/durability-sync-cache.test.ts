@@ -9,11 +9,10 @@
  * A and B are two Memory instances of this process: to Synapse that is the same as two processes
  * (same token, same device).
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Homeserver } from "../../src/homeserver/synapse.js";
 import { Memory } from "../../src/index.js";
-import { compareAcked, describeLost, readerValues, serverValues, stateHistory, stockHomeserver, stockUser } from "../helpers/durability.js";
+import { compareAcked, describeLost, durabilitySuite, readerValues, serverValues, stateHistory } from "../helpers/durability.js";
 import type { TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
@@ -22,28 +21,14 @@ const KEYS = Array.from({ length: 9 }, (_, i) => `k${i + 1}`);
 /** Synapse's default sync_response_cache_duration: B must open well inside it for the test to mean anything. */
 const CACHE_MS = 120_000;
 
-let hs: Homeserver;
-const users: TestUser[] = [];
+const suite = durabilitySuite();
 
-before(async () => {
-  hs = await stockHomeserver();
-});
-after(async () => {
-  await Promise.all(users.map((u) => u.client.close()));
-});
-
-async function user(prefix: string): Promise<TestUser> {
-  const u = await stockUser(hs, prefix);
-  users.push(u);
-  return u;
-}
-
-const open = (u: TestUser, roomId: string) => Memory.open({ homeserver: hs.baseUrl, accessToken: u.accessToken, rooms: { main: roomId }, singleStateKey: true, syncTimeoutMs: 5000 });
+const open = (u: TestUser, roomId: string) => Memory.open({ homeserver: suite.hs.baseUrl, accessToken: u.accessToken, rooms: { main: roomId }, singleStateKey: true, syncTimeoutMs: 5000 });
 
 test("a second process with the same token and no store, inside the /sync cache window, neither reads nor writes a stale picture", { timeout: 300_000 }, async (t) => {
   const outcomes: Array<{ staleReads: number; staleWrites: number; lost: number; readerLost: number; withinCache: boolean }> = [];
   for (let run = 1; run <= RUNS; run++) {
-    const [owner, alice, reader] = await Promise.all([user("owner"), user("alice"), user("reader")]);
+    const [owner, alice, reader] = await suite.users("owner", "alice", "reader");
     const roomId = await sharedRoom(owner, [alice, reader]);
     // Older values already in the room, so a stale picture is a full dictionary, not an empty one.
     const seed = await open(owner, roomId);
@@ -71,7 +56,7 @@ test("a second process with the same token and no store, inside the /sync cache 
 
     const server = await serverValues(reader, roomId);
     const onServer = compareAcked(acked, server);
-    const seen = compareAcked(acked, await readerValues(hs, reader, roomId, true));
+    const seen = compareAcked(acked, await readerValues(suite.hs, reader, roomId, true));
     // B's own writes are the events holding k10: how many of A's values did each carry?
     const bWrites = (await stateHistory(reader, roomId)).filter((e) => e.stateKey === "" && "k10" in e.content).map((e) => compareAcked(acked, e.content).kept);
     const withinCache = sinceA < CACHE_MS;
