@@ -28,6 +28,8 @@ export interface OurWrite {
   holder: boolean;
   /** Repairs among the ops: the value each expected the key to have. */
   expects?: Map<string, unknown>;
+  /** Set on a copy of one of our writes stored again later (see withDuplicates): the original. */
+  copyOf?: OurWrite;
 }
 
 /**
@@ -67,7 +69,8 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     const replaced = ev.replaces === undefined ? ({ content: {} } as const) : await lineage.get(ev.replaces);
     if (!replaced) continue; // cannot tell what was there: the survival rule still covers our own ops
     // A repair whose key the server had changed by the time it landed set nothing on purpose.
-    const set = new Set(w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
+    // A copy set nothing on purpose: it only put an old body back.
+    const set = new Set(w.copyOf ? [] : w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
     // What the replaced event's writer set back because its own picture was behind is not a change to restore.
     const stale = "eventId" in replaced ? await lineage.staleKeys(replaced) : new Set<string>();
     for (const key of droppedKeys(w.content, replaced.content, set)) {
@@ -83,6 +86,8 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
     const carrier = await lineage.get(u.write.eventId);
     if (current && carrier && (await lineage.descends(current.eventId, carrier))) continue;
+    // A copy of the write that carried it may be what won: then the current event was built on our op too.
+    if (current && (await builtOnCopy(lineage, current.eventId, writes, u.write))) continue;
     // A fork won. If the key now holds neither our value nor the one our write was built on, the
     // winning side set it too, as concurrently as we did, and state resolution chose it: it stands.
     // Otherwise our op was lost with the fork only: apply it again.
@@ -110,7 +115,7 @@ async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite
     if (!e || e.ts < since) break;
     const of = known.has(e.eventId) || e.sender !== userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
     // A copy is stored after the original, so it was built on something newer than the original's base.
-    if (of && e.replaces !== undefined && (await builtAfter(lineage, e.replaces, of.base))) copies.push({ write: { ...of, eventId: e.eventId, shown: true }, ts: e.ts });
+    if (of && (of.base.eventId === undefined || (e.replaces !== undefined && (await builtAfter(lineage, e.replaces, of.base))))) copies.push({ write: { ...of, eventId: e.eventId, shown: true, copyOf: of }, ts: e.ts });
     id = e.replaces;
   }
   if (copies.length === 0) return writes;
@@ -124,4 +129,13 @@ async function builtAfter(lineage: Lineage, eventId: string, base: StateHead): P
   if (base.eventId === undefined) return true;
   const b = await lineage.get(base.eventId);
   return b !== undefined && (await lineage.descends(eventId, b));
+}
+
+async function builtOnCopy(lineage: Lineage, current: string, writes: OurWrite[], original: OurWrite): Promise<boolean> {
+  for (const w of writes) {
+    if (w.copyOf !== original) continue;
+    const e = await lineage.get(w.eventId);
+    if (e && (await lineage.descends(current, e))) return true;
+  }
+  return false;
 }
