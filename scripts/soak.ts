@@ -8,6 +8,8 @@
  *   --scale N                               N times longer scripts per process
  *   --tag T                                 only seeds whose scenario has tag T (msc4222, classic,
  *                                           no-faults, per-key, same-account-twice, ...)
+ *   --memory N                              print the heap in use every N seeds (after a GC when
+ *                                           run with node --expose-gc): a soak must stay flat
  * Exit code 1 when any seed breaks the property (or hangs).
  */
 import { replayCommand, runSeed, type RunResult } from "../test/sim/harness.js";
@@ -44,6 +46,7 @@ async function main(): Promise<number> {
   const stopAt = minutes === undefined ? Infinity : Date.now() + minutes * 60_000;
   const started = Date.now();
   const kinds = new Map<string, number[]>();
+  /** Tags of the failing seeds only: a long soak keeps nothing per passing seed. */
   const tagsBySeed = new Map<number, string[]>();
   const tagTotals = new Map<string, number>();
   let ran = 0;
@@ -52,11 +55,11 @@ async function main(): Promise<number> {
   let acked = 0;
   let excusedSeeds = 0;
   const tag = arg("tag");
+  const memoryEvery = Number(arg("memory") ?? 0);
   for (let seed = from; seed < from + count && Date.now() < stopAt; seed++) {
     if (tag !== undefined && !scenarioTags(scenarioFor(seed, scale)).includes(tag)) continue;
     const r = await runSeed(seed, { scale });
     ran++;
-    tagsBySeed.set(seed, r.tags);
     for (const t of r.tags) tagTotals.set(t, (tagTotals.get(t) ?? 0) + 1);
     ops += r.stats.ops;
     acked += r.stats.acknowledged;
@@ -64,9 +67,11 @@ async function main(): Promise<number> {
     const found = [...new Set([...r.violations.map((v) => v.kind), ...r.problems.map((p) => p.split(":")[0]!)])];
     if (found.length > 0) {
       failed++;
+      tagsBySeed.set(seed, r.tags);
       for (const k of found) kinds.set(k, [...(kinds.get(k) ?? []), seed]);
       if (failed <= 20) report(r, verbose);
     }
+    if (memoryEvery > 0 && ran % memoryEvery === 0) printMemory(ran);
   }
   const secs = (Date.now() - started) / 1000;
   console.log(`soak: ${ran} seeds from ${from} in ${secs.toFixed(1)} s (${(ran / secs).toFixed(0)}/s); ${ops} ops, ${acked} acknowledged; ${failed} seeds failed; ${excusedSeeds} lost an op only to a writer killed between its write and its flush (the documented exception)`);
@@ -78,6 +83,12 @@ async function main(): Promise<number> {
     console.log(`    ${[...tagTotals.keys()].sort().map((t) => `${t} ${byTag.get(t) ?? 0}/${tagTotals.get(t)}`).join(", ")}`);
   }
   return failed > 0 ? 1 : 0;
+}
+
+function printMemory(ran: number): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  console.log(`memory after ${ran} seeds: heap used ${(m.heapUsed / 1e6).toFixed(1)} MB, rss ${(m.rss / 1e6).toFixed(0)} MB`);
 }
 
 main().then(

@@ -98,7 +98,8 @@ export class Scheduler {
 
   /**
    * Count setImmediate callbacks while a run is in progress (the whole process is ours then:
-   * one simulated run at a time). Returns the function that restores the real one.
+   * one simulated run at a time). Returns the function that restores the real one and releases
+   * the abort listeners the run left behind (recordAbortListeners).
    */
   install(): () => void {
     const real = this.realSetImmediate;
@@ -122,10 +123,37 @@ export class Scheduler {
       });
     }) as unknown as typeof setImmediate;
     globalThis.setImmediate = counting;
+    const releaseListeners = recordAbortListeners();
     return () => {
       globalThis.setImmediate = real;
       globalThis.setTimeout = realSetTimeout;
       globalThis.setInterval = realSetInterval;
+      releaseListeners();
     };
   }
+}
+
+/**
+ * Node holds a composite signal (AbortSignal.any, as HttpClient makes one per request) strongly
+ * while it has an abort listener and has not aborted. A killed process never removes its listeners
+ * (its answers and timers are dropped) and nothing aborts its signals, so each such signal would
+ * keep its run (scheduler, server, Memory instances) alive for good: a soak ran out of memory.
+ * Records every abort listener added during the run; the returned function removes those still
+ * attached, once the run is over (no listener is called, so the trace is unchanged).
+ */
+function recordAbortListeners(): () => void {
+  const proto = AbortSignal.prototype as AbortSignal & { addEventListener: EventTarget["addEventListener"] };
+  const own = Object.getOwnPropertyDescriptor(proto, "addEventListener");
+  const add = proto.addEventListener;
+  const added: { signal: AbortSignal; type: string; listener: NonNullable<Parameters<EventTarget["addEventListener"]>[1]>; capture: boolean }[] = [];
+  proto.addEventListener = function (this: AbortSignal, type, listener, options) {
+    if (listener) added.push({ signal: this, type, listener, capture: typeof options === "boolean" ? options : options?.capture === true });
+    add.call(this, type, listener, options);
+  };
+  return () => {
+    if (own) Object.defineProperty(proto, "addEventListener", own);
+    else delete (proto as Partial<typeof proto>).addEventListener;
+    for (const a of added) a.signal.removeEventListener(a.type, a.listener, { capture: a.capture });
+    added.length = 0;
+  };
 }

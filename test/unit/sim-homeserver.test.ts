@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { NO_FAULTS, SimNetwork } from "../sim/network.js";
 import { Prng } from "../sim/prng.js";
 import { stateKeyOf } from "../sim/room-model.js";
@@ -192,6 +193,30 @@ test("scheduler: sleeps fire in time order, a killed owner's timers never fire, 
   assert.deepEqual(fired, ["b100", "a100", "a300"]);
   assert.equal(sched.realTimers.length, 1);
   assert.match(sched.realTimers[0]!, /^setTimeout from /);
+});
+
+test("scheduler: a killed owner's abort listeners are removed when the run ends (Node keeps a composite signal with one alive)", { timeout: 30_000 }, async () => {
+  const sched = new Scheduler();
+  const outside = new AbortController();
+  const kept = () => undefined;
+  outside.signal.addEventListener("abort", kept);
+  const restore = sched.install();
+  const lifetime = new AbortController();
+  const composite = AbortSignal.any([new AbortController().signal, lifetime.signal]);
+  let during: number;
+  try {
+    // A sleep of a process killed before it fires: its listener is never removed by the sleep itself.
+    void sched.clock("p").sleep(1000, composite).catch(() => undefined);
+    sched.at(10, "test", () => sched.kill("p"));
+    await sched.run(() => false, sched.now + 10_000);
+    during = getEventListeners(composite, "abort").length;
+  } finally {
+    restore();
+  }
+  assert.equal(during, 1, "the killed sleep still listens while the run is in progress");
+  assert.deepEqual(getEventListeners(composite, "abort"), []);
+  assert.deepEqual(getEventListeners(outside.signal, "abort"), [kept], "a listener added before the run stays");
+  assert.equal(AbortSignal.prototype.addEventListener, EventTarget.prototype.addEventListener, "the recording is uninstalled");
 });
 
 test("classic /sync state: empty for a linear timeline; after a fork, Synapse's (start ∪ end) − since − timeline", { timeout: 30_000 }, async () => {
