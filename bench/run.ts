@@ -8,6 +8,8 @@
  *   npm run bench -- --render              rewrite latest.md and latest.svg from latest.json
  *   npm run bench -- --only open --populate-seconds 3600
  *                                          build scenario 5's 10,000-key room in one go (it is kept)
+ *   MXDB_BENCH_MSC4222=1 npm run bench ... the lifted Synapse with MSC4222 on (state_after), to compare
+ *                                          the two sync paths; the default is stock (classic)
  *
  * Scenarios: get, burst, ratelimit, throughput, open, encrypted, footprint, sync.
  */
@@ -71,7 +73,7 @@ const envs: BenchEnv[] = [];
 try {
   if (only.some((n) => ["get", "burst", "ratelimit", "throughput"].includes(n))) await ensureOpsdroidVenv(log);
   if (needsLifted) {
-    lifted = await Homeserver.start({ rateLimits: "lifted", onProgress: log });
+    lifted = await Homeserver.start({ rateLimits: "lifted", ...(process.env.MXDB_BENCH_MSC4222 === "1" ? { msc4222: true } : {}), onProgress: log });
     results.meta.synapse = lifted.info.version;
   }
   const env = lifted ? benchEnv(lifted, size, log) : undefined;
