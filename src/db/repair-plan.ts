@@ -110,7 +110,9 @@ async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite
   const since = !first ? Infinity : first.base.eventId === undefined ? 0 : (base?.ts ?? Infinity);
   const copies: Array<{ write: OurWrite; ts: number }> = [];
   let id: string | undefined = current.eventId;
-  for (let steps = 0; id !== undefined && steps < 100; steps++) {
+  // Back to the oldest base, no further: a copy is built after its original's base (and a walk that
+  // stops there fetches nothing the check did not need).
+  for (let steps = 0; id !== undefined && id !== first?.base.eventId && steps < 100; steps++) {
     const e = await lineage.get(id);
     if (!e || e.ts < since) break;
     const of = known.has(e.eventId) || e.sender !== userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
