@@ -8,8 +8,8 @@ import { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { getAllState } from "../http/endpoints/state/get-all-state.js";
-import { HttpError, isMatrixError, MatrixError, TransportError } from "../http/errors.js";
-import { backoffDelay, RETRYABLE_STATUS } from "../http/retry.js";
+import { AbortedError, HttpError, isMatrixError, MatrixError, TransportError } from "../http/errors.js";
+import { backoffDelay, DEFAULT_RETRY, RETRYABLE_STATUS, type RetryPolicy } from "../http/retry.js";
 import { redact } from "../http/endpoints/events/redact.js";
 import { putState } from "../http/endpoints/state/put-state.js";
 import { fileTraceSink, type TraceSink } from "../http/trace.js";
@@ -19,7 +19,6 @@ import { MemoryStore, type Store } from "../store/store.js";
 import { SyncLoop } from "../sync/sync-loop.js";
 import { LazyEncryption } from "./lazy-encryption.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
-import { AbortedError } from "../http/errors.js";
 import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, OpenTimeoutError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
@@ -108,7 +107,7 @@ export class Memory {
       transport: opts.transport,
       clock,
       // 429s are waited out and paced by the client's rate gate (src/http/rate-gate.ts), for all its requests.
-      retry: opts.writeTimeoutMs === undefined ? opts.retry : { ...opts.retry, deadlineMs: opts.writeTimeoutMs },
+      retry: retryPolicy(opts),
       trace,
       signal: lifetime.signal,
     });
@@ -354,8 +353,8 @@ export class Memory {
       state: () => this.sync.room(roomId),
       // One attempt each: the writer rebuilds a failed write on its freshest picture (writer.ts).
       putState: async (stateKey, content) => (await this.http.send(putState, { roomId, eventType: EVENT_TYPE, stateKey, content }, { retry: false })).event_id,
-      retryDelay: writeRetryDelay,
-      writeTimeoutMs: this.opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+      retryDelay: (e, attempt) => writeRetryDelay(e, attempt, retryPolicy(this.opts)),
+      writeTimeoutMs: retryPolicy(this.opts).deadlineMs,
       currentEvent: (stateKey) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
       allState: () => this.http.send(getAllState, { roomId }),
       fetchEvent: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
@@ -400,18 +399,19 @@ export class Memory {
 /** How long a write forked off the same parent as ours can take to land (docs/DURABILITY.md). */
 const DEFAULT_SETTLE_MS = 1000;
 
-/** A put is given up after this long (ms) of rate limiting and failures. */
-const DEFAULT_WRITE_TIMEOUT_MS = 5 * 60_000;
+/** One retry policy for the HTTP client and the writer's own retries: `writeTimeoutMs` is its deadline. */
+function retryPolicy(opts: ResolvedOptions): RetryPolicy {
+  return { ...DEFAULT_RETRY, ...opts.retry, ...(opts.writeTimeoutMs === undefined ? {} : { deadlineMs: opts.writeTimeoutMs }) };
+}
 
 /** Rate limited (the server did nothing), no answer, or a gateway error: write again after this delay. */
-function writeRetryDelay(e: unknown, attempt: number): number | undefined {
+function writeRetryDelay(e: unknown, attempt: number, policy: RetryPolicy): number | undefined {
   const status = e instanceof MatrixError || e instanceof HttpError ? e.status : undefined;
   // The client's rate gate holds the next try until the server's delay has passed (src/http/rate-gate.ts).
   if (status === 429) return 0;
-  if (e instanceof TransportError || (status !== undefined && RETRYABLE_STATUS.has(status))) return backoffDelay(attempt, WRITE_BACKOFF);
+  if (e instanceof TransportError || (status !== undefined && RETRYABLE_STATUS.has(status))) return backoffDelay(attempt, policy);
   return undefined;
 }
-const WRITE_BACKOFF = { baseDelayMs: 250, maxDelayMs: 10_000 };
 
 /** A 404 (no such state or event) is an answer, not a failure. */
 async function notFoundAsUndefined(fn: () => Promise<LineageEvent | undefined>): Promise<LineageEvent | undefined> {

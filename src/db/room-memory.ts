@@ -30,8 +30,11 @@ export interface RoomContext {
   onError(e: unknown): void;
 }
 
-/** Up to this many state keys checked at once are fetched one by one; more, with one whole-state request. */
-const FETCH_ONE_BY_ONE = 4;
+/**
+ * Up to this many state keys checked at once are fetched one by one; more, with one whole-state
+ * request (which in a room of 10,000 keys is megabytes: worth it only for many keys).
+ */
+const FETCH_ONE_BY_ONE = 32;
 
 export class RoomMemory {
   private readonly writers = new Map<string, StateKeyWriter>();

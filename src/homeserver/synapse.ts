@@ -26,7 +26,7 @@ export const SYNAPSE_PACKAGES = [`matrix-synapse==${SYNAPSE_VERSION}`];
 export const STATE_FILE = "mxdb-homeserver.json";
 
 export interface HomeserverOptions {
-  /** "lifted" (default): every limiter at 9999/s; "default": Synapse's own limits; "shared-address": see config.ts. */
+  /** "default" (the default): Synapse's own limits, as users run it; "lifted": every limiter at 9999/s (throughput measurements); "shared-address": see config.ts. */
   rateLimits?: RateLimitMode;
   /** Turn on MSC4222 (`use_state_after` sync). Default false: a stock Synapse configuration. */
   msc4222?: boolean;
@@ -98,7 +98,7 @@ export class Homeserver {
     try {
       mkdirSync(dir, { recursive: true });
       const serverName = options.serverName ?? "localhost";
-      const rateLimits = options.rateLimits ?? "lifted";
+      const rateLimits = options.rateLimits ?? "default";
       const msc4222 = options.msc4222 ?? false;
       const sharedSecret = randomBytes(24).toString("hex");
       if (!existsSync(join(dir, GENERATED_CONFIG))) generateConfig(venv, dir, serverName);
