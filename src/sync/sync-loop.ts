@@ -65,6 +65,8 @@ const rawSync: Endpoint<SyncArgs, { next_batch: string }> = { ...sync, response:
 
 type RoomEvent = "leave" | "join" | "invite";
 
+type Listener = (arg: never) => void;
+
 /**
  * Synapse answers a /sync that repeats a request of the last two minutes (same user, device,
  * since, filter and timeout) with the earlier reply, so a fresh process with the same token could
@@ -74,7 +76,6 @@ type RoomEvent = "leave" | "join" | "invite";
 function uniqueInitialTimeout(): number {
   return 1 + Math.floor(Math.random() * 29_999);
 }
-type Listener = (arg: never) => void;
 
 export class SyncLoop {
   readonly done: Promise<void>;
