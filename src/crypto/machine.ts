@@ -21,7 +21,7 @@ import { requestRoomKey } from "./key-requests.js";
 import { newId, type OutgoingRequest } from "./requests.js";
 import { SealedStore, type KeyValueStore, type RandomBytes } from "./store.js";
 import { ToDeviceHandler, type DecryptedToDevice } from "./to-device.js";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "./bytes.js";
 
 export type { DecryptedToDevice } from "./to-device.js";
 
@@ -88,7 +88,7 @@ export class CryptoMachine {
   /** Opens (or creates, once) the device's account; a new account is persisted before any upload. */
   static async open(opts: CryptoMachineOptions): Promise<CryptoMachine> {
     const backend = opts.backend ?? (await olmBackend());
-    const random = opts.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
+    const random = opts.random ?? randomBytes;
     const now = opts.now ?? (() => Date.now());
     const store = new SealedStore(opts.store, opts.storeKey, opts.storePrefix ?? "crypto/", random);
     const pickleKey = opts.storeKey.slice();

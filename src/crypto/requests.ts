@@ -7,6 +7,7 @@
  *   to_device   -> PUT  /_matrix/client/v3/sendToDevice/{eventType}/{txnId}
  *                  https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3sendtodeviceeventtypetxnid
  */
+import { toBase64 } from "./bytes.js";
 import type { RandomBytes } from "./store.js";
 
 export type OutgoingRequest =
@@ -19,7 +20,7 @@ export type ToDeviceRequest = Extract<OutgoingRequest, { kind: "to_device" }>;
 
 /** Unique, unguessable ids: a request id doubles as the to-device txnId, reused on every retry. */
 export function newId(random: RandomBytes, prefix: string): string {
-  return prefix + Buffer.from(random(12)).toString("base64url");
+  return prefix + toBase64(random(12), { url: true });
 }
 
 /** Synapse caps a sendToDevice body; keep each request well under it. */

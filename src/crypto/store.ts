@@ -7,9 +7,11 @@
  * Stored value format (version field first so a later format can be told apart):
  *   {"v":1,"alg":"A256GCM","iv":<b64 12 bytes>,"ct":<b64 ciphertext||16-byte tag>}
  *
- * node:crypto is computation here, not I/O; all I/O goes through the injected KeyValueStore.
+ * WebCrypto (AES-GCM) and @noble/hashes (scrypt, which WebCrypto lacks) are computation here, not
+ * I/O; all I/O goes through the injected KeyValueStore. The bytes are those node:crypto wrote before.
  */
-import { createCipheriv, createDecipheriv, scryptSync } from "node:crypto";
+import { scryptAsync } from "@noble/hashes/scrypt.js";
+import { fromBase64, fromUtf8, toBase64, utf8 } from "./bytes.js";
 import { StoreDecryptionError } from "./errors.js";
 
 /** Structurally compatible with src/store's Store (not imported: src/crypto imports only itself). */
@@ -28,31 +30,32 @@ const FORMAT_VERSION = 1;
  * storeKey from a passphrase: scrypt(N=2^17, r=8, p=1), 32 bytes. Keep `salt` (16 random bytes) next
  * to the store, in plaintext; it is not secret. N=2^17 takes ~0.3 s and 128 MiB: once per process start.
  */
-export function deriveStoreKey(passphrase: string, salt: Uint8Array): Uint8Array {
+export async function deriveStoreKey(passphrase: string, salt: Uint8Array): Promise<Uint8Array> {
   if (salt.length < 16) throw new RangeError("salt must be at least 16 bytes");
-  return new Uint8Array(scryptSync(passphrase, salt, 32, { N: 2 ** 17, r: 8, p: 1, maxmem: 2 ** 28 }));
+  return scryptAsync(passphrase, salt, { N: 2 ** 17, r: 8, p: 1, dkLen: 32, maxmem: 2 ** 28 });
 }
 
-export function sealValue(storeKey: Uint8Array, name: string, plaintext: string, random: RandomBytes): string {
-  const iv = random(12);
-  const c = createCipheriv("aes-256-gcm", storeKey, iv);
-  c.setAAD(Buffer.from(name, "utf8"));
-  const ct = Buffer.concat([c.update(plaintext, "utf8"), c.final(), c.getAuthTag()]);
-  return JSON.stringify({ v: FORMAT_VERSION, alg: "A256GCM", iv: Buffer.from(iv).toString("base64"), ct: ct.toString("base64") });
+/** WebCrypto keys are bound to one use; importing per call keeps the raw key the only thing we hold. */
+function aesKey(storeKey: Uint8Array, use: "encrypt" | "decrypt") {
+  return globalThis.crypto.subtle.importKey("raw", storeKey as Uint8Array<ArrayBuffer>, "AES-GCM", false, [use]);
 }
 
-export function openValue(storeKey: Uint8Array, name: string, stored: string): string {
+/** AES-256-GCM; WebCrypto appends the 16-byte tag to the ciphertext, as the format wants. */
+export async function sealValue(storeKey: Uint8Array, name: string, plaintext: string, random: RandomBytes): Promise<string> {
+  const iv = random(12) as Uint8Array<ArrayBuffer>;
+  const params = { name: "AES-GCM", iv, additionalData: utf8(name) as Uint8Array<ArrayBuffer> };
+  const ct = new Uint8Array(await globalThis.crypto.subtle.encrypt(params, await aesKey(storeKey, "encrypt"), utf8(plaintext) as Uint8Array<ArrayBuffer>));
+  return JSON.stringify({ v: FORMAT_VERSION, alg: "A256GCM", iv: toBase64(iv), ct: toBase64(ct) });
+}
+
+export async function openValue(storeKey: Uint8Array, name: string, stored: string): Promise<string> {
   try {
     const rec = JSON.parse(stored) as { v?: unknown; alg?: unknown; iv?: unknown; ct?: unknown };
     if (rec.v !== FORMAT_VERSION || rec.alg !== "A256GCM" || typeof rec.iv !== "string" || typeof rec.ct !== "string") {
       throw new Error(`unknown record format v=${String(rec.v)}`);
     }
-    const iv = Buffer.from(rec.iv, "base64");
-    const all = Buffer.from(rec.ct, "base64");
-    const d = createDecipheriv("aes-256-gcm", storeKey, iv);
-    d.setAAD(Buffer.from(name, "utf8"));
-    d.setAuthTag(all.subarray(all.length - 16));
-    return Buffer.concat([d.update(all.subarray(0, all.length - 16)), d.final()]).toString("utf8");
+    const params = { name: "AES-GCM", iv: fromBase64(rec.iv) as Uint8Array<ArrayBuffer>, additionalData: utf8(name) as Uint8Array<ArrayBuffer> };
+    return fromUtf8(new Uint8Array(await globalThis.crypto.subtle.decrypt(params, await aesKey(storeKey, "decrypt"), fromBase64(rec.ct) as Uint8Array<ArrayBuffer>)));
   } catch (e) {
     throw new StoreDecryptionError(name, e);
   }
@@ -81,7 +84,7 @@ export class SealedStore {
   async get<T>(name: string): Promise<T | undefined> {
     if (this.cache.has(name)) return this.cache.get(name) as T | undefined;
     const stored = await this.kv.get(this.prefix + name);
-    const value = stored === undefined ? undefined : (JSON.parse(openValue(this.storeKey, this.prefix + name, stored)) as T);
+    const value = stored === undefined ? undefined : (JSON.parse(await openValue(this.storeKey, this.prefix + name, stored)) as T);
     if (!this.cache.has(name)) this.cache.set(name, value);
     return this.cache.get(name) as T | undefined;
   }
@@ -108,7 +111,7 @@ export class SealedStore {
     const entries: Record<string, string | undefined> = {};
     for (const [name, value] of this.dirty) {
       const full = this.prefix + name;
-      entries[full] = value === undefined ? undefined : sealValue(this.storeKey, full, JSON.stringify(value), this.random);
+      entries[full] = value === undefined ? undefined : await sealValue(this.storeKey, full, JSON.stringify(value), this.random);
     }
     this.dirty.clear();
     await this.kv.setMany(entries);

@@ -2,6 +2,7 @@
  * Memory.open's options (PRODUCT.md "The library API"), checked before anything is sent.
  * Names are opsdroid's connector and database options in camelCase.
  */
+import { utf8Length } from "../crypto/bytes.js";
 import type { Clock, Transport } from "../http/types.js";
 import type { TraceSink } from "../http/trace.js";
 import type { RetryPolicy } from "../http/retry.js";
@@ -97,7 +98,7 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   }
   const single = options.singleStateKey ?? true;
   if (typeof single !== "boolean" && typeof single !== "string") throw new ConfigError("singleStateKey must be true, false or a state key string");
-  if (typeof single === "string" && (Buffer.byteLength(single) > 255 || single.startsWith("@"))) {
+  if (typeof single === "string" && (utf8Length(single) > 255 || single.startsWith("@"))) {
     throw new ConfigError("singleStateKey as a string is a state key: at most 255 bytes, not starting with '@'");
   }
   if (options.storePassphrase !== undefined && (typeof options.storePassphrase !== "string" || options.storePassphrase.length === 0)) {

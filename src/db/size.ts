@@ -9,6 +9,7 @@
  * and measure it: a write that passes here can still be refused only if the room has an unusually
  * long list of auth or prev events, and then the server's 413 reaches the caller as a MatrixError.
  */
+import { utf8Length } from "../crypto/bytes.js";
 import { canonicalJson } from "../crypto/canonical-json.js";
 
 export const MAX_EVENT_BYTES = 65_536;
@@ -41,5 +42,5 @@ export function estimateEventSize(e: StateEventShape): number {
     type: e.type,
     unsigned: { age_ts: 9_999_999_999_999, replaces_state: EVENT_ID },
   };
-  return Buffer.byteLength(canonicalJson(pdu), "utf8");
+  return utf8Length(canonicalJson(pdu));
 }

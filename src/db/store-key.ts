@@ -9,12 +9,9 @@
  *   a MemoryStore        -> a random key kept with that Store object for the life of the process.
  * Anything else (a Store object of another kind without a passphrase or key file) has no key.
  */
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { fromBase64, randomBytes, toBase64 } from "../crypto/bytes.js";
 import { deriveStoreKey } from "../crypto/index.js";
 import { MemoryStore, type Store } from "../store/store.js";
-import { ConfigError } from "./errors.js";
 
 export const SALT_KEY = "crypto-meta/salt";
 export const KEY_FILE_NAME = "crypto.key";
@@ -30,7 +27,7 @@ export type StoreKeySource =
 export function storeKeySource(opts: { store?: string | Store; storePassphrase?: string; storeKeyFile?: string }, store: Store): StoreKeySource {
   if (opts.storePassphrase !== undefined) return { kind: "passphrase", passphrase: opts.storePassphrase };
   if (opts.storeKeyFile !== undefined) return { kind: "file", path: opts.storeKeyFile };
-  if (typeof opts.store === "string") return { kind: "file", path: join(opts.store, KEY_FILE_NAME) };
+  if (typeof opts.store === "string") return { kind: "file", path: `${opts.store.replace(/\/+$/, "")}/${KEY_FILE_NAME}` };
   if (store instanceof MemoryStore) return { kind: "memory" };
   return { kind: "none", reason: "the store is a custom Store: give storePassphrase or storeKeyFile to keep its crypto state encrypted" };
 }
@@ -41,44 +38,21 @@ export async function loadStoreKey(source: StoreKeySource, store: Store): Promis
     case "passphrase": {
       let salt = await store.get(SALT_KEY);
       if (salt === undefined) {
-        salt = randomBytes(16).toString("base64");
+        salt = toBase64(randomBytes(16));
         await store.set(SALT_KEY, salt);
       }
-      return deriveStoreKey(source.passphrase, Buffer.from(salt, "base64"));
+      return deriveStoreKey(source.passphrase, fromBase64(salt));
     }
     case "file":
-      return keyFile(source.path);
+      // Files exist only where the runtime has a file system: loaded there, never bundled elsewhere.
+      return (await import("../store/key-file.js")).readOrCreateKeyFile(source.path);
     case "memory": {
       let key = memoryKeys.get(store);
-      if (!key) memoryKeys.set(store, (key = new Uint8Array(randomBytes(32))));
+      if (!key) memoryKeys.set(store, (key = randomBytes(32)));
       // A copy: the caller wipes what it is given once the machine has its own.
       return key.slice();
     }
     case "none":
       return undefined;
   }
-}
-
-/** Read the key file, or create it (exclusively, mode 0600) with 32 random bytes. */
-async function keyFile(path: string): Promise<Uint8Array> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  try {
-    const handle = await open(path, "wx", 0o600);
-    try {
-      const key = new Uint8Array(randomBytes(32));
-      await handle.writeFile(Buffer.from(key).toString("base64") + "\n");
-      await handle.sync();
-      return key;
-    } finally {
-      await handle.close();
-    }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-  }
-  const mode = (await stat(path)).mode & 0o777;
-  // Group or world could read it: tighten rather than refuse (the key itself is unchanged).
-  if (mode & 0o077) await chmod(path, 0o600);
-  const key = Buffer.from((await readFile(path, "utf8")).trim(), "base64");
-  if (key.length !== 32) throw new ConfigError(`the store key file ${path} must hold 32 bytes in base64, found ${key.length} bytes`);
-  return new Uint8Array(key);
 }

@@ -11,6 +11,7 @@
  * - a value shaped exactly like an encrypted reference would be read back as one (opsdroid's
  *   weakness 9), so it is refused.
  */
+import { utf8Length } from "../crypto/bytes.js";
 import { InvalidKeyError, InvalidValueError } from "./errors.js";
 import { isEncryptedRef, sharesOneEvent, type SingleStateKey } from "./format.js";
 
@@ -20,7 +21,7 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 export function validateKey(key: unknown, mode: SingleStateKey): asserts key is string {
   if (typeof key !== "string") throw new InvalidKeyError(key, `keys are strings, got ${typeof key}`);
   if (sharesOneEvent(mode)) return;
-  const bytes = Buffer.byteLength(key, "utf8");
+  const bytes = utf8Length(key);
   if (bytes > MAX_STATE_KEY_BYTES) throw new InvalidKeyError(key, `with singleStateKey: false the key is a state key, at most ${MAX_STATE_KEY_BYTES} bytes (this one is ${bytes})`);
   // URL parsers drop "." and ".." path segments even percent-encoded, so the PUT would hit another path.
   if (key === "." || key === "..") throw new InvalidKeyError(key, "with singleStateKey: false the key is a state key in the URL path, and '.' and '..' cannot be sent there");

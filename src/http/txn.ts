@@ -7,16 +7,20 @@
  * them unique inside one process. The caller takes one ID per logical request and keeps it across
  * every retry of that request (HttpClient does so for its own retries; the write queue for its own).
  */
-import { randomBytes } from "node:crypto";
 
 export class TxnIds {
   private counter = 0;
   private readonly prefix: string;
   constructor(prefix?: string) {
-    this.prefix = prefix ?? `mxdb${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
+    this.prefix = prefix ?? `mxdb${Date.now().toString(36)}${randomHex(4)}`;
   }
   next(): string {
     this.counter += 1;
     return `${this.prefix}.${this.counter}`;
   }
+}
+
+/** `n` random bytes as hex, from WebCrypto (every runtime has it; src/http imports no other layer's helpers). */
+function randomHex(n: number): string {
+  return [...globalThis.crypto.getRandomValues(new Uint8Array(n))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
