@@ -45,7 +45,7 @@ export async function loadStoreKey(source: StoreKeySource, store: Store): Promis
     }
     case "file":
       // Files exist only where the runtime has a file system: loaded there, never bundled elsewhere.
-      return (await import("../store/key-file.js")).readOrCreateKeyFile(source.path);
+      return (await import("./key-file.js")).readOrCreateKeyFile(source.path);
     case "memory": {
       let key = memoryKeys.get(store);
       if (!key) memoryKeys.set(store, (key = randomBytes(32)));

@@ -2,10 +2,10 @@
  * The store key file (src/db/store-key.ts): 32 random bytes in base64, mode 0600. Node, Bun and Deno
  * only; the portable core loads this module when a key file is asked for.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../crypto/bytes.js";
 import { chmod, mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { ConfigError } from "../db/errors.js";
+import { ConfigError } from "./errors.js";
 
 /** Read the key file, or create it (exclusively, mode 0600) with 32 random bytes. */
 export async function readOrCreateKeyFile(path: string): Promise<Uint8Array> {
@@ -13,7 +13,7 @@ export async function readOrCreateKeyFile(path: string): Promise<Uint8Array> {
   try {
     const handle = await open(path, "wx", 0o600);
     try {
-      const key = new Uint8Array(randomBytes(32));
+      const key = randomBytes(32);
       await handle.writeFile(Buffer.from(key).toString("base64") + "\n");
       await handle.sync();
       return key;
