@@ -1,12 +1,13 @@
 /**
- * A long-lived Python child spoken to in JSON lines: the machinery shared by the opsdroid driver
- * (test/helpers/opsdroid.ts) and the nio peer (test/helpers/nio.ts). One request per stdin line,
+ * A long-lived child spoken to in JSON lines: the machinery shared by the opsdroid driver
+ * (test/helpers/opsdroid.ts), the nio peer (test/helpers/nio.ts) and the matrix-js-sdk peer
+ * (test/helpers/jssdk.ts). One request per stdin line,
  * `{...fields, op, id}`; one answer per stdout line, `{id, ok: true, result, ...}` or
  * `{id, ok: false, error, type, ...}`. Owns the child: ids, the pending requests and their timeouts,
  * the last lines of stderr, failing every pending request when the child dies, and registration with
  * the harness cleanup (src/homeserver/cleanup.ts) so an interrupted run does not leave it behind.
  *
- *   const child = new JsonLinesProcess(venv.python, script, { name: "nio client", timeoutMs: 60_000, toError });
+ *   const child = new JsonLinesProcess(venv.python, ["-u", script], { name: "nio client", timeoutMs: 60_000, toError });
  *   const answer = await child.request({ op: "init", ...init }); // answer.result
  *   await child.close(); // sends {op: "close"}, then ends stdin and waits (SIGKILL after 5 s)
  */
@@ -59,13 +60,16 @@ export class JsonLinesProcess {
     stop: () => this.close(),
   };
 
-  /** Runs `python -u script` (unbuffered, no .pyc files written next to the script). */
+  /**
+   * Runs `command ...args`: `python -u script` for the Python peers (unbuffered, no .pyc files
+   * written next to the script), `node script` for the matrix-js-sdk peer.
+   */
   constructor(
-    python: string,
-    script: string,
+    command: string,
+    args: string[],
     private readonly options: JsonLinesOptions,
   ) {
-    const child = spawn(python, ["-u", script], {
+    const child = spawn(command, args, {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
     });

@@ -73,7 +73,7 @@ class Peer implements NioPeer {
   private readonly child: JsonLinesProcess;
 
   constructor(python: string, timeoutMs: number) {
-    this.child = new JsonLinesProcess(python, NIO_CLIENT, {
+    this.child = new JsonLinesProcess(python, ["-u", NIO_CLIENT], {
       name: "nio client",
       timeoutMs,
       toError: (answer) => new NioError(answer.type ?? "Error", answer.error ?? ""),

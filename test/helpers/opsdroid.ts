@@ -130,7 +130,7 @@ class Driver implements OpsdroidDriver {
   private readonly child: JsonLinesProcess;
 
   constructor(python: string, script: string, options: OpsdroidOptions) {
-    this.child = new JsonLinesProcess(python, script, {
+    this.child = new JsonLinesProcess(python, ["-u", script], {
       name: "opsdroid driver",
       timeoutMs: options.timeoutMs ?? 120_000,
       toError: (answer) => new OpsdroidError(answer.type ?? "Error", answer.error ?? "", answer["matrix"] as OpsdroidError["matrix"]),
