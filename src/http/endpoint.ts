@@ -3,7 +3,7 @@
  * how to build the request and what the answer looks like, and sends nothing. Only ./client.ts
  * turns one into I/O.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { Method } from "./types.js";
 
 /** Path prefixes, kept in one place. */
@@ -46,7 +46,7 @@ export interface Endpoint<Args, Res> {
   readonly longPoll?: boolean;
   request(args: Args): RequestParts;
   /** zod schema of the 2xx body; `"bytes"` for endpoints that return raw content (media download). */
-  readonly response: z.ZodType<Res> | "bytes";
+  readonly response: z.ZodMiniType<Res> | "bytes";
 }
 
 /** Declare an endpoint; a function only so the types of `args` and the response flow through. */

@@ -6,7 +6,7 @@
  * - ResponseShapeError: a 2xx whose body is not the JSON the spec promises.
  * Spec: https://spec.matrix.org/v1.19/client-server-api/#standard-error-response
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 
 export abstract class MxdbError extends Error {
   abstract readonly code: string;
@@ -79,8 +79,18 @@ export class ResponseShapeError extends MxdbError {
     readonly url = "",
     reason = "the response does not match the spec's schema",
   ) {
-    super(`${reason}${method ? ` [${method} ${redactUrl(url)}]` : ""}${issues?.length ? `: ${issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}` : ""}`);
+    super(`${reason}${method ? ` [${method} ${redactUrl(url)}]` : ""}${issues?.length ? `: ${issues.map(describeIssue).join("; ")}` : ""}`);
   }
+}
+
+/**
+ * "path: expected string" rather than zod's message: zod/mini ships no locale (that is most of
+ * classic zod's size), so its messages are all "Invalid input"; the issue's code says more.
+ */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.map(String).join(".") || "(root)";
+  const what = issue.code === "invalid_type" ? `expected ${issue.expected}` : issue.code.replaceAll("_", " ");
+  return `${where}: ${what}`;
 }
 
 /** The request was cancelled through its AbortSignal. */

@@ -4,7 +4,7 @@
  */
 import type { HttpClient } from "../http/client.js";
 import { join } from "../http/endpoints/rooms/join.js";
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { Endpoint } from "../http/endpoint.js";
 import { sync, syncResponseSchema, type SyncArgs, type SyncResponse } from "../http/endpoints/sync/sync.js";
 import { AbortedError, HttpError, isMatrixError, MatrixError, ResponseShapeError } from "../http/errors.js";

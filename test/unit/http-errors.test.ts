@@ -134,6 +134,8 @@ test("a 200 of the wrong shape is a ResponseShapeError with the zod issues", { t
     assert.ok(e instanceof ResponseShapeError);
     assert.equal(e.raw, '{"event_id":42,"extra":true}');
     assert.deepEqual(e.issues?.map((i) => [i.path, i.code]), [[["event_id"], "invalid_type"]]);
+    // zod/mini has no locale: the message is built from the issue, not zod's "Invalid input".
+    assert.match(e.message, /: event_id: expected string$/);
     return true;
   });
 });

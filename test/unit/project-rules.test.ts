@@ -73,6 +73,11 @@ test("each endpoint file opens with its METHOD /path and its spec link", { timeo
   assert.deepEqual(bad, []);
 });
 
+test("schemas use zod/mini, never classic zod (its locales are most of a browser bundle)", { timeout: 30_000 }, () => {
+  const bad = files("src").filter((path) => imports(read(path)).some((spec) => spec === "zod" || (spec.startsWith("zod/") && spec !== "zod/mini")));
+  assert.deepEqual(bad, []);
+});
+
 test("source files stay small (under 450 lines)", { timeout: 30_000 }, () => {
   const big = files("src")
     .map((p) => [p, read(p).split("\n").length] as const)

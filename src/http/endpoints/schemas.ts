@@ -3,7 +3,7 @@
  * Every object is `looseObject`, so fields this version of mxdb does not know are kept (STYLE.md §6).
  * Spec: https://spec.matrix.org/v1.19/client-server-api/#room-event-format
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /** `{event_id}`: the answer of every endpoint that makes one event (send, state PUT, redact). */
 export const eventIdResponse = z.looseObject({ event_id: z.string() });
@@ -20,9 +20,9 @@ const clientEventFields = {
   origin_server_ts: z.number(),
   content: z.record(z.string(), z.unknown()),
   /** Absent in the `/sync` room timeline ("without room ID"); present everywhere else. */
-  room_id: z.string().optional(),
+  room_id: z.optional(z.string()),
   /** Present, possibly `""`, exactly when the event is a state event. */
-  state_key: z.string().optional(),
+  state_key: z.optional(z.string()),
 };
 
 /** The redaction event that redacted this one, inside `unsigned`. */
@@ -33,22 +33,22 @@ export const redactionEvent = z.looseObject(clientEventFields);
  * Spec: https://spec.matrix.org/v1.19/client-server-api/#definition-clientevent_unsigneddata
  */
 export const unsignedData = z.looseObject({
-  age: z.number().optional(),
-  transaction_id: z.string().optional(),
-  membership: z.string().optional(),
+  age: z.optional(z.number()),
+  transaction_id: z.optional(z.string()),
+  membership: z.optional(z.string()),
   /** The content of the state event this one replaced (state events only). */
-  prev_content: z.record(z.string(), z.unknown()).optional(),
+  prev_content: z.optional(z.record(z.string(), z.unknown())),
   /** The event ID of the state event this one replaced (a server extension; Synapse sends it). */
-  replaces_state: z.string().optional(),
-  redacted_because: redactionEvent.optional(),
+  replaces_state: z.optional(z.string()),
+  redacted_because: z.optional(redactionEvent),
 });
 
 /** A client event: https://spec.matrix.org/v1.19/client-server-api/#definition-clientevent */
-export const clientEvent = z.looseObject({ ...clientEventFields, unsigned: unsignedData.optional() });
+export const clientEvent = z.looseObject({ ...clientEventFields, unsigned: z.optional(unsignedData) });
 export type ClientEvent = z.infer<typeof clientEvent>;
 
 /** A state event: a client event whose `state_key` is required (it may be `""`). */
-export const stateEvent = z.looseObject({ ...clientEventFields, state_key: z.string(), unsigned: unsignedData.optional() });
+export const stateEvent = z.looseObject({ ...clientEventFields, state_key: z.string(), unsigned: z.optional(unsignedData) });
 export type StateEvent = z.infer<typeof stateEvent>;
 
 /** Event content: any JSON object. */

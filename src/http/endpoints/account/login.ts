@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/login
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -17,9 +17,9 @@ export const loginResponse = z.looseObject({
   user_id: z.string(),
   access_token: z.string(),
   device_id: z.string(),
-  refresh_token: z.string().optional(),
-  expires_in_ms: z.number().optional(),
-  well_known: z.looseObject({}).optional(),
+  refresh_token: z.optional(z.string()),
+  expires_in_ms: z.optional(z.number()),
+  well_known: z.optional(z.looseObject({})),
 });
 export type LoginResponse = z.infer<typeof loginResponse>;
 

@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/logout
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3logout
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { emptyResponse } from "../schemas.js";

@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/register
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3register
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -22,10 +22,10 @@ export interface RegisterArgs {
 export const registerResponse = z.looseObject({
   user_id: z.string(),
   /** Absent only with `inhibit_login`, which mxdb never sends. */
-  access_token: z.string().optional(),
-  device_id: z.string().optional(),
-  refresh_token: z.string().optional(),
-  expires_in_ms: z.number().optional(),
+  access_token: z.optional(z.string()),
+  device_id: z.optional(z.string()),
+  refresh_token: z.optional(z.string()),
+  expires_in_ms: z.optional(z.number()),
 });
 export type RegisterResponse = z.infer<typeof registerResponse>;
 
@@ -35,10 +35,10 @@ export type RegisterResponse = z.infer<typeof registerResponse>;
  * Spec: https://spec.matrix.org/v1.19/client-server-api/#user-interactive-authentication-api
  */
 export const uiaResponse = z.looseObject({
-  session: z.string().optional(),
+  session: z.optional(z.string()),
   flows: z.array(z.looseObject({ stages: z.array(z.string()) })),
-  params: z.record(z.string(), z.unknown()).optional(),
-  completed: z.array(z.string()).optional(),
+  params: z.optional(z.record(z.string(), z.unknown())),
+  completed: z.optional(z.array(z.string())),
 });
 export type UiaResponse = z.infer<typeof uiaResponse>;
 

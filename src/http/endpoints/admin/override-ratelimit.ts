@@ -1,6 +1,6 @@
 // POST|GET|DELETE /_synapse/admin/v1/users/{userId}/override_ratelimit
 // https://element-hq.github.io/synapse/latest/admin_api/user_admin_api.html#override-ratelimiting-for-users (Synapse only)
-import { z } from "zod";
+import * as z from "zod/mini";
 import { endpoint, seg } from "../../endpoint.js";
 import { ADMIN_V1, synapseDocs } from "./docs.js";
 
@@ -14,8 +14,8 @@ export interface RateLimitOverride {
 }
 
 export const rateLimitOverrideResponse = z.looseObject({
-  messages_per_second: z.number().optional(),
-  burst_count: z.number().optional(),
+  messages_per_second: z.optional(z.number()),
+  burst_count: z.optional(z.number()),
 });
 
 const path = (userId: string) => `${ADMIN_V1}/users/${seg(userId)}/override_ratelimit`;

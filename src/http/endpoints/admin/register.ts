@@ -1,7 +1,7 @@
 // POST /_synapse/admin/v1/register
 // https://element-hq.github.io/synapse/latest/admin_api/register_api.html (Synapse only, not in the Matrix spec)
 import { createHmac } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { endpoint } from "../../endpoint.js";
 import { ADMIN_V1, synapseDocs } from "./docs.js";
 
@@ -29,7 +29,7 @@ export const adminRegisterResponse = z.looseObject({
   user_id: z.string(),
   access_token: z.string(),
   device_id: z.string(),
-  home_server: z.string().optional(),
+  home_server: z.optional(z.string()),
 });
 
 /** Not idempotent: the nonce is single-use and a resend would meet M_USER_IN_USE. */

@@ -1,6 +1,6 @@
 // GET /_synapse/admin/v1/server_version
 // https://element-hq.github.io/synapse/latest/admin_api/version_api.html (Synapse only, not in the Matrix spec)
-import { z } from "zod";
+import * as z from "zod/mini";
 import { endpoint } from "../../endpoint.js";
 import { ADMIN_V1, synapseDocs } from "./docs.js";
 

@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomideventeventid
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { clientEvent } from "../schemas.js";

@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/rooms/{roomId}/messages
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidmessages
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { clientEvent } from "../schemas.js";
@@ -22,9 +22,9 @@ export interface MessagesArgs {
 export const messagesResponse = z.looseObject({
   start: z.string(),
   /** Absent when there is nothing further: the end of pagination. */
-  end: z.string().optional(),
+  end: z.optional(z.string()),
   chunk: z.array(clientEvent),
-  state: z.array(clientEvent).optional(),
+  state: z.optional(z.array(clientEvent)),
 });
 
 /** Error: 403 when the user is not a member. */

@@ -1,6 +1,6 @@
 // PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}
 // https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidredacteventidtxnid
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -13,7 +13,7 @@ export interface RedactArgs {
 }
 
 /** The spec does not list `event_id` as required here (unlike send and state PUT). */
-export const redactResponse = z.looseObject({ event_id: z.string().optional() });
+export const redactResponse = z.looseObject({ event_id: z.optional(z.string()) });
 
 /** Redacting a custom-type state event leaves its content `{}` (the room version's redaction rules). */
 export const redact = endpoint<RedactArgs, z.infer<typeof redactResponse>>({

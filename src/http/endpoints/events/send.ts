@@ -1,6 +1,6 @@
 // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}
 // https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { eventIdResponse } from "../schemas.js";

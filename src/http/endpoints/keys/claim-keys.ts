@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/keys/claim
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysclaim
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { oneTimeKey } from "./device-keys.js";
@@ -12,7 +12,7 @@ export interface ClaimKeysArgs {
 }
 
 export const claimKeysResponse = z.looseObject({
-  failures: z.record(z.string(), z.looseObject({})).optional(),
+  failures: z.optional(z.record(z.string(), z.looseObject({}))),
   /** User ID → device ID → `algorithm:key_id` → key. A device with no key left is absent (or empty). */
   one_time_keys: z.record(z.string(), z.record(z.string(), z.record(z.string(), oneTimeKey))),
 });

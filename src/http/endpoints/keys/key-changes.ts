@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/keys/changes
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3keyschanges
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -12,8 +12,8 @@ export interface KeyChangesArgs {
 }
 
 export const keyChangesResponse = z.looseObject({
-  changed: z.array(z.string()).optional(),
-  left: z.array(z.string()).optional(),
+  changed: z.optional(z.array(z.string())),
+  left: z.optional(z.array(z.string())),
 });
 
 export const keyChanges = endpoint<KeyChangesArgs, z.infer<typeof keyChangesResponse>>({

@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/keys/query
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysquery
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { crossSigningKey, deviceKeys } from "./device-keys.js";
@@ -14,12 +14,12 @@ export interface QueryKeysArgs {
 
 export const queryKeysResponse = z.looseObject({
   /** Remote servers that could not be reached → why. */
-  failures: z.record(z.string(), z.looseObject({})).optional(),
+  failures: z.optional(z.record(z.string(), z.looseObject({}))),
   /** User ID → device ID → the device's keys. */
-  device_keys: z.record(z.string(), z.record(z.string(), deviceKeys)).optional(),
-  master_keys: z.record(z.string(), crossSigningKey).optional(),
-  self_signing_keys: z.record(z.string(), crossSigningKey).optional(),
-  user_signing_keys: z.record(z.string(), crossSigningKey).optional(),
+  device_keys: z.optional(z.record(z.string(), z.record(z.string(), deviceKeys))),
+  master_keys: z.optional(z.record(z.string(), crossSigningKey)),
+  self_signing_keys: z.optional(z.record(z.string(), crossSigningKey)),
+  user_signing_keys: z.optional(z.record(z.string(), crossSigningKey)),
 });
 
 export const queryKeys = endpoint<QueryKeysArgs, z.infer<typeof queryKeysResponse>>({

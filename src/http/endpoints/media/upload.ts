@@ -1,6 +1,6 @@
 // POST /_matrix/media/v3/upload
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixmediav3upload
-import { z } from "zod";
+import * as z from "zod/mini";
 import { endpoint, MEDIA_V3 } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 

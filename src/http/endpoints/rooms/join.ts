@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/join/{roomIdOrAlias}
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3joinroomidoralias
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 

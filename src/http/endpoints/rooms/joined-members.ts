@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/rooms/{roomId}/joined_members
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidjoined_members
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -12,7 +12,7 @@ export const joinedMembersResponse = z.looseObject({
   /** User ID → profile; the keys are what a key-sharing client needs. */
   joined: z.record(
     z.string(),
-    z.looseObject({ display_name: z.string().nullable().optional(), avatar_url: z.string().nullable().optional() }),
+    z.looseObject({ display_name: z.optional(z.nullable(z.string())), avatar_url: z.optional(z.nullable(z.string())) }),
   ),
 });
 

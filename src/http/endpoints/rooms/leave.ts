@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/rooms/{roomId}/leave
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3roomsroomidleave
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { emptyResponse } from "../schemas.js";

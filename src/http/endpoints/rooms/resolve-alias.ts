@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/directory/room/{roomAlias}
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3directoryroomroomalias
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -12,7 +12,7 @@ export interface ResolveAliasArgs {
 export const resolveAliasResponse = z.looseObject({
   room_id: z.string(),
   /** Servers that know the alias: good `via` candidates for a join. */
-  servers: z.array(z.string()).optional(),
+  servers: z.optional(z.array(z.string())),
 });
 
 /** Errors: 404 `M_NOT_FOUND`, 400 `M_INVALID_PARAM`. */

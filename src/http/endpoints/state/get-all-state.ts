@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/rooms/{roomId}/state
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidstate
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 import { stateEvent } from "../schemas.js";

@@ -1,6 +1,6 @@
 // GET /_matrix/client/v3/sync
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CLIENT_V3, endpoint } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
@@ -24,34 +24,33 @@ export interface SyncArgs {
  * odd event cannot make every /sync fail (and the loop stall). Everything is kept (looseObject).
  */
 const looseEvent = z.looseObject({ type: z.string() });
-const eventList = z.looseObject({ events: z.array(looseEvent).optional() });
+const eventList = z.looseObject({ events: z.optional(z.array(looseEvent)) });
 
 export const joinedRoomSchema = z.looseObject({
-  state: eventList.optional(),
-  state_after: eventList.optional(),
-  "org.matrix.msc4222.state_after": eventList.optional(),
-  timeline: z.looseObject({ events: z.array(looseEvent).optional(), limited: z.boolean().optional(), prev_batch: z.string().optional() }).optional(),
-  ephemeral: eventList.optional(),
-  account_data: eventList.optional(),
+  state: z.optional(eventList),
+  state_after: z.optional(eventList),
+  "org.matrix.msc4222.state_after": z.optional(eventList),
+  timeline: z.optional(z.looseObject({ events: z.optional(z.array(looseEvent)), limited: z.optional(z.boolean()), prev_batch: z.optional(z.string()) })),
+  ephemeral: z.optional(eventList),
+  account_data: z.optional(eventList),
 });
 
 export const syncResponseSchema = z.looseObject({
   next_batch: z.string(),
-  rooms: z
+  rooms: z.optional(z
     .looseObject({
-      join: z.record(z.string(), joinedRoomSchema).optional(),
-      invite: z.record(z.string(), z.looseObject({ invite_state: eventList.optional() })).optional(),
-      knock: z.record(z.string(), z.looseObject({})).optional(),
-      leave: z.record(z.string(), z.looseObject({ state: eventList.optional(), timeline: eventList.optional() })).optional(),
-    })
-    .optional(),
-  to_device: eventList.optional(),
-  device_lists: z.looseObject({ changed: z.array(z.string()).optional(), left: z.array(z.string()).optional() }).optional(),
-  device_one_time_keys_count: z.record(z.string(), z.number()).optional(),
-  device_unused_fallback_key_types: z.array(z.string()).optional(),
-  "org.matrix.msc2732.device_unused_fallback_key_types": z.array(z.string()).optional(),
-  account_data: eventList.optional(),
-  presence: eventList.optional(),
+      join: z.optional(z.record(z.string(), joinedRoomSchema)),
+      invite: z.optional(z.record(z.string(), z.looseObject({ invite_state: z.optional(eventList) }))),
+      knock: z.optional(z.record(z.string(), z.looseObject({}))),
+      leave: z.optional(z.record(z.string(), z.looseObject({ state: z.optional(eventList), timeline: z.optional(eventList) }))),
+    })),
+  to_device: z.optional(eventList),
+  device_lists: z.optional(z.looseObject({ changed: z.optional(z.array(z.string())), left: z.optional(z.array(z.string())) })),
+  device_one_time_keys_count: z.optional(z.record(z.string(), z.number())),
+  device_unused_fallback_key_types: z.optional(z.array(z.string())),
+  "org.matrix.msc2732.device_unused_fallback_key_types": z.optional(z.array(z.string())),
+  account_data: z.optional(eventList),
+  presence: z.optional(eventList),
 });
 
 export type SyncResponse = z.infer<typeof syncResponseSchema>;
