@@ -19,7 +19,7 @@ import { HttpError, MatrixError } from "../src/http/errors.js";
 import * as api from "../src/http/index.js";
 import { redactBodyText } from "../src/http/trace.js";
 import type { HttpRequest, HttpResponse, Transport } from "../src/http/types.js";
-import { undiciTransport } from "../src/http/transport.js";
+import { undiciTransport } from "../src/http/undici-transport.js";
 import { Homeserver } from "../src/homeserver/synapse.js";
 import { projectRoot } from "../src/homeserver/venv.js";
 

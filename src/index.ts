@@ -1,9 +1,14 @@
 /**
  * mxdb: a key-value memory stored in Matrix room state, compatible with opsdroid's Matrix database.
- * The public API (PRODUCT.md): Memory and memoryInEventRoom, their options and errors, and the
- * lower layers for people who build on them.
+ * The public API (docs/PRODUCT.md): Memory and memoryInEventRoom, their options and errors, and
+ * the lower layers for people who build on them.
+ *
+ * This is the portable core: it runs in Node, Bun, Deno, Workers and browsers, and imports nothing
+ * Node-only. On Node, Bun and Deno the package's entry is ./node.ts, which adds FileStore,
+ * undiciTransport and fileTraceSink (docs/RUNTIMES.md).
  */
 export { Memory, memoryInEventRoom, type MemoryOptions, type MemoryChange } from "./db/memory.js";
+export { RoomHandle } from "./db/room-handle.js";
 export {
   InvalidValueError,
   InvalidKeyError,
@@ -15,14 +20,16 @@ export {
   MemoryClosedError,
   ConfigError,
   OpenTimeoutError,
+  RoomScopeUnavailableError,
 } from "./db/errors.js";
 export { EVENT_TYPE, LEGACY_EVENT_TYPE, type SingleStateKey } from "./db/format.js";
-export { MxdbError, MatrixError, HttpError, TransportError, ResponseShapeError, AbortedError, isMxdbError, isMatrixError } from "./http/errors.js";
+export { MxdbError, MatrixError, HttpError, TransportError, TransportRefusedError, ResponseShapeError, AbortedError, isMxdbError, isMatrixError } from "./http/errors.js";
 export { HttpClient, type HttpClientOptions } from "./http/client.js";
 export type { Transport, HttpRequest, HttpResponse, Clock } from "./http/types.js";
-export { undiciTransport, fetchTransport } from "./http/transport.js";
-export { tracingTransport, fileTraceSink, memoryTraceSink, type TraceRecord, type TraceSink } from "./http/trace.js";
-export { MemoryStore, FileStore, StoreFormatError, type Store } from "./store/index.js";
+export { defaultTransport, fetchTransport, lazyTransport } from "./http/transport.js";
+export { detectRuntime, RUNTIME, type RuntimeName } from "./http/runtime.js";
+export { tracingTransport, memoryTraceSink, type TraceRecord, type TraceSink } from "./http/trace.js";
+export { MemoryStore, StoreFormatError, type Store } from "./store/index.js";
 export { SyncLoop, type SyncLoopOptions } from "./sync/sync-loop.js";
 export { MalformedEventError, SyncTimeoutError } from "./sync/errors.js";
 export { RoomState, type StateEvent, type StateChange } from "./state/index.js";

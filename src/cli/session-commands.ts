@@ -8,7 +8,7 @@ import { HttpClient } from "../http/client.js";
 import { login } from "../http/endpoints/account/login.js";
 import { logout } from "../http/endpoints/account/logout.js";
 import { whoami } from "../http/endpoints/account/whoami.js";
-import { fileTraceSink } from "../http/trace.js";
+import { fileTraceSink } from "../http/trace-file.js";
 import { bool, CONNECTION, str, type Command, type Parsed } from "./args.js";
 import { loadConfig } from "./config.js";
 import { resolveConnection } from "./connect.js";

@@ -30,8 +30,7 @@ import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
 import { CryptoDriver } from "./crypto-driver.js";
 import { EncryptionUnavailableError, UndecryptableValueError } from "./errors.js";
 import { VALUE_EVENT_TYPE } from "./format.js";
-import { ACCOUNT_RECORD } from "./lazy-encryption.js";
-import type { ValueCrypto } from "./memory.js";
+import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
 
 const ENCRYPTED = "m.room.encrypted";

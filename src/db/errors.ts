@@ -111,6 +111,18 @@ export class OpenTimeoutError extends MxdbError {
   }
 }
 
+/**
+ * inRoom needs AsyncLocalStorage to keep each task's room apart, and this runtime has none (a
+ * browser, Workers without nodejs_compat). Nothing ran; `db.room(ref)` works everywhere.
+ */
+export class RoomScopeUnavailableError extends MxdbError {
+  override readonly name = "RoomScopeUnavailableError";
+  readonly code = "ROOM_SCOPE_UNAVAILABLE";
+  constructor() {
+    super("inRoom needs AsyncLocalStorage, which this runtime does not have; use db.room(roomOrName).put/get/... instead");
+  }
+}
+
 /** The memory was closed. */
 export class MemoryClosedError extends MxdbError {
   override readonly name = "MemoryClosedError";

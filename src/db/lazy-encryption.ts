@@ -8,10 +8,8 @@ import type { HttpClient } from "../http/client.js";
 import type { Store } from "../store/store.js";
 import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
 import type { EncryptionOptions, UnavailableEncryption, ValueEncryption } from "./encryption.js";
-import type { ValueCrypto } from "./memory.js";
+import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 
-/** The machine's account record (src/crypto/machine.ts, default prefix). */
-export const ACCOUNT_RECORD = "crypto/account";
 const ENCRYPTION_EVENT = "m.room.encryption";
 
 interface Deps {

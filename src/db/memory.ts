@@ -2,49 +2,37 @@
  * The memory: opsdroid's Matrix database API over a sync-fed picture of room state.
  * How a call travels: src/db/README.md.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import PQueue from "p-queue";
-import { HttpClient } from "../http/client.js";
+import type PQueue from "p-queue";
+import type { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { getAllState } from "../http/endpoints/state/get-all-state.js";
-import { AbortedError, HttpError, isMatrixError, MatrixError, TransportError } from "../http/errors.js";
-import { backoffDelay, DEFAULT_RETRY, RETRYABLE_STATUS, type RetryPolicy } from "../http/retry.js";
 import { redact } from "../http/endpoints/events/redact.js";
 import { putState } from "../http/endpoints/state/put-state.js";
-import { fileTraceSink, type TraceSink } from "../http/trace.js";
-import { systemClock, type Clock } from "../http/types.js";
-import { FileStore } from "../store/file-store.js";
-import { MemoryStore, type Store } from "../store/store.js";
-import { SyncLoop } from "../sync/sync-loop.js";
-import { LazyEncryption } from "./lazy-encryption.js";
-import { lineageEvent, type LineageEvent } from "./lineage.js";
-import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, OpenTimeoutError, UndecryptableValueError } from "./errors.js";
+import { macrotask } from "../http/runtime.js";
+import type { Clock } from "../http/types.js";
+import type { Store } from "../store/store.js";
+import type { SyncLoop } from "../sync/sync-loop.js";
+import { lineageEvent } from "./lineage.js";
+import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, RoomScopeUnavailableError, UndecryptableValueError } from "./errors.js";
 import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
-import { checkOptions, type MemoryOptions, type ResolvedOptions } from "./options.js";
+import { openMemory, roomScope, type MemoryParts, type RoomScope } from "./open.js";
+import type { MemoryOptions, ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
+import { RoomHandle } from "./room-handle.js";
 import { RoomMemory } from "./room-memory.js";
 import { PendingValue } from "./writer.js";
-import { openSession } from "./session.js";
 import { estimateEventSize, MAX_EVENT_BYTES } from "./size.js";
 import { validateKey, validateValue } from "./validate.js";
+import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
+import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export type { MemoryOptions } from "./options.js";
 export type { MemoryChange } from "./watch.js";
 
-/**
- * Encrypted values (issue: end-to-end encryption): sends a value as an encrypted room event and
- * reads one back. Absent until the crypto layer is wired in.
- */
-export interface ValueCrypto {
-  encryptValue(roomId: string, key: string, value: unknown): Promise<string>;
-  decryptValue(roomId: string, key: string, eventId: string): Promise<unknown>;
-  close(): Promise<void>;
-}
-
-/** Memory.open's default time limit: a first sync of a large account takes tens of seconds. */
-export const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
+export type { ValueCrypto } from "./value-crypto.js";
+export { DEFAULT_OPEN_TIMEOUT_MS } from "./open.js";
 
 export class Memory {
   readonly userId: string;
@@ -57,16 +45,18 @@ export class Memory {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly queue: PQueue;
-  private readonly roomScope = new AsyncLocalStorage<string>();
+  /** inRoom's current room per async context: set by the first inRoom, where the runtime has AsyncLocalStorage. */
+  private roomScope: RoomScope | undefined;
+  private scopeReady: Promise<RoomScope | undefined> | undefined;
   private readonly resolved = new Map<string, RoomMemory>();
   private readonly resolving = new Map<string, Promise<RoomMemory>>();
   private readonly byId = new Map<string, RoomMemory>();
-  private readonly closers: Array<() => unknown> = [];
+  private readonly closers: Array<() => unknown>;
   private crypto: ValueCrypto | undefined;
   private readonly lifetime: AbortController;
   private closed = false;
 
-  private constructor(init: { opts: ResolvedOptions; http: HttpClient; sync: SyncLoop; store: Store; clock: Clock; queue: PQueue; lifetime: AbortController; userId: string; deviceId: string | undefined }) {
+  private constructor(init: MemoryParts) {
     this.lifetime = init.lifetime;
     this.opts = init.opts;
     this.http = init.http;
@@ -77,103 +67,64 @@ export class Memory {
     this.userId = init.userId;
     this.deviceId = init.deviceId;
     this.singleStateKey = init.opts.singleStateKey;
+    this.closers = init.closers;
   }
 
   /**
-   * Log in (or check the token), load the store, sync once, and resolve the default room. Gives up
-   * after `timeoutMs` (OpenTimeoutError) or when `signal` aborts (AbortedError); either way the sync
-   * loop is stopped and every request of this memory aborted before the promise rejects.
+   * Log in (or check the token), load the store, sync once, and resolve the default room
+   * (./open.ts builds the parts). Gives up after `timeoutMs` (OpenTimeoutError) or when `signal`
+   * aborts (AbortedError), with nothing of it left running.
    */
-  static async open(options: MemoryOptions): Promise<Memory> {
-    const opts = checkOptions(options);
-    const clock = opts.clock ?? systemClock;
-    if (opts.signal?.aborted) throw new AbortedError(opts.signal.reason);
-    const closers: Array<() => unknown> = [];
-    const store = typeof opts.store === "string" ? new FileStore(opts.store) : (opts.store ?? new MemoryStore());
-    // Our own in-memory store dies with the process: room snapshots would never be read back.
-    const saveRooms = opts.store !== undefined;
-    let trace: TraceSink | undefined;
-    if (typeof opts.trace === "string") {
-      const sink = fileTraceSink(opts.trace);
-      closers.push(() => sink.close());
-      trace = sink;
-    } else trace = opts.trace;
-    const queue = new PQueue({ concurrency: opts.writeConcurrency ?? 32 });
-    // Aborts every request of this memory: a failed open, and close() once the queue has drained.
-    const lifetime = new AbortController();
-    const http = new HttpClient({
-      baseUrl: opts.homeserver,
-      accessToken: opts.accessToken,
-      transport: opts.transport,
-      clock,
-      // 429s are waited out and paced by the client's rate gate (src/http/rate-gate.ts), for all its requests.
-      retry: retryPolicy(opts),
-      trace,
-      signal: lifetime.signal,
-    });
-    let memory: Memory | undefined;
-    let sync: SyncLoop | undefined;
-    const steps = (async () => {
-      const session = await openSession(http, store, opts);
-      // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
-      const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId }, (layer) => memory?.setCrypto(layer));
-      sync = new SyncLoop({
-        http,
-        userId: session.userId,
-        store,
-        clock,
-        timeoutMs: opts.syncTimeoutMs,
-        deadlineMarginMs: opts.syncDeadlineMarginMs,
-        autoJoin: opts.autoJoin,
-        stateAfter: opts.stateAfter,
-        onError: opts.onError,
-        beforeCommit: e2ee.beforeCommit,
-        saveRooms,
-      });
-      e2ee.bind(sync);
-      memory = new Memory({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId });
-      memory.closers.push(...closers);
-      const m = memory;
-      sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
-      sync.start();
-      const loop = sync;
-      // The loop's own error (a damaged store, a persistent 4xx) is what open fails with.
-      await Promise.race([loop.whenSynced(), loop.done.then(() => Promise.reject(loop.failure ?? new MemoryClosedError())), e2ee.failure]);
-      await e2ee.ready();
-      await memory.room(opts.defaultRoom);
-      return memory;
-    })();
-    const timer = new AbortController();
-    const limits: Promise<never>[] = [];
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
-    if (Number.isFinite(timeoutMs)) limits.push(clock.sleep(timeoutMs, timer.signal).then(() => Promise.reject(new OpenTimeoutError(timeoutMs))));
-    const abort = () => timer.abort(new AbortedError(opts.signal!.reason));
-    opts.signal?.addEventListener("abort", abort, { once: true });
-    if (opts.signal) limits.push(new Promise<never>((_, reject) => timer.signal.addEventListener("abort", () => reject(timer.signal.reason as unknown), { once: true })));
-    try {
-      return await Promise.race([steps, ...limits]);
-    } catch (e) {
-      // Stop everything open started, then wait for it to unwind: nothing of it may outlive the rejection.
-      lifetime.abort(e);
-      await (sync as SyncLoop | undefined)?.stop();
-      await steps.catch(() => undefined);
-      await (memory as Memory | undefined)?.crypto?.close().catch(() => undefined);
-      await http.close();
-      await (store as Store).close?.().catch(() => undefined);
-      for (const c of closers) c();
-      if (memory) (memory as Memory).closed = true;
-      throw e;
-    } finally {
-      opts.signal?.removeEventListener("abort", abort);
-      if (!timer.signal.aborted) timer.abort();
-    }
+  static open(options: MemoryOptions): Promise<Memory> {
+    return openMemory(options, (parts) => new Memory(parts));
+  }
+
+  /**
+   * A handle bound to one room (a name from `rooms`, an alias or a room ID): get/put/delete/keys/
+   * dump/watch there, in every runtime. The room is resolved (joined, migrated) on first use.
+   */
+  room(ref: string): RoomHandle {
+    this.assertOpen();
+    return new RoomHandle(this, ref);
   }
 
   /** The value of `key`, or undefined when absent. Served from the synced picture: no request. */
-  async get(key: string): Promise<unknown> {
+  get(key: string): Promise<unknown> {
+    return this.getIn(undefined, key);
+  }
+
+  /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
+  put(key: string, value: unknown): Promise<void> {
+    return this.putIn(undefined, key, value);
+  }
+
+  /**
+   * Remove one key (resolves to its value) or several (to their values, in order). Nothing is
+   * written for keys that are absent.
+   */
+  delete(key: string): Promise<unknown>;
+  delete(keys: string[]): Promise<unknown[]>;
+  delete(keyOrKeys: string | string[]): Promise<unknown> {
+    return this.deleteIn(undefined, keyOrKeys);
+  }
+
+  /** Every key in the current room. */
+  keys(): Promise<string[]> {
+    return this.keysIn(undefined);
+  }
+
+  /** The whole memory of the current room as one object (encrypted values decrypted). */
+  dump(): Promise<Record<string, unknown>> {
+    return this.dumpIn(undefined);
+  }
+
+  // The operations on a room: `ref` names it, or undefined for the current room (inRoom's, else the default).
+
+  /** @internal */
+  async getIn(ref: string | undefined, key: string): Promise<unknown> {
     this.assertOpen();
     validateKey(key, true);
-    const room = await this.currentRoom();
+    const room = await this.target(ref);
     const { found, value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
     if (!found) return undefined;
     if (value instanceof PendingValue) return cloneJson(value.plaintext);
@@ -181,12 +132,12 @@ export class Memory {
     return cloneJson(isEncryptedRef(value) ? await this.decrypt(room, key, value) : value);
   }
 
-  /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
-  async put(key: string, value: unknown): Promise<void> {
+  /** @internal */
+  async putIn(ref: string | undefined, key: string, value: unknown): Promise<void> {
     this.assertOpen();
     this.assertSyncing();
     validateKey(key, this.singleStateKey);
-    const room = await this.currentRoom();
+    const room = await this.target(ref);
     const encrypt = room.encrypted && this.opts.shouldEncrypt;
     validateValue(key, value, !encrypt);
     const stateKey = stateKeyFor(this.singleStateKey, key);
@@ -199,22 +150,17 @@ export class Memory {
     this.checkSize(room, stateKey, key, encrypt ? standIn : copy);
     if (!encrypt) return room.writer(stateKey).enqueue({ kind: "put", key, value: copy });
     // Queued now, so call order and read-your-writes hold; the PUT waits for the reference.
-    const ref = this.crypto!.encryptValue(room.roomId, key, copy).then((eventId) => ({ encrypted_val: eventId }));
-    return room.writer(stateKey).enqueue({ kind: "put", key, value: new PendingValue(copy, standIn) }, ref);
+    const reference = this.crypto!.encryptValue(room.roomId, key, copy).then((eventId) => ({ encrypted_val: eventId }));
+    return room.writer(stateKey).enqueue({ kind: "put", key, value: new PendingValue(copy, standIn) }, reference);
   }
 
-  /**
-   * Remove one key (resolves to its value) or several (to their values, in order). Nothing is
-   * written for keys that are absent.
-   */
-  async delete(key: string): Promise<unknown>;
-  async delete(keys: string[]): Promise<unknown[]>;
-  async delete(keyOrKeys: string | string[]): Promise<unknown> {
+  /** @internal */
+  async deleteIn(ref: string | undefined, keyOrKeys: string | string[]): Promise<unknown> {
     this.assertOpen();
     this.assertSyncing();
     const keys = Array.isArray(keyOrKeys) ? keyOrKeys : [keyOrKeys];
     for (const k of keys) validateKey(k, true);
-    const room = await this.currentRoom();
+    const room = await this.target(ref);
     const values: unknown[] = [];
     const writes: Promise<void>[] = [];
     for (const key of keys) {
@@ -233,36 +179,44 @@ export class Memory {
     return Array.isArray(keyOrKeys) ? values : values[0];
   }
 
-  /** Every key in the current room. */
-  async keys(): Promise<string[]> {
+  /** @internal */
+  async keysIn(ref: string | undefined): Promise<string[]> {
     this.assertOpen();
-    const room = await this.currentRoom();
+    const room = await this.target(ref);
     const out = new Set<string>();
     for (const s of room.stateKeys()) for (const k of Object.keys(room.content(s))) out.add(k);
     return [...out].sort();
   }
 
-  /** The whole memory of the current room as one object (encrypted values decrypted). */
-  async dump(): Promise<Record<string, unknown>> {
+  /** @internal */
+  async dumpIn(ref: string | undefined): Promise<Record<string, unknown>> {
+    // One room for the whole dump, even if the current room changes while it awaits.
+    const fixed = ref ?? this.currentRef();
     const out: Record<string, unknown> = {};
-    for (const key of await this.keys()) out[key] = await this.get(key);
+    for (const key of await this.keysIn(fixed)) out[key] = await this.getIn(fixed, key);
     return out;
   }
 
   /**
    * Run `fn` with another room as the current one (opsdroid's memory_in_room). The room is scoped
    * to `fn`'s async context, so concurrent tasks in different rooms never see each other's room.
+   * That needs AsyncLocalStorage: where the runtime has none, this throws RoomScopeUnavailableError
+   * before `fn` runs (never a write to the wrong room); use `db.room(ref)` there.
    */
   async inRoom<T>(room: string, fn: () => Promise<T> | T): Promise<T> {
     this.assertOpen();
-    await this.room(room);
-    return this.roomScope.run(room, fn);
+    // Its own AsyncLocalStorage (another memory's inRoom must not move this one's room), made once.
+    this.scopeReady ??= roomScope().then((scope) => (this.roomScope = scope));
+    const scope = await this.scopeReady;
+    if (!scope) throw new RoomScopeUnavailableError();
+    await this.resolveRef(room);
+    return scope.run(room, fn);
   }
 
   /** Live changes to the memory (every room, or `room`), other writers' included, until `return()`. */
   async *watch(options: { room?: string } = {}): AsyncGenerator<MemoryChange, void, undefined> {
     this.assertOpen();
-    const roomId = options.room === undefined ? undefined : (await this.room(options.room)).roomId;
+    const roomId = options.room === undefined ? undefined : (await this.resolveRef(options.room)).roomId;
     const changes = this.sync.changes({ type: EVENT_TYPE, ...(roomId ? { roomId } : {}) });
     try {
       for await (const change of changes) {
@@ -317,8 +271,14 @@ export class Memory {
     this.crypto = crypto;
   }
 
-  /** The resolved room for a name, alias or ID (joined if needed, legacy data migrated). */
-  private room(ref: string): Promise<RoomMemory> {
+  /** @internal Release what this memory holds after a failed open (./open.ts). */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    await this.crypto?.close().catch(() => undefined);
+  }
+
+  /** @internal The resolved room for a name, alias or ID (joined if needed, legacy data migrated). */
+  resolveRef(ref: string): Promise<RoomMemory> {
     const done = this.resolved.get(ref);
     if (done) return Promise.resolve(done);
     let pending = this.resolving.get(ref);
@@ -341,8 +301,12 @@ export class Memory {
     });
   }
 
-  private currentRoom(): Promise<RoomMemory> {
-    return this.room(this.roomScope.getStore() ?? this.opts.defaultRoom);
+  private currentRef(): string {
+    return this.roomScope?.getStore() ?? this.opts.defaultRoom;
+  }
+
+  private target(ref: string | undefined): Promise<RoomMemory> {
+    return this.resolveRef(ref ?? this.currentRef());
   }
 
   private newRoom(roomId: string): RoomMemory {
@@ -364,12 +328,14 @@ export class Memory {
       redact: async (eventId) => {
         await this.http.send(redact, { roomId, eventId, txnId: this.http.txnId() });
       },
-      defer: (fn) => setImmediate(fn),
+      // A macrotask, so puts made in the same turn share one write.
+      defer: macrotask,
       now: () => this.clock.now(),
     });
   }
 
-  private onSync(joined: Record<string, { timeline?: { events?: unknown[] } }>): void {
+  /** @internal */
+  onSync(joined: Record<string, { timeline?: { events?: unknown[] } }>): void {
     for (const [roomId, room] of this.byId) {
       room.onSync(joined[roomId]?.timeline?.events ?? []);
     }
@@ -393,33 +359,6 @@ export class Memory {
   /** A write on a picture that no longer moves could never be checked: refuse it with the loop's error. */
   private assertSyncing(): void {
     if (this.sync.failure !== undefined) throw this.sync.failure;
-  }
-}
-
-/** How long a write forked off the same parent as ours can take to land (docs/DURABILITY.md). */
-const DEFAULT_SETTLE_MS = 1000;
-
-/** One retry policy for the HTTP client and the writer's own retries: `writeTimeoutMs` is its deadline. */
-function retryPolicy(opts: ResolvedOptions): RetryPolicy {
-  return { ...DEFAULT_RETRY, ...opts.retry, ...(opts.writeTimeoutMs === undefined ? {} : { deadlineMs: opts.writeTimeoutMs }) };
-}
-
-/** Rate limited (the server did nothing), no answer, or a gateway error: write again after this delay. */
-function writeRetryDelay(e: unknown, attempt: number, policy: RetryPolicy): number | undefined {
-  const status = e instanceof MatrixError || e instanceof HttpError ? e.status : undefined;
-  // The client's rate gate holds the next try until the server's delay has passed (src/http/rate-gate.ts).
-  if (status === 429) return 0;
-  if (e instanceof TransportError || (status !== undefined && RETRYABLE_STATUS.has(status))) return backoffDelay(attempt, policy);
-  return undefined;
-}
-
-/** A 404 (no such state or event) is an answer, not a failure. */
-async function notFoundAsUndefined(fn: () => Promise<LineageEvent | undefined>): Promise<LineageEvent | undefined> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (isMatrixError(e, "M_NOT_FOUND")) return undefined;
-    throw e;
   }
 }
 

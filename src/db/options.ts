@@ -3,6 +3,7 @@
  * Names are opsdroid's connector and database options in camelCase.
  */
 import { utf8Length } from "../crypto/bytes.js";
+import { HAS_FILE_SYSTEM, RUNTIME } from "../http/runtime.js";
 import type { Clock, Transport } from "../http/types.js";
 import type { TraceSink } from "../http/trace.js";
 import type { RetryPolicy } from "../http/retry.js";
@@ -105,6 +106,12 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     throw new ConfigError("storePassphrase must be a non-empty string");
   }
   if (options.storePassphrase !== undefined && options.storeKeyFile !== undefined) throw new ConfigError("give storePassphrase or storeKeyFile, not both");
+  // Paths need a file system: refused up front where the runtime has none (docs/RUNTIMES.md).
+  for (const name of ["store", "trace", "storeKeyFile"] as const) {
+    if (typeof options[name] === "string" && !HAS_FILE_SYSTEM) {
+      throw new ConfigError(`${name} is a path, and this runtime (${RUNTIME}) has no file system: pass ${name === "trace" ? "a TraceSink function" : name === "store" ? "a Store object (MemoryStore, or your own)" : "storePassphrase instead"}`);
+    }
+  }
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];

@@ -3,11 +3,11 @@
  * transport, map the answer to a value or a typed error, and retry what may be retried.
  */
 import { isRawBody, type Endpoint } from "./endpoint.js";
-import { AbortedError, HttpError, MatrixError, ResponseShapeError, TransportError } from "./errors.js";
+import { AbortedError, HttpError, MatrixError, ResponseShapeError, TransportError, TransportRefusedError } from "./errors.js";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, RETRYABLE_STATUS, type RetryPolicy } from "./retry.js";
 import { GateDeadline, RateGate } from "./rate-gate.js";
 import { tracingTransport, type TraceSink } from "./trace.js";
-import { undiciTransport } from "./transport.js";
+import { defaultTransport, type ClosableTransport } from "./transport.js";
 import { TxnIds } from "./txn.js";
 import { systemClock, type Clock, type HttpRequest, type HttpResponse, type Transport } from "./types.js";
 
@@ -55,7 +55,7 @@ export class HttpClient {
   private readonly onRateLimited: HttpClientOptions["onRateLimited"];
   /** Every request passes it: after a 429 it holds and paces them all (one user, one budget). */
   private readonly gate: RateGate;
-  private readonly ownTransport: (Transport & { close(): Promise<void> }) | undefined;
+  private readonly ownTransport: ClosableTransport | undefined;
   private readonly signal: AbortSignal | undefined;
 
   constructor(options: HttpClientOptions) {
@@ -68,7 +68,7 @@ export class HttpClient {
     this.onRateLimited = options.onRateLimited;
     this.signal = options.signal;
     this.gate = new RateGate(this.clock);
-    this.ownTransport = options.transport ? undefined : undiciTransport();
+    this.ownTransport = options.transport ? undefined : defaultTransport();
     const base = options.transport ?? this.ownTransport!;
     this.transport = options.trace ? tracingTransport(base, options.trace, this.clock) : base;
   }
@@ -143,6 +143,8 @@ export class HttpClient {
       } catch (cause) {
         release();
         if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
+        // The runtime will refuse every resend the same way: fail now, not after the retry budget.
+        if (cause instanceof TransportRefusedError) throw cause;
         lastError = new TransportError(cause, req.method, req.url);
         if (once || !ep.idempotent) throw lastError;
         await this.backoff(failures++, policy, deadline, lastError, options.signal);

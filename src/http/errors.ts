@@ -2,7 +2,9 @@
  * Errors typed by wire shape, then by errcode (STYLE.md §5):
  * - MatrixError: the server answered with the spec's `{errcode, error}` body.
  * - HttpError: a 4xx/5xx without an errcode (a proxy's HTML 502 page, an empty 504).
- * - TransportError: no HTTP answer at all (refused, reset, DNS, aborted).
+ * - TransportError: no HTTP answer at all (refused, reset, DNS, aborted); may be retried.
+ * - TransportRefusedError: the runtime itself will never send this request (no network permission,
+ *   a Workers I/O context that is gone); never retried.
  * - ResponseShapeError: a 2xx whose body is not the JSON the spec promises.
  * Spec: https://spec.matrix.org/v1.19/client-server-api/#standard-error-response
  */
@@ -65,6 +67,23 @@ export class TransportError extends MxdbError {
     readonly url = "",
   ) {
     super(`no HTTP response${method ? ` for ${method} ${redactUrl(url)}` : ""}: ${describe(cause)}`);
+  }
+}
+
+/**
+ * The runtime refused to send the request, and always will: Deno without network permission for the
+ * host (NotCapable), a Workers object used outside the request that made it. Retrying cannot help,
+ * so it fails at once (docs/RUNTIMES.md).
+ */
+export class TransportRefusedError extends MxdbError {
+  override readonly name = "TransportRefusedError";
+  readonly code = "TRANSPORT_REFUSED";
+  constructor(
+    override readonly cause: unknown,
+    readonly method = "",
+    readonly url = "",
+  ) {
+    super(`the runtime refused to send ${method ? `${method} ${redactUrl(url)}` : "the request"}: ${describe(cause)}`);
   }
 }
 

@@ -3,12 +3,14 @@
  * Endpoints are values (./endpoint.ts); pass one to HttpClient.send with its args.
  */
 export { HttpClient, type Answer, type CallOptions, type HttpClientOptions } from "./client.js";
-export { AbortedError, HttpError, isMatrixError, isMxdbError, MatrixError, MxdbError, ResponseShapeError, TransportError } from "./errors.js";
+export { AbortedError, HttpError, isMatrixError, isMxdbError, MatrixError, MxdbError, ResponseShapeError, TransportError, TransportRefusedError } from "./errors.js";
 export { CLIENT_V1, CLIENT_V3, endpoint, MEDIA_V3, seg, type ArgsOf, type Endpoint, type RawBody, type RequestParts, type ResOf } from "./endpoint.js";
 export { backoffDelay, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "./retry.js";
 export { appendix, cs, SPEC, SPEC_VERSION } from "./spec.js";
-export { fileTraceSink, memoryTraceSink, REDACTED, tracingTransport, type TraceRecord, type TraceSink } from "./trace.js";
-export { fetchTransport, undiciTransport, type UndiciTransportOptions } from "./transport.js";
+export { memoryTraceSink, REDACTED, tracingTransport, type TraceRecord, type TraceSink } from "./trace.js";
+// Node-only pieces (undiciTransport, fileTraceSink) are exported by src/node.ts, not here.
+export { defaultTransport, fetchTransport, lazyTransport, type ClosableTransport } from "./transport.js";
+export { detectRuntime, RUNTIME, type RuntimeName } from "./runtime.js";
 export { TxnIds } from "./txn.js";
 export { systemClock, type Clock, type HttpRequest, type HttpResponse, type Method, type Transport } from "./types.js";
 export { registerWithDummyAuth, RegistrationFlowError, uiaFromError } from "./register-flow.js";

@@ -6,7 +6,7 @@
  * - `access_token`, `refresh_token`, `password`, `new_password` and `mac` JSON string fields;
  * - `access_token` / `refresh_token` query parameters (mxdb never sends them; a caller's URL might).
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { toBase64 } from "../crypto/bytes.js";
 import { redactUrl } from "./errors.js";
 import { systemClock, type Clock, type HttpRequest, type HttpResponse, type Transport } from "./types.js";
 
@@ -51,7 +51,7 @@ function bodyField(bytes: Uint8Array | undefined): { text: string | null; base64
   try {
     return { text: redactBodyText(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) };
   } catch {
-    return { text: Buffer.from(bytes).toString("base64"), base64: true };
+    return { text: toBase64(bytes), base64: true };
   }
 }
 
@@ -86,21 +86,6 @@ export function tracingTransport(inner: Transport, sink: TraceSink, clock: Clock
     });
     return res;
   };
-}
-
-/** A sink appending JSON lines to a file (mode 0600: a trace shows what the memory holds). */
-export function fileTraceSink(path: string): TraceSink & { close(): void } {
-  const fd = openSync(path, "a", 0o600);
-  let open = true;
-  const sink = (record: TraceRecord) => {
-    if (open) writeSync(fd, `${JSON.stringify(record)}\n`);
-  };
-  return Object.assign(sink, {
-    close: () => {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  });
 }
 
 /** A sink collecting records in memory (tests, the demo's summary, counting requests). */

@@ -7,7 +7,7 @@ import { join } from "../http/endpoints/rooms/join.js";
 import * as z from "zod/mini";
 import type { Endpoint } from "../http/endpoint.js";
 import { sync, syncResponseSchema, type SyncArgs, type SyncResponse } from "../http/endpoints/sync/sync.js";
-import { AbortedError, HttpError, isMatrixError, MatrixError, ResponseShapeError } from "../http/errors.js";
+import { AbortedError, HttpError, isMatrixError, MatrixError, ResponseShapeError, TransportRefusedError } from "../http/errors.js";
 import { backoffDelay } from "../http/retry.js";
 import { systemClock, type Clock } from "../http/types.js";
 import type { RoomState } from "../state/room-state.js";
@@ -200,6 +200,8 @@ export class SyncLoop {
         if (signal.aborted) return;
         // The access token is gone: looping cannot help. soft_logout says whether the device survives.
         if (isMatrixError(e, "M_UNKNOWN_TOKEN") || isMatrixError(e, "M_MISSING_TOKEN")) throw e;
+        // The runtime refuses the request (no network permission): it will refuse the next one too.
+        if (e instanceof TransportRefusedError) throw e;
         // A client error that keeps coming back (a bad filter, a forbidden request) will not heal by waiting.
         clientErrors = isClientError(e) ? clientErrors + 1 : 0;
         if (clientErrors >= (this.opts.maxClientErrors ?? 5)) throw e;

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MalformedEventError, Memory, StoreFormatError } from "../../src/index.js";
-import { undiciTransport } from "../../src/http/transport.js";
+import { undiciTransport } from "../../src/http/undici-transport.js";
 import type { Transport } from "../../src/http/types.js";
 import { FILE_STORE_NAME } from "../../src/store/file-store.js";
 import { STORE_KEYS } from "../../src/sync/store-keys.js";

@@ -1,6 +1,8 @@
 // POST /_synapse/admin/v1/register
 // https://element-hq.github.io/synapse/latest/admin_api/register_api.html (Synapse only, not in the Matrix spec)
-import { createHmac } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import * as z from "zod/mini";
 import { endpoint } from "../../endpoint.js";
 import { ADMIN_V1, synapseDocs } from "./docs.js";
@@ -18,11 +20,11 @@ export interface AdminRegisterArgs {
 /**
  * The register API's `mac`: hex HMAC-SHA1 keyed with the server's `registration_shared_secret`
  * over `nonce \0 username \0 password \0 ("admin" | "notadmin")` (user_type is not used here).
- * node:crypto computes it (a hash, no I/O); the package needs no hashing library of its own.
+ * @noble/hashes computes it, so the admin endpoint works in every runtime.
  */
 export function registrationMac(sharedSecret: string, nonce: string, username: string, password: string, admin: boolean): string {
   const message = [nonce, username, password, admin ? "admin" : "notadmin"].join("\0");
-  return createHmac("sha1", Buffer.from(sharedSecret, "utf8")).update(message, "utf8").digest("hex");
+  return bytesToHex(hmac(sha1, utf8ToBytes(sharedSecret), utf8ToBytes(message)));
 }
 
 export const adminRegisterResponse = z.looseObject({
