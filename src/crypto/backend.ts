@@ -71,7 +71,7 @@ export interface InboundGroupSessionObj extends Freeable {
 export class BackendError extends Error {
   override readonly name = "BackendError";
   constructor(
-    readonly kind: "UnknownIndex" | "BadMessage" | "BadKey" | "BadPickleKey" | "Other",
+    readonly kind: "UnknownIndex" | "BadMessage" | "BadKey" | "BadPickleKey" | "LoadFailed" | "Other",
     message: string,
   ) {
     super(message);

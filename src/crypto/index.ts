@@ -6,3 +6,4 @@ export type { CryptoBackend, IdentityKeys } from "./backend.js";
 export type { DeviceRecord } from "./devices.js";
 export { canonicalJson, signingPayload } from "./canonical-json.js";
 export * from "./errors.js";
+export { olmBackend, type OlmWasm } from "./olm/backend.js";

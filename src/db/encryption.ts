@@ -19,7 +19,7 @@
  * token is saved (beforeSyncCommit); then members of encrypted rooms are tracked and every request
  * the machine has queued is sent (CryptoDriver).
  */
-import { CryptoMachine, CryptoError, NoOutboundSessionError, UnknownSessionError, type SyncChanges } from "../crypto/index.js";
+import { CryptoMachine, CryptoError, NoOutboundSessionError, olmBackend, UnknownSessionError, type CryptoBackend, type OlmWasm, type SyncChanges } from "../crypto/index.js";
 import type { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { send } from "../http/endpoints/events/send.js";
@@ -41,6 +41,7 @@ export interface EncryptionOptions {
   store?: string | Store;
   storePassphrase?: string;
   storeKeyFile?: string;
+  olmWasm?: OlmWasm;
   onError?: (error: unknown) => void;
 }
 
@@ -54,12 +55,20 @@ export async function openEncryption(
 ): Promise<ValueEncryption | UnavailableEncryption | undefined> {
   if (opts.encryption === false) return undefined;
   if (deps.deviceId === undefined) return new UnavailableEncryption("the session has no device ID (give deviceId, or log in with a password)");
+  let backend: CryptoBackend;
+  try {
+    backend = await olmBackend(opts.olmWasm);
+  } catch (e) {
+    // A runtime that cannot load the WASM (or was not told where it is): say so on every encrypted call.
+    return new UnavailableEncryption(`${e instanceof Error ? e.message : String(e)} (give the olmWasm option: a URL, the bytes or a WebAssembly.Module of @matrix-org/olm/olm.wasm)`);
+  }
   const source = storeKeySource(opts, deps.store);
   const storeKey = await loadStoreKey(source, deps.store);
   if (!storeKey) return new UnavailableEncryption(source.kind === "none" ? source.reason : "no store key");
   const onError = opts.onError ?? (() => {});
   const fresh = (await deps.store.get(ACCOUNT_RECORD)) === undefined;
   const machine = await CryptoMachine.open({
+    backend,
     userId: deps.userId,
     deviceId: deps.deviceId,
     store: deps.store,

@@ -3,6 +3,7 @@
  * Names are opsdroid's connector and database options in camelCase.
  */
 import { utf8Length } from "../crypto/bytes.js";
+import type { OlmWasm } from "../crypto/olm/backend.js";
 import { HAS_FILE_SYSTEM, RUNTIME } from "../http/runtime.js";
 import type { Clock, Transport } from "../http/types.js";
 import type { TraceSink } from "../http/trace.js";
@@ -39,6 +40,11 @@ export interface MemoryOptions {
   storePassphrase?: string;
   /** Seals the crypto store with a random key kept in this file (created 0600). Default for a store directory: `<store>/crypto.key`. */
   storeKeyFile?: string;
+  /**
+   * Where libolm's WebAssembly is, for runtimes where olm cannot find olm.wasm beside its script: a
+   * URL, the bytes, or a WebAssembly.Module (docs/RUNTIMES.md). Loaded only when encryption is needed.
+   */
+  olmWasm?: OlmWasm;
   /** Record every HTTP exchange: a file path (JSON lines) or a sink. Tokens are redacted. */
   trace?: string | TraceSink;
   /** Join rooms we are invited to (default false). */

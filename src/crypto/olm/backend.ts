@@ -1,6 +1,6 @@
 /**
  * CryptoBackend on @matrix-org/olm 3.2.15 (libolm compiled to WASM). The only file that imports it.
- * Call names checked against the package's index.d.ts (PROTOCOL.md §2).
+ * Call names checked against the package's index.d.ts (docs/PROTOCOL.md, "libolm").
  */
 import Olm from "@matrix-org/olm";
 import {
@@ -12,13 +12,90 @@ import {
   type OutboundGroupSessionObj,
 } from "../backend.js";
 
+/**
+ * Where libolm's WebAssembly comes from, without `fs` or `__dirname` (docs/RUNTIMES.md):
+ * - a URL (string or URL): olm's loader fetches it (browsers; a bundler's asset URL);
+ * - the bytes (ArrayBuffer, Uint8Array): a Workers module, a file the caller read, a Deno
+ *   program without read permission;
+ * - a compiled WebAssembly.Module (Workers import `*.wasm` as one).
+ * Without it, olm finds olm.wasm beside olm.js itself, which works on Node, Bun and Deno (with read
+ * permission) and in pages that serve the file next to the script.
+ */
+export type OlmWasm = string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module;
+
 let ready: Promise<void> | undefined;
 
-/** Olm.init() loads the WASM module once per process. */
-export async function olmBackend(): Promise<CryptoBackend> {
-  ready ??= Olm.init();
-  await ready;
+/**
+ * Olm.init() loads the WASM once per process; the first call's `wasm` decides where from. A load
+ * that fails stays failed (olm keeps its first init promise) and is reported as BackendError
+ * "LoadFailed" with the reason.
+ */
+export async function olmBackend(wasm?: OlmWasm): Promise<CryptoBackend> {
+  ready ??= initOlm(wasm);
+  try {
+    await ready;
+  } catch (e) {
+    throw new BackendError("LoadFailed", `libolm's WebAssembly could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return backend;
+}
+
+type Globals = { window?: unknown; OLM_OPTIONS?: unknown; process?: { versions?: { node?: string } }; navigator?: { userAgent?: string } };
+
+async function initOlm(wasm: OlmWasm | undefined): Promise<void> {
+  const g = globalThis as Globals;
+  provideRandomness(g);
+  const opts = olmOptions(wasm);
+  // olm.js assigns OLM_OPTIONS without declaring it: a strict-mode bundle needs the global to exist.
+  g.OLM_OPTIONS = opts;
+  const unhide = g.navigator?.userAgent === "Cloudflare-Workers" ? hideProcess() : () => undefined;
+  let init: Promise<void>;
+  try {
+    // Emscripten picks its environment synchronously inside init(); put `process` back right after.
+    init = Olm.init(opts);
+  } finally {
+    unhide();
+  }
+  await init;
+}
+
+function olmOptions(wasm: OlmWasm | undefined): Record<string, unknown> {
+  if (wasm === undefined) return {};
+  if (typeof wasm === "string" || wasm instanceof URL) {
+    const url = String(wasm);
+    return { locateFile: (name: string) => (name.endsWith(".wasm") ? url : name) };
+  }
+  if (wasm instanceof ArrayBuffer || wasm instanceof Uint8Array) return { wasmBinary: wasm instanceof Uint8Array ? wasm : new Uint8Array(wasm) };
+  return {
+    // Emscripten's hook: instantiate the module ourselves and hand the instance back.
+    instantiateWasm: (imports: object, done: (instance: object, module: object) => void) => {
+      const api = (globalThis as unknown as { WebAssembly: { instantiate(m: object, i: object): Promise<object> } }).WebAssembly;
+      void api.instantiate(wasm, imports).then((instance) => done(instance, wasm));
+      return {};
+    },
+  };
+}
+
+/**
+ * olm draws randomness from `window.crypto` where there is a window, else from Node's `crypto`
+ * through require. Workers and web workers have neither, but have WebCrypto: give olm a `window`
+ * that holds only `crypto` (not enumerable; only where no window exists and Node's path is not taken).
+ */
+function provideRandomness(g: Globals): void {
+  const nodePath = g.process?.versions?.node !== undefined && g.navigator?.userAgent !== "Cloudflare-Workers";
+  if (g.window !== undefined || nodePath) return;
+  Object.defineProperty(globalThis, "window", { configurable: true, enumerable: false, get: () => ({ crypto: globalThis.crypto }) });
+}
+
+/**
+ * Workers with nodejs_compat have a `process` that makes emscripten take its Node path (fs,
+ * __dirname), which Workers lack. Hidden while init() chooses; restored at once.
+ */
+function hideProcess(): () => void {
+  const desc = Object.getOwnPropertyDescriptor(globalThis, "process");
+  if (!desc?.configurable) return () => undefined;
+  Object.defineProperty(globalThis, "process", { configurable: true, value: undefined, writable: true });
+  return () => Object.defineProperty(globalThis, "process", desc);
 }
 
 /**
