@@ -53,7 +53,7 @@ async function bundle(name: string, source: string, chunks: "entry" | "all"): Pr
       outdir: join(dir, "out"),
       metafile: true,
       logLevel: "silent",
-      external: [...NODE_ONLY_IN_OLM, ...(process.env.SIZE_EXTERNAL ?? "").split(",").filter(Boolean)],
+      external: NODE_ONLY_IN_OLM,
       nodePaths: [join(root, "node_modules")],
       absWorkingDir: root,
     });

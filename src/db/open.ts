@@ -10,7 +10,7 @@
 import PQueue from "p-queue";
 import { HttpClient } from "../http/client.js";
 import { AbortedError } from "../http/errors.js";
-import { loadBeside } from "../http/runtime.js";
+import { loadBeside, loadNodeOnly } from "../http/runtime.js";
 import type { TraceSink } from "../http/trace.js";
 import { systemClock, type Clock } from "../http/types.js";
 import { MemoryStore, type Store } from "../store/store.js";
@@ -144,12 +144,12 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
 
 /** FileStore uses node:fs: loaded only when a path is given (options.ts refuses one where there is no file system). */
 async function fileStore(path: string): Promise<Store> {
-  const { FileStore } = await loadBeside<typeof import("../store/file-store.js")>(import.meta.url, "../store/file-store.js");
+  const { FileStore } = await loadNodeOnly<typeof import("../store/file-store.js")>("store/file-store.js");
   return new FileStore(path);
 }
 
 async function fileTrace(path: string): Promise<TraceSink & { close(): void }> {
-  const { fileTraceSink } = await loadBeside<typeof import("../http/trace-file.js")>(import.meta.url, "../http/trace-file.js");
+  const { fileTraceSink } = await loadNodeOnly<typeof import("../http/trace-file.js")>("http/trace-file.js");
   return fileTraceSink(path);
 }
 

@@ -11,7 +11,7 @@
  */
 import { fromBase64, randomBytes, toBase64 } from "../crypto/bytes.js";
 import { deriveStoreKey } from "../crypto/index.js";
-import { loadBeside } from "../http/runtime.js";
+import { loadNodeOnly } from "../http/runtime.js";
 import { MemoryStore, type Store } from "../store/store.js";
 
 export const SALT_KEY = "crypto-meta/salt";
@@ -46,7 +46,7 @@ export async function loadStoreKey(source: StoreKeySource, store: Store): Promis
     }
     case "file":
       // Files exist only where the runtime has a file system: loaded there, never bundled elsewhere.
-      return (await loadBeside<typeof import("./key-file.js")>(import.meta.url, "./key-file.js")).readOrCreateKeyFile(source.path);
+      return (await loadNodeOnly<typeof import("./key-file.js")>("db/key-file.js")).readOrCreateKeyFile(source.path);
     case "memory": {
       let key = memoryKeys.get(store);
       if (!key) memoryKeys.set(store, (key = randomBytes(32)));

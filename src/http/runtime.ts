@@ -3,8 +3,10 @@
  * to load a module that exists only where it runs (docs/RUNTIMES.md).
  *
  * Node-only parts (the undici transport, FileStore, the file trace sink, the store key file) are
- * loaded with `loadBeside`: the specifier is built at run time, so no bundler follows it and a
- * browser or Workers bundle never contains them. Where they cannot run, nothing asks for them.
+ * loaded with `loadNodeOnly`: the Node entry (src/node.ts) registers them with literal imports, so a
+ * bundled build resolves them at build time; without it (the source run directly) they are
+ * imported by a specifier built at run time, which no bundler follows, so a browser or Workers
+ * bundle never contains them. Where they cannot run, nothing asks for them.
  */
 
 export type RuntimeName = "node" | "bun" | "deno" | "workerd" | "browser" | "other";
@@ -30,6 +32,19 @@ export const RUNTIME: RuntimeName = detectRuntime();
 
 /** Runtimes with a file system reachable through `node:fs` (Deno through its Node compatibility). */
 export const HAS_FILE_SYSTEM = RUNTIME === "node" || RUNTIME === "bun" || RUNTIME === "deno";
+
+const registered = new Map<string, () => Promise<unknown>>();
+
+/** Called by the Node entry (src/node.ts): each Node-only module by its path under src. */
+export function registerNodeOnly(loaders: Record<string, () => Promise<unknown>>): void {
+  for (const [path, load] of Object.entries(loaders)) registered.set(path, load);
+}
+
+/** A Node-only module by its path under src ("store/file-store.js"). */
+export function loadNodeOnly<T>(srcPath: string): Promise<T> {
+  const load = registered.get(srcPath);
+  return (load ? load() : loadBeside(import.meta.url, `../${srcPath}`)) as Promise<T>;
+}
 
 /**
  * Import `relative` (a path like "../store/file-store.js") beside the module whose `import.meta.url`

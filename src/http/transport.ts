@@ -5,7 +5,7 @@
  * when the first request goes out; the runtime's own fetch everywhere else.
  */
 import { TransportRefusedError } from "./errors.js";
-import { loadBeside, RUNTIME, type RuntimeName } from "./runtime.js";
+import { loadNodeOnly, RUNTIME, type RuntimeName } from "./runtime.js";
 import type { HttpRequest, HttpResponse, Transport } from "./types.js";
 import type { undiciTransport as UndiciTransport } from "./undici-transport.js";
 
@@ -57,7 +57,7 @@ export function defaultTransport(runtime: RuntimeName = RUNTIME): ClosableTransp
   if (runtime !== "node") return Object.assign(fetchTransport(), { close: async () => undefined });
   return lazyTransport(async () => {
     try {
-      const { undiciTransport } = await loadBeside<{ undiciTransport: typeof UndiciTransport }>(import.meta.url, "./undici-transport.js");
+      const { undiciTransport } = await loadNodeOnly<{ undiciTransport: typeof UndiciTransport }>("http/undici-transport.js");
       return undiciTransport();
     } catch {
       // Bundled for Node without the module beside it: Node's own fetch (undici inside) still works.

@@ -10,6 +10,6 @@ import { smoke, type SmokeConfig } from "./smoke.js";
 export default {
   async fetch(request: Request): Promise<Response> {
     const config = (await request.json()) as SmokeConfig;
-    return Response.json(await smoke(config, { olmWasm: olmWasm as WebAssembly.Module }));
+    return Response.json(await smoke(config, { olmWasm: olmWasm as object }));
   },
 };

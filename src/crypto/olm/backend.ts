@@ -21,7 +21,10 @@ import {
  * Without it, olm finds olm.wasm beside olm.js itself, which works on Node, Bun and Deno (with read
  * permission) and in pages that serve the file next to the script.
  */
-export type OlmWasm = string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module;
+export type OlmWasm = string | URL | ArrayBuffer | Uint8Array | CompiledWasm;
+
+/** A compiled `WebAssembly.Module` (typed loosely: the core's type libraries have no WebAssembly namespace). */
+export type CompiledWasm = object;
 
 let ready: Promise<void> | undefined;
 
