@@ -29,7 +29,7 @@ export type { Transport, HttpRequest, HttpResponse, Clock } from "./http/types.j
 export { defaultTransport, fetchTransport, lazyTransport } from "./http/transport.js";
 export { detectRuntime, RUNTIME, type RuntimeName } from "./http/runtime.js";
 export { tracingTransport, memoryTraceSink, type TraceRecord, type TraceSink } from "./http/trace.js";
-export { MemoryStore, StoreFormatError, type Store } from "./store/index.js";
+export { MemoryStore, IndexedDBStore, StoreFormatError, type Store } from "./store/index.js";
 export { SyncLoop, type SyncLoopOptions } from "./sync/sync-loop.js";
 export { MalformedEventError, SyncTimeoutError } from "./sync/errors.js";
 export { RoomState, type StateEvent, type StateChange } from "./state/index.js";

@@ -5,7 +5,8 @@
  * Output: one JSON line on stdout. run as plain node from a bundle (./open.ts builds it), so
  * that the TypeScript loader's own memory is not counted.
  */
-import { Memory } from "../../src/index.js";
+// The Node entry: it registers FileStore for a bundled build (the warm start opens a store directory).
+import { Memory } from "../../src/node.js";
 
 const input = JSON.parse(process.env.MXDB_BENCH_OPEN ?? "{}") as { homeserver: string; accessToken: string; roomId: string; key: string; store?: string };
 globalThis.gc?.();

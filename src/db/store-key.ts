@@ -6,7 +6,8 @@
  *                           under "crypto-meta/salt" (not secret);
  *   storeKeyFile / a store directory -> 32 random bytes in a 0600 file, created on first use
  *                           (default `<store dir>/crypto.key`);
- *   a MemoryStore        -> a random key kept with that Store object for the life of the process.
+ *   a MemoryStore        -> a random key kept with that Store object for the life of the process;
+ *   a Store with sealingKey() (IndexedDBStore) -> the key it keeps beside its entries.
  * Anything else (a Store object of another kind without a passphrase or key file) has no key.
  */
 import { fromBase64, randomBytes, toBase64 } from "../crypto/bytes.js";
@@ -23,6 +24,7 @@ export type StoreKeySource =
   | { kind: "passphrase"; passphrase: string }
   | { kind: "file"; path: string }
   | { kind: "memory" }
+  | { kind: "store" }
   | { kind: "none"; reason: string };
 
 export function storeKeySource(opts: { store?: string | Store; storePassphrase?: string; storeKeyFile?: string }, store: Store): StoreKeySource {
@@ -30,6 +32,7 @@ export function storeKeySource(opts: { store?: string | Store; storePassphrase?:
   if (opts.storeKeyFile !== undefined) return { kind: "file", path: opts.storeKeyFile };
   if (typeof opts.store === "string") return { kind: "file", path: `${opts.store.replace(/\/+$/, "")}/${KEY_FILE_NAME}` };
   if (store instanceof MemoryStore) return { kind: "memory" };
+  if (typeof store.sealingKey === "function") return { kind: "store" };
   return { kind: "none", reason: "the store is a custom Store: give storePassphrase or storeKeyFile to keep its crypto state encrypted" };
 }
 
@@ -53,6 +56,8 @@ export async function loadStoreKey(source: StoreKeySource, store: Store): Promis
       // A copy: the caller wipes what it is given once the machine has its own.
       return key.slice();
     }
+    case "store":
+      return (await store.sealingKey!()).slice();
     case "none":
       return undefined;
   }

@@ -1,16 +1,25 @@
 /**
- * A Store in one JSON file inside a directory of its own:
- *   { "format": "mxdb-store", "version": 1, "entries": { key: value } }
- * Every write replaces the file atomically (write a temporary file, fsync it, rename it over the
- * old one, fsync the directory), so a crash leaves either the old file or the new one, never a mix.
- * File mode 0600, directory 0700: the file will hold crypto keys.
- * Writes are serialised; reads are answered from memory after the first load.
+ * A Store in a directory of its own, as two files:
+ *   mxdb-store.json  the base: { "format": "mxdb-store", "version": 1, "entries": { key: value } }
+ *   mxdb-store.log   what changed since, one checksummed line per setMany (./store-log.ts)
+ * A write appends its line and fsyncs it: it costs what it changed, not the whole store. When the
+ * log outgrows the base (and 1 MiB), the base is rewritten atomically (a temporary file, fsync,
+ * rename over the old one, fsync the directory) and the log emptied. Replaying the log over any base
+ * it followed gives the same entries, so a crash at any point leaves the last acknowledged state; a
+ * torn last line (a setMany that never resolved) is dropped at load. Stores written before the log
+ * existed are a base alone and read as before.
+ * Modes 0600 and 0700: the files hold crypto keys. Writes are serialised; reads are answered from
+ * memory after the first load. One process at a time per directory.
  */
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, stat, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { decodeLog, encodeLogLine } from "./store-log.js";
 import { StoreFormatError, type Store } from "./store.js";
 
 export const FILE_STORE_NAME = "mxdb-store.json";
+export const FILE_STORE_LOG = "mxdb-store.log";
+/** The log is folded into the base once it is bigger than both of these. */
+const MIN_COMPACT_BYTES = 1024 * 1024;
 export const FILE_STORE_FORMAT = "mxdb-store";
 export const FILE_STORE_VERSION = 1;
 const TEMP_PREFIX = `${FILE_STORE_NAME}.tmp-`;
@@ -23,10 +32,17 @@ export class FileStore implements Store {
   /** The tail of the write chain: each write starts when the previous one has finished. */
   private queue: Promise<unknown> = Promise.resolve();
   private tempCounter = 0;
+  readonly logPath: string;
+  /** Bytes in the base file and the log as they are on disk now. */
+  private baseBytes = 0;
+  private logBytes = 0;
+  /** Bytes written by this store's setMany calls (base rewrites included): the bench reads it. */
+  bytesWritten = 0;
 
   constructor(dir: string) {
     this.dir = dir;
     this.path = join(dir, FILE_STORE_NAME);
+    this.logPath = join(dir, FILE_STORE_LOG);
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -53,8 +69,12 @@ export class FileStore implements Store {
         else if (typeof v === "string") next.set(k, v);
         else throw new TypeError(`store values are strings; ${k} is ${typeof v}`);
       }
-      await this.writeFile(next);
-      // Only a file that reached the disk becomes what we answer reads from.
+      const line = encodeLogLine(changes);
+      const lineBytes = Buffer.byteLength(line);
+      // No base yet, or a log bigger than the base: write the whole store as the new base.
+      if (this.baseBytes === 0 || this.logBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.baseBytes)) await this.writeBase(next);
+      else await this.appendLog(line, lineBytes);
+      // Only what reached the disk becomes what we answer reads from.
       this.entries = next;
     });
     this.queue = run.catch(() => undefined);
@@ -80,13 +100,27 @@ export class FileStore implements Store {
   private async readFromDisk(): Promise<Map<string, string>> {
     await this.ensureDir();
     await this.removeStaleTemps();
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Map();
-      throw e;
+    const map = await this.readBase();
+    const text = await readIfExists(this.logPath);
+    if (text === undefined) return map;
+    const log = decodeLog(text);
+    for (const changes of log.records) {
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === null) map.delete(k);
+        else if (typeof v === "string") map.set(k, v);
+        else throw new StoreFormatError(`log entry ${JSON.stringify(k)} is not a string`, this.logPath, FILE_STORE_VERSION, { key: k });
+      }
     }
+    // A torn last line was never acknowledged: cut it off, so the next line starts clean.
+    if (log.torn) await truncate(this.logPath, log.goodBytes);
+    this.logBytes = log.goodBytes;
+    return map;
+  }
+
+  private async readBase(): Promise<Map<string, string>> {
+    const text = await readIfExists(this.path);
+    if (text === undefined) return new Map();
+    this.baseBytes = Buffer.byteLength(text);
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -105,6 +139,32 @@ export class FileStore implements Store {
       map.set(k, v);
     }
     return map;
+  }
+
+  /** Append one setMany's line and force it to disk (the file is created 0600 on first use). */
+  private async appendLog(line: string, bytes: number): Promise<void> {
+    const handle = await open(this.logPath, "a", 0o600);
+    try {
+      await handle.writeFile(line, "utf8");
+      await handle.sync();
+    } catch (e) {
+      await handle.close();
+      // Part of the line may be on disk: cut it off, or the next line would follow garbage.
+      await truncate(this.logPath, this.logBytes).catch(() => undefined);
+      throw e;
+    }
+    await handle.close();
+    this.logBytes += bytes;
+    this.bytesWritten += bytes;
+  }
+
+  /** Replace the base with `entries`, then empty the log (a crash between the two replays the log over the new base: the same entries). */
+  private async writeBase(entries: Map<string, string>): Promise<void> {
+    await this.writeFile(entries);
+    if (this.logBytes > 0) {
+      await truncate(this.logPath, 0);
+      this.logBytes = 0;
+    }
   }
 
   private async writeFile(entries: Map<string, string>): Promise<void> {
@@ -131,6 +191,8 @@ export class FileStore implements Store {
     }
     // 3. Make the rename itself durable.
     await syncDir(this.dir);
+    this.baseBytes = Buffer.byteLength(doc);
+    this.bytesWritten += this.baseBytes;
   }
 
   private dirReady = false;
@@ -146,6 +208,15 @@ export class FileStore implements Store {
     for (const name of await readdir(this.dir)) {
       if (name.startsWith(TEMP_PREFIX)) await unlink(join(this.dir, name)).catch(() => undefined);
     }
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
   }
 }
 

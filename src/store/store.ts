@@ -13,6 +13,12 @@ export interface Store {
   /** Keys starting with `prefix` (all keys when omitted), sorted. */
   keys(prefix?: string): Promise<string[]>;
   close?(): Promise<void>;
+  /**
+   * A store that keeps its own key for sealing the crypto store at rest (IndexedDBStore: random bytes
+   * in its own database, as a FileStore directory keeps crypto.key). Used when neither
+   * storePassphrase nor storeKeyFile is given.
+   */
+  sealingKey?(): Promise<Uint8Array>;
 }
 
 /**
@@ -49,6 +55,8 @@ export class MemoryStore implements Store {
     this.map.set(key, value);
   }
   async setMany(entries: Record<string, string | undefined>): Promise<void> {
+    // All or nothing, as every Store: check first, then apply.
+    for (const [k, v] of Object.entries(entries)) if (v !== undefined && typeof v !== "string") throw new TypeError(`store values are strings; ${k} is ${typeof v}`);
     for (const [k, v] of Object.entries(entries)) {
       if (v === undefined) this.map.delete(k);
       else this.map.set(k, v);

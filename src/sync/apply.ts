@@ -8,6 +8,7 @@ import type { SyncResponse } from "../http/endpoints/sync/sync.js";
 import { reduceJoinedRoom, stateAfterEvents, type SyncMode } from "../state/reduce.js";
 import type { RoomState } from "../state/room-state.js";
 import type { JoinedRoomSync, StateChange } from "../state/types.js";
+import { snapshotEntries, type SnapshotInfo } from "./snapshots.js";
 import { STORE_KEYS } from "./store-keys.js";
 
 export interface ApplyOptions {
@@ -18,6 +19,8 @@ export interface ApplyOptions {
   userId: string;
   /** Save room snapshots (false when nothing outlives the process: serialising a big room each sync is waste). */
   saveRooms?: boolean;
+  /** How each room is saved now (./snapshots.ts): whether the next write is a delta or a new base. */
+  snapshots?: ReadonlyMap<string, SnapshotInfo>;
 }
 
 export interface SyncPlan {
@@ -33,11 +36,29 @@ export interface SyncPlan {
   modes: Map<string, SyncMode>;
   /** Classic path: state keys whose timeline event forked off an older parent (ask the server). */
   uncertain: Array<{ roomId: string; type: string; stateKey: string }>;
+  /** Each room's snapshot info once `entries` are written. */
+  snapshots: Map<string, SnapshotInfo>;
+  /** Rooms written whole or dropped: their older deltas are deleted in the same write. */
+  rewritten: string[];
+}
+
+/** Add the entries that save `room` after `changes` to the plan. */
+export function saveRoom(plan: SyncPlan, room: RoomState, changes: StateChange[] | "whole"): void {
+  const saved = snapshotEntries(room, changes, plan.snapshots.get(room.roomId));
+  Object.assign(plan.entries, saved.entries);
+  plan.snapshots.set(room.roomId, saved.info);
+  if (saved.whole) plan.rewritten.push(room.roomId);
+}
+
+function dropRoom(plan: SyncPlan, roomId: string): void {
+  plan.entries[STORE_KEYS.room(roomId)] = undefined;
+  plan.snapshots.delete(roomId);
+  plan.rewritten.push(roomId);
 }
 
 export function planSync(current: ReadonlyMap<string, RoomState>, response: SyncResponse, options: ApplyOptions): SyncPlan {
   const rooms = new Map(current);
-  const plan: SyncPlan = { rooms, entries: {}, changes: [], joined: [], left: [], invited: [], sawStateAfter: false, modes: new Map(), uncertain: [] };
+  const plan: SyncPlan = { rooms, entries: {}, changes: [], joined: [], left: [], invited: [], sawStateAfter: false, modes: new Map(), uncertain: [], snapshots: new Map(options.snapshots), rewritten: [] };
   const join = response.rooms?.join ?? {};
   const sections = Object.entries(join) as [string, JoinedRoomSync][];
   plan.sawStateAfter = sections.some(([, s]) => stateAfterEvents(s) !== undefined);
@@ -47,7 +68,7 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
   for (const roomId of Object.keys(response.rooms?.leave ?? {})) {
     if (roomId in join || !rooms.has(roomId)) continue;
     rooms.delete(roomId);
-    plan.entries[STORE_KEYS.room(roomId)] = undefined;
+    dropRoom(plan, roomId);
     plan.left.push(roomId);
   }
   // 2. An initial sync lists every room we are in: any other room we held is one we are no longer in.
@@ -55,7 +76,7 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
     for (const roomId of [...rooms.keys()]) {
       if (roomId in join) continue;
       rooms.delete(roomId);
-      plan.entries[STORE_KEYS.room(roomId)] = undefined;
+      dropRoom(plan, roomId);
       plan.left.push(roomId);
     }
   }
@@ -71,7 +92,8 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
     if (!before) plan.joined.push(roomId);
     if (before && result.changes.length === 0) continue;
     rooms.set(roomId, result.state);
-    if (options.saveRooms !== false) plan.entries[STORE_KEYS.room(roomId)] = JSON.stringify(result.state.toJSON());
+    const whole = options.initial || before === undefined;
+    if (options.saveRooms !== false) saveRoom(plan, result.state, whole ? "whole" : result.changes);
     plan.changes.push(...result.changes);
   }
   // 4. Invites: who invited us is the sender of our own m.room.member in invite_state.

@@ -8,11 +8,14 @@
 import { RoomState } from "../state/room-state.js";
 import { isStateEvent } from "../state/types.js";
 import { StoreFormatError, type Store } from "../store/store.js";
+import { deltaPrefix, restoreRoom, type SnapshotInfo } from "./snapshots.js";
 import { STORE_KEYS } from "./store-keys.js";
 
 export interface Loaded {
   token: string | undefined;
   rooms: Map<string, RoomState>;
+  /** How each room is saved (base and deltas: ./snapshots.ts). */
+  snapshots: Map<string, SnapshotInfo>;
   /** Set when a token was found but could not be used: what was missing (for onError). */
   gap?: StoreFormatError;
 }
@@ -20,16 +23,30 @@ export interface Loaded {
 /** `checkList`: snapshots are saved with the token (saveRooms), so the room list must match them. */
 export async function loadRooms(store: Store, checkList: boolean): Promise<Loaded> {
   const rooms = new Map<string, RoomState>();
+  const snapshots = new Map<string, SnapshotInfo>();
   const token = await store.get(STORE_KEYS.nextBatch);
   // Snapshots without a token cannot be continued from; the initial sync will replace them.
-  if (token === undefined) return { token, rooms };
+  if (token === undefined) return { token, rooms, snapshots };
   for (const key of await store.keys(STORE_KEYS.roomPrefix)) {
     const raw = await store.get(key);
     if (raw === undefined) continue;
-    const room = parseSnapshot(key, raw);
-    rooms.set(room.roomId, room);
+    const base = parseSnapshot(key, raw);
+    const deltaFrom = (JSON.parse(raw) as { deltaFrom?: unknown }).deltaFrom ?? 0;
+    if (!Number.isInteger(deltaFrom)) throw damaged(key, "has a deltaFrom that is not a whole number");
+    const deltas: [string, string][] = [];
+    for (const dk of await store.keys(deltaPrefix(base.roomId))) {
+      const d = await store.get(dk);
+      if (d !== undefined) deltas.push([dk, d]);
+    }
+    try {
+      const { room, info } = restoreRoom(base, deltaFrom as number, deltas, raw.length);
+      rooms.set(room.roomId, room);
+      snapshots.set(room.roomId, info);
+    } catch (cause) {
+      throw damaged(key, "has deltas this mxdb cannot apply", cause);
+    }
   }
-  if (!checkList) return { token, rooms };
+  if (!checkList) return { token, rooms, snapshots };
   const listRaw = await store.get(STORE_KEYS.roomList);
   if (listRaw === undefined) {
     return gap(`the store has a sync token but no list of the rooms it goes with (an older mxdb wrote it): syncing every room again from scratch`);
@@ -38,11 +55,11 @@ export async function loadRooms(store: Store, checkList: boolean): Promise<Loade
   if (!Array.isArray(list) || !list.every((r) => typeof r === "string")) throw damaged(STORE_KEYS.roomList, "is not a list of room IDs");
   const missing = list.filter((r) => !rooms.has(r));
   if (missing.length > 0) return gap(`the store's sync token goes with ${list.length} room snapshot(s) but ${missing.length} are missing (${missing.slice(0, 3).join(", ")}): syncing every room again from scratch`);
-  return { token, rooms };
+  return { token, rooms, snapshots };
 }
 
 function gap(message: string): Loaded {
-  return { token: undefined, rooms: new Map(), gap: new StoreFormatError(message, `store key ${STORE_KEYS.nextBatch}`, undefined, { key: STORE_KEYS.nextBatch }) };
+  return { token: undefined, rooms: new Map(), snapshots: new Map(), gap: new StoreFormatError(message, `store key ${STORE_KEYS.nextBatch}`, undefined, { key: STORE_KEYS.nextBatch }) };
 }
 
 function parseSnapshot(key: string, raw: string): RoomState {

@@ -13,7 +13,8 @@ import { systemClock, type Clock } from "../http/types.js";
 import type { RoomState } from "../state/room-state.js";
 import type { StateChange } from "../state/types.js";
 import type { Store } from "../store/store.js";
-import { planSync, type SyncPlan } from "./apply.js";
+import { planSync, saveRoom, type SyncPlan } from "./apply.js";
+import { DELTA_PREFIX, deltaPrefix, deltaSeq, type SnapshotInfo } from "./snapshots.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { isStateEvent } from "../state/types.js";
 import { SyncTimeoutError } from "./errors.js";
@@ -86,6 +87,8 @@ export class SyncLoop {
   private readonly streams = new ChangeStreams();
   private readonly listeners = new Map<string, Set<Listener>>();
   private roomMap: Map<string, RoomState> = new Map();
+  /** How each room is saved in the Store (./snapshots.ts), as of the last write. */
+  private snapshots = new Map<string, SnapshotInfo>();
   private token: string | undefined;
   private stateAfterSeen = false;
   private appliedOnce = false;
@@ -224,6 +227,7 @@ export class SyncLoop {
     const loaded = await loadRooms(this.opts.store, this.opts.saveRooms !== false);
     this.token = loaded.token;
     this.roomMap = loaded.rooms;
+    this.snapshots = loaded.snapshots;
     if (loaded.gap) this.report(loaded.gap);
   }
 
@@ -269,17 +273,24 @@ export class SyncLoop {
 
   /** Apply one response: plan, save (token and snapshots in one atomic write), swap in, notify. */
   private async commit(response: SyncResponse, initial: boolean): Promise<void> {
-    const plan = planSync(this.roomMap, response, { initial, stateAfterExpected: this.stateAfterSeen, userId: this.opts.userId, saveRooms: this.opts.saveRooms });
+    const plan = planSync(this.roomMap, response, { initial, stateAfterExpected: this.stateAfterSeen, userId: this.opts.userId, saveRooms: this.opts.saveRooms, snapshots: this.snapshots });
     if (initial) {
       // Snapshots left from an earlier token we no longer have.
       for (const key of await this.opts.store.keys(STORE_KEYS.roomPrefix)) {
         if (!(key in plan.entries) && !plan.rooms.has(key.slice(STORE_KEYS.roomPrefix.length))) plan.entries[key] = undefined;
       }
+      for (const key of await this.opts.store.keys(DELTA_PREFIX)) if (!plan.rooms.has(key.slice(DELTA_PREFIX.length, key.lastIndexOf("/")))) plan.entries[key] = undefined;
     }
     await this.settleForks(plan);
+    // Deltas a new base (or a dropped room) leaves behind go in the same write.
+    for (const roomId of plan.rewritten) {
+      const from = plan.snapshots.get(roomId)?.deltaFrom ?? Infinity;
+      for (const key of await this.opts.store.keys(deltaPrefix(roomId))) if (deltaSeq(key) < from) plan.entries[key] = undefined;
+    }
     const extra = await this.opts.beforeCommit?.(response);
     await this.opts.store.setMany(extra ? { ...extra, ...plan.entries } : plan.entries);
     this.roomMap = plan.rooms;
+    this.snapshots = plan.snapshots;
     this.token = response.next_batch;
     if (plan.sawStateAfter) this.stateAfterSeen = true;
 
@@ -324,7 +335,7 @@ export class SyncLoop {
       if (!change) continue;
       plan.rooms.set(u.roomId, room);
       plan.changes.push(change);
-      if (this.opts.saveRooms !== false) plan.entries[STORE_KEYS.room(u.roomId)] = JSON.stringify(room.toJSON());
+      if (this.opts.saveRooms !== false) saveRoom(plan, room, [change]);
     }
   }
 

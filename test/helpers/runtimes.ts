@@ -19,7 +19,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { freePort } from "../../src/homeserver/process.js";
 import { projectRoot } from "../../src/homeserver/venv.js";
 import type { SmokeConfig, StepResult } from "../runtimes/smoke.js";
@@ -200,29 +200,41 @@ function serve(dir: string, port: number): Promise<Server> {
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 
-async function runChromium(config: SmokeConfig): Promise<StepResult[]> {
+/**
+ * Bundle `entry` (a page script), serve it with olm.wasm on loopback, open it in headless Chromium
+ * and hand the page to `use`. The browser and the server are gone when this returns.
+ */
+export async function inChromium<T>(entry: string, use: (page: Page) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "mxdb-page-"));
   let server: Server | undefined;
   const browser = await chromium.launch({ executablePath: await ensureChromium(), args: ["--no-sandbox"], headless: true });
-  const console: string[] = [];
+  const log: string[] = [];
   try {
-    await bundle("test/runtimes/page.ts", join(dir, "page.js"), ["browser"]);
+    await bundle(entry, join(dir, "page.js"), ["browser"]);
     copyFileSync(OLM_WASM, join(dir, "olm.wasm"));
-    writeFileSync(join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><title>mxdb smoke</title><script type="module" src="/page.js"></script>`);
+    writeFileSync(join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><title>mxdb</title><script type="module" src="/page.js"></script>`);
     const port = await freePort();
     server = await serve(dir, port);
     const page = await browser.newPage();
-    page.on("console", (m) => console.push(m.text()));
-    page.on("pageerror", (e) => console.push(String(e)));
+    page.on("console", (m) => log.push(m.text()));
+    page.on("pageerror", (e) => log.push(String(e)));
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(() => "runSmoke" in globalThis, undefined, { timeout: 30_000 });
-    return (await page.evaluate((c) => (globalThis as unknown as { runSmoke: (c: unknown) => Promise<unknown> }).runSmoke(c), config)) as StepResult[];
+    await page.waitForFunction(() => "mxdbReady" in globalThis, undefined, { timeout: 30_000 });
+    return await use(page);
   } catch (e) {
-    return startFailure("chromium", `${String(e)}\n${console.join("\n")}`);
+    throw new Error(`${String(e)}\n${log.join("\n")}`);
   } finally {
     await browser.close();
     server?.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runChromium(config: SmokeConfig): Promise<StepResult[]> {
+  try {
+    return await inChromium("test/runtimes/page.ts", (page) => page.evaluate((c) => (globalThis as unknown as { runSmoke: (c: unknown) => Promise<unknown> }).runSmoke(c), config) as Promise<StepResult[]>);
+  } catch (e) {
+    return startFailure("chromium", String(e));
   }
 }
 

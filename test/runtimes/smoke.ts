@@ -8,6 +8,7 @@
  */
 import { Memory, type MemoryOptions } from "../../src/index.js";
 import type { OlmWasm } from "../../src/crypto/olm/backend.js";
+import type { Store } from "../../src/store/store.js";
 
 export interface SmokeUser {
   userId: string;
@@ -55,7 +56,8 @@ async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   }
 }
 
-export async function smoke(config: SmokeConfig, extra: { olmWasm?: OlmWasm } = {}): Promise<StepResult[]> {
+/** `storeFor`: each memory's Store (a: the encrypted writer, b: the reader, c: A's plain second memory); MemoryStore when absent. */
+export async function smoke(config: SmokeConfig, extra: { olmWasm?: OlmWasm; storeFor?: (who: "a" | "b" | "c") => Store } = {}): Promise<StepResult[]> {
   const results: StepResult[] = [];
   const memories: Memory[] = [];
   const run = async (step: string, fn: () => Promise<void>): Promise<boolean> => {
@@ -68,8 +70,9 @@ export async function smoke(config: SmokeConfig, extra: { olmWasm?: OlmWasm } = 
       return false;
     }
   };
-  const base = (u: SmokeUser, singleStateKey: boolean, encryption = true): MemoryOptions => ({
+  const base = (u: SmokeUser, singleStateKey: boolean, encryption = true, who: "a" | "b" | "c" = "a"): MemoryOptions => ({
     encryption,
+    ...(extra.storeFor ? { store: extra.storeFor(who) } : {}),
     homeserver: config.homeserver,
     accessToken: u.accessToken,
     deviceId: u.deviceId,
@@ -87,10 +90,10 @@ export async function smoke(config: SmokeConfig, extra: { olmWasm?: OlmWasm } = 
   const opened = await run("open", async () => {
     a = await Memory.open(base(config.a, true));
     memories.push(a);
-    b = await Memory.open(base(config.b, true));
+    b = await Memory.open(base(config.b, true, true, "b"));
     memories.push(b);
     // A second memory of A's device: without encryption, so it makes no second crypto account.
-    c = await Memory.open(base(config.a, false, false));
+    c = await Memory.open(base(config.a, false, false, "c"));
     memories.push(c);
   });
   if (opened && a && b && c) {
