@@ -16,12 +16,15 @@ export function fakeRoomServer() {
   let n = 0;
   const timeline: Ev[] = [];
   const ev = (type: string, stateKey: string, content: Record<string, unknown>, sender = USER): Ev => ({ type, state_key: stateKey, content, sender, event_id: `$e${++n}`, origin_server_ts: 1_000 + n });
-  const current = (type: string, stateKey: string) => timeline.findLast((x) => x.type === type && x.state_key === stateKey);
+  // The current event per (type, state_key): a map, so a room of 100,000 keys builds in linear time (the open curve bench).
+  const latestByKey = new Map<string, Ev>();
+  const current = (type: string, stateKey: string) => latestByKey.get(JSON.stringify([type, stateKey]));
   const add = (e: Ev) => {
     // Each write replaces the current event of its key (no forks here), as Synapse reports it.
     const replaced = current(e.type, e.state_key);
     if (replaced) e.unsigned = { replaces_state: replaced.event_id };
     timeline.push(e);
+    latestByKey.set(JSON.stringify([e.type, e.state_key]), e);
     for (const w of waiters.splice(0)) w();
   };
   const waiters: Array<() => void> = [];
