@@ -1,6 +1,6 @@
 /**
- * The run's outputs from its JSON: a Markdown table (PRODUCT.md's targets, met or not, then the
- * detail of each scenario) and an SVG chart written by hand as text (no chart library).
+ * The run's outputs from its JSON: a Markdown table (docs/PRODUCT.md "Performance targets", met or
+ * not, then the detail of each scenario) and an SVG chart written by hand as text (no chart library).
  */
 import type { BurstResult } from "./scenarios/burst.js";
 import type { EncryptedResult } from "./scenarios/encrypted.js";
@@ -44,7 +44,7 @@ const f = (x: number, d = 1) => x.toLocaleString("en-US", { minimumFractionDigit
 /** A duration given in µs, shown in µs below a millisecond and in ms above. */
 const us = (x: number) => (x < 1_000 ? `${f(x, 2)} µs` : `${f(x / 1e3, 2)} ms`);
 
-/** One row per PRODUCT.md performance target; `met` undefined when the scenario did not run. */
+/** One row per docs/PRODUCT.md "Performance targets" entry; `met` undefined when the scenario did not run. */
 export function targetRows(r: BenchResults): TargetRow[] {
   const rows: TargetRow[] = [];
   const g = r.get;
@@ -267,7 +267,7 @@ interface Panel {
   log?: boolean;
   /** Linear panels: the axis reaches at least this value. */
   axisMin?: number;
-  /** A dashed line at the PRODUCT.md target. */
+  /** A dashed line at the docs/PRODUCT.md target. */
   target?: { value: number; label: string };
 }
 

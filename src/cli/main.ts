@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `mxdb`: the command line (PRODUCT.md "The command line"). Finds the command, parses its options
+ * `mxdb`: the command line (docs/PRODUCT.md "The command line"). Finds the command, parses its options
  * (./args.ts), runs it, and turns any failure into one line on stderr and an exit status
  * (./errors.ts: 1 runtime, 2 usage, 3 not found).
  */

@@ -4,7 +4,7 @@
  * https://spec.matrix.org/v1.19/client-server-api/#one-time-and-fallback-keys
  * https://spec.matrix.org/v1.19/client-server-api/#uploading-keys
  *
- * Order (PROTOCOL.md §2 A–B):
+ * Order (docs/PROTOCOL.md "Device keys" and "One-time and fallback keys"):
  *   1. create the account once per device and PERSIST the pickle before anything is uploaded
  *      (Synapse refuses a re-upload of an OTK id with different key material);
  *   2. generate keys, persist, then build keys/upload from the still-unpublished keys;

@@ -1,7 +1,8 @@
 /**
  * The one seam between the protocol code and the Olm/Megolm primitives.
  *
- * libolm is deprecated upstream (PROTOCOL.md §2 K); everything libolm-specific lives in ./olm/backend.ts.
+ * libolm is deprecated upstream (docs/PROTOCOL.md "libolm"); everything libolm-specific lives in
+ * ./olm/backend.ts.
  * A vodozemac backend implements this interface and nothing else changes. The shapes follow what both
  * libraries offer: objects are created, used, pickled with a 32-byte key and freed (the WASM heap is
  * not garbage-collected, so the protocol code frees every object in a `finally`).

@@ -1,6 +1,7 @@
 /**
- * One error class per spec check (STYLE.md §8). Every class carries a stable `code` so callers can
- * switch on it without `instanceof` across package boundaries.
+ * One error class per spec check (docs/STYLE.md "Name crypto files after protocol steps"). Every
+ * class carries a stable `code` so callers can switch on it without `instanceof` across package
+ * boundaries.
  * Olm payload checks: https://spec.matrix.org/v1.19/client-server-api/#mmolmv1curve25519-aes-sha2
  * Megolm checks: https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2
  */

@@ -1,7 +1,8 @@
 /**
- * CryptoMachine: the sans-IO Olm/Megolm state machine (STYLE.md §3, the shape of matrix-rust-sdk's
- * OlmMachine). Push /sync changes in, pull outgoing requests out, mark them sent. It does no I/O: the
- * only effects are calls on the injected KeyValueStore. The order of protocol steps is in README.md.
+ * CryptoMachine: the sans-IO Olm/Megolm state machine (docs/STYLE.md "Requests are values"; the
+ * shape of matrix-rust-sdk's OlmMachine). Push /sync changes in, pull outgoing requests out, mark
+ * them sent. It does no I/O: the only effects are calls on the injected KeyValueStore. The order of
+ * protocol steps is in README.md.
  *
  * Every public async method runs under one lock and ends by flushing its store writes in one setMany.
  */

@@ -1,6 +1,6 @@
 /**
- * Outgoing requests, the "pull" half of the sans-IO machine (STYLE.md §3). The caller sends each one
- * with its HTTP layer and calls markRequestAsSent(id, responseBody).
+ * Outgoing requests, the "pull" half of the sans-IO machine (docs/STYLE.md "Requests are values").
+ * The caller sends each one with its HTTP layer and calls markRequestAsSent(id, responseBody).
  *   keys_upload -> POST /_matrix/client/v3/keys/upload   https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysupload
  *   keys_query  -> POST /_matrix/client/v3/keys/query    https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysquery
  *   keys_claim  -> POST /_matrix/client/v3/keys/claim    https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysclaim

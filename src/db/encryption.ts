@@ -1,6 +1,7 @@
 /**
- * Encrypted values (opsdroid's format, docs/OPSDROID.md): the memory's ValueCrypto over the sans-IO
- * CryptoMachine (src/crypto). The order of steps follows src/crypto/README.md "Protocol steps".
+ * Encrypted values (opsdroid's format, docs/OPSDROID.md "Encrypted values"): the memory's
+ * ValueCrypto over the sans-IO CryptoMachine (src/crypto). The order of steps follows
+ * src/crypto/README.md "Protocol steps".
  *
  * Writing a value in an encrypted room (encryptValue), one room at a time:
  *   1. track every joined member and send the keys/query that needs

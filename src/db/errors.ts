@@ -1,6 +1,6 @@
 /**
  * The memory's own errors. Every one is thrown before anything is sent, and leaves the memory as it
- * was (PRODUCT.md "Bad input gets a clear, typed error"). Errors from the homeserver stay
+ * was (docs/PRODUCT.md "Bad input gets a clear, typed error"). Errors from the homeserver stay
  * MatrixError (with its errcode); these are the checks mxdb makes itself.
  */
 import { MxdbError } from "../http/errors.js";

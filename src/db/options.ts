@@ -1,5 +1,5 @@
 /**
- * Memory.open's options (PRODUCT.md "The library API"), checked before anything is sent.
+ * Memory.open's options (docs/PRODUCT.md "The library API"), checked before anything is sent.
  * Names are opsdroid's connector and database options in camelCase.
  */
 import { utf8Length } from "../crypto/bytes.js";

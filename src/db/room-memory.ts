@@ -126,10 +126,10 @@ export class RoomMemory {
   }
 
   /**
-   * opsdroid's legacy migration (docs/OPSDROID.md), once per room and process: copy each
-   * non-empty `opsdroid.database` event to `dev.opsdroid.database`, then redact it. A failure is
-   * reported to the call that triggered it and not retried on later calls (opsdroid retries on
-   * every call: weakness 11).
+   * opsdroid's legacy migration (docs/OPSDROID.md "Legacy migration"), once per room and process:
+   * copy each non-empty `opsdroid.database` event to `dev.opsdroid.database`, then redact it. A
+   * failure is reported to the call that triggered it and not retried on later calls (opsdroid
+   * retries on every call: weakness 11 in docs/OPSDROID.md "Weaknesses we fix").
    */
   migrate(): Promise<void> {
     this.migrated ??= this.runMigration();

@@ -1,5 +1,5 @@
 /**
- * Checks made before anything is sent (PRODUCT.md "Bad input gets a clear, typed error"):
+ * Checks made before anything is sent (docs/PRODUCT.md "Bad input gets a clear, typed error"):
  * - keys are strings; with one state event per key, the key is a state key, so at most 255 bytes
  *   and not starting with `@` (the spec reserves those for user IDs: only the sender's own ID is
  *   allowed) — https://spec.matrix.org/v1.19/client-server-api/#size-limits ,
@@ -9,7 +9,7 @@
  * - in plaintext state, numbers are integers within ±(2^53−1): room versions 6 and later use
  *   canonical JSON, which has no floats — https://spec.matrix.org/v1.19/appendices/#canonical-json
  * - a value shaped exactly like an encrypted reference would be read back as one (opsdroid's
- *   weakness 9), so it is refused.
+ *   weakness 9 in docs/OPSDROID.md "Weaknesses we fix"), so it is refused.
  */
 import { utf8Length } from "../crypto/bytes.js";
 import { InvalidKeyError, InvalidValueError } from "./errors.js";

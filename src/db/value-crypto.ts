@@ -3,7 +3,10 @@
  * encryption.ts all depend on this file and not on each other.
  */
 
-/** Sends a value as an encrypted room event and reads one back (opsdroid's format, docs/OPSDROID.md). */
+/**
+ * Sends a value as an encrypted room event and reads one back (opsdroid's format,
+ * docs/OPSDROID.md "Encrypted values").
+ */
 export interface ValueCrypto {
   encryptValue(roomId: string, key: string, value: unknown): Promise<string>;
   decryptValue(roomId: string, key: string, eventId: string): Promise<unknown>;

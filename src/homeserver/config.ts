@@ -2,7 +2,8 @@
  * The test homeserver's configuration. `--generate-config` writes homeserver.yaml (signing key,
  * secrets, SQLite path); we add a second config file whose top-level keys replace the generated
  * ones (Synapse merges `-c` files in order). It is written as JSON, which is valid YAML, so no
- * YAML library is needed. Patterned on PROTOCOL.md §4 (Synapse's complement/demo test configs).
+ * YAML library is needed. Patterned on Synapse's complement/demo test configs
+ * (docs/PROTOCOL.md "Synapse as the test homeserver").
  */
 import { join } from "node:path";
 
@@ -32,7 +33,10 @@ export interface OverrideOptions {
 
 const LIFTED = { per_second: 9999, burst_count: 9999 };
 
-/** Every limiter that a test of a busy client could hit, lifted (Synapse's defaults: PROTOCOL.md §4). */
+/**
+ * Every limiter that a test of a busy client could hit, lifted (Synapse's defaults:
+ * docs/PROTOCOL.md "Synapse as the test homeserver").
+ */
 export const LIFTED_RATE_LIMITS: Record<string, unknown> = {
   rc_message: LIFTED,
   rc_registration: LIFTED,

@@ -33,7 +33,7 @@ export interface CallOptions {
   retry?: Partial<RetryPolicy> | false;
 }
 
-/** A parsed answer with the exact text beside it (STYLE.md §6). */
+/** A parsed answer with the exact text beside it (docs/STYLE.md "Validate answers without losing bytes"). */
 export interface Answer<R> {
   value: R;
   raw: string;

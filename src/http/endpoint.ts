@@ -1,7 +1,7 @@
 /**
- * Endpoints as values (STYLE.md §1, §3): each file in ./endpoints exports one `Endpoint`, which says
- * how to build the request and what the answer looks like, and sends nothing. Only ./client.ts
- * turns one into I/O.
+ * Endpoints as values (docs/STYLE.md "One file per endpoint" and "Requests are values"): each file
+ * in ./endpoints exports one `Endpoint`, which says how to build the request and what the answer
+ * looks like, and sends nothing. Only ./client.ts turns one into I/O.
  */
 import type * as z from "zod/mini";
 import type { Method } from "./types.js";

@@ -1,5 +1,5 @@
 /**
- * Errors typed by wire shape, then by errcode (STYLE.md §5):
+ * Errors typed by wire shape, then by errcode (docs/STYLE.md "Type errors by wire shape"):
  * - MatrixError: the server answered with the spec's `{errcode, error}` body.
  * - HttpError: a 4xx/5xx without an errcode (a proxy's HTML 502 page, an empty 504).
  * - TransportError: no HTTP answer at all (refused, reset, DNS, aborted); may be retried.

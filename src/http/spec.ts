@@ -1,6 +1,7 @@
 /**
- * One spec version for every link in the project (STYLE.md §2). Links point at the rendered
- * Client-Server API; `cs("#put_matrixclientv3roomsroomidstateeventtypestatekey")` gives the section.
+ * One spec version for every link in the project (docs/STYLE.md "One spec version for every link").
+ * Links point at the rendered Client-Server API;
+ * `cs("#put_matrixclientv3roomsroomidstateeventtypestatekey")` gives the section.
  */
 export const SPEC_VERSION = "v1.19";
 export const SPEC = `https://spec.matrix.org/${SPEC_VERSION}`;

@@ -1,7 +1,8 @@
 /**
- * The wire trace (STYLE.md §11): a transport that wraps another and records each exchange as one
- * JSON line, with the exact body bytes, so an auditor sees what went over the wire whatever
- * transport is injected. Secrets are redacted in place, every other byte is kept:
+ * The wire trace (docs/STYLE.md "Assert the exact request bytes"): a transport that wraps another
+ * and records each exchange as one JSON line, with the exact body bytes, so an auditor sees what
+ * went over the wire whatever transport is injected. Secrets are redacted in place, every other byte
+ * is kept:
  * - the `Authorization` header;
  * - `access_token`, `refresh_token`, `password`, `new_password` and `mac` JSON string fields;
  * - `access_token` / `refresh_token` query parameters (mxdb never sends them; a caller's URL might).

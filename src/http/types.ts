@@ -1,5 +1,6 @@
 /**
- * The transport seam (STYLE.md §4): every byte mxdb sends goes through one function of this type.
+ * The transport seam (docs/STYLE.md "Inject the transport and the clock"): every byte mxdb sends
+ * goes through one function of this type.
  * Production uses undici (./transport.ts); tests pass msw handlers or a recorded fixture server;
  * constrained runtimes pass their own fetch.
  */

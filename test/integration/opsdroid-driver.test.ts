@@ -2,7 +2,7 @@
  * opsdroid's real DatabaseMatrix (0.31.0, through bench/opsdroid_driver.py) against the real Synapse:
  * the exact state it writes for each single_state_key mode, what it reads back, delete, the legacy
  * `opsdroid.database` migration, and the HTTP requests nio sends per operation. These pin the data
- * format that mxdb must read and write (OPSDROID.md "The data format").
+ * format that mxdb must read and write (docs/OPSDROID.md "The data format").
  */
 import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,5 +1,6 @@
 /**
- * The project's structural rules, checked on every run (PRODUCT.md "Layers", STYLE.md §1–3):
+ * The project's structural rules, checked on every run (docs/ARCHITECTURE.md "The layers";
+ * docs/STYLE.md "One file per endpoint", "One spec version for every link", "Requests are values"):
  * one spec version in every link, src/state and src/crypto free of I/O, only src/http on the
  * network, each endpoint file opening with its METHOD /path and spec link, files kept small.
  */
@@ -138,4 +139,89 @@ test("no test file uses .only, test.skip, { skip } or todo", { timeout: 30_000 }
   const bad = TEST_FILES().filter((p) => p !== self).flatMap((path) => disabledTests(read(path)).map((b) => `${path} ${b}`));
   assert.deepEqual(bad, []);
   assert.equal(disabledTests('test.only("a", { timeout: 1 }, f);\ntest("b", { skip: true, timeout: 1 }, f);\ntest.todo("c");\nt.skip();').length, 3);
+});
+
+/** The project's own documents; a citation of any of them, with or without `docs/`, must resolve. */
+const DOC_NAMES = ["PRODUCT", "OPSDROID", "PROTOCOL", "STYLE", "DURABILITY", "WIRE", "ARCHITECTURE", "SIMULATION", "RUNTIMES"];
+/** Documents outside the repository: the docs must stand alone (built here so this file does not mention it). */
+const OUTSIDE = ["..", "shared"].join("/");
+
+/** A heading's text as a citation names it: no backticks or leading numbering, lower case. */
+const headingKey = (text: string) => text.replace(/`/g, "").replace(/^(\d+|[A-Z])\.\s+/, "").trim().toLowerCase();
+
+/** The headings of each document in `docs/`, by name (`PRODUCT`), as headingKey gives them. */
+export function docHeadings(root: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const name of readdirSync(join(root, "docs")).filter((n) => n.endsWith(".md"))) {
+    const text = readFileSync(join(root, "docs", name), "utf8");
+    out.set(name.slice(0, -3), [...text.matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)].map((m) => headingKey(m[1]!)));
+  }
+  return out;
+}
+
+/**
+ * Every citation of a project document in `source` that does not resolve: `docs/<name>.md` (any name)
+ * or a bare `NAME.md` (the project's document names) whose file is not in docs/; a quoted section
+ * after it (`docs/PROTOCOL.md "libolm"`) that is no heading of that document; a numbered section
+ * (`NAME.md §2`), which names nothing that lasts; and any mention of the documents outside the repo.
+ */
+export function unresolvedCitations(source: string, headings: ReadonlyMap<string, string[]>): string[] {
+  const bad: string[] = [];
+  const lineOf = (index: number) => source.slice(0, index).split("\n").length;
+  const check = (m: RegExpMatchArray, name: string) => {
+    const where = `line ${lineOf(m.index!)}: ${m[0].trim()}`;
+    const sections = headings.get(name);
+    if (!sections) return bad.push(`${where}: no docs/${name}.md`);
+    if (m.groups?.numbered) return bad.push(`${where}: cite the section by its name, not its number`);
+    const section = m.groups?.section;
+    if (section !== undefined && !sections.some((h) => h.startsWith(headingKey(section)))) bad.push(`${where}: docs/${name}.md has no section "${section}"`);
+  };
+  const tail = String.raw`(?:,?[ \t]+"(?<section>[^"\n]+)"|(?<numbered>[ \t]*§))?`;
+  // `docs/` at the start of a path or after `../`; another project's `…/latest/docs/x.md` is not ours.
+  for (const m of source.matchAll(new RegExp(String.raw`(?<![\w-])(?<![\w-]/)docs/(?<name>[\w-]+)\.md\b` + tail, "g"))) check(m, m.groups!.name!);
+  for (const m of source.matchAll(new RegExp(String.raw`(?<![\w/.-])(?<name>${DOC_NAMES.join("|")})\.md\b` + tail, "g"))) check(m, m.groups!.name!);
+  let at = source.indexOf(OUTSIDE);
+  while (at >= 0) {
+    bad.push(`line ${lineOf(at)}: points outside the repository (${OUTSIDE})`);
+    at = source.indexOf(OUTSIDE, at + 1);
+  }
+  return bad;
+}
+
+/** Files that may cite the docs: sources, scripts, tests, benchmarks and every Markdown file. */
+function citingFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(ROOT, dir))) {
+    const path = join(dir, name);
+    if (name.startsWith(".") || name === "node_modules" || path === join("bench", "results", "raw")) continue;
+    if (statSync(join(ROOT, path)).isDirectory()) out.push(...citingFiles(path));
+    else if (/\.(ts|md|py|mjs)$/.test(name)) out.push(path);
+  }
+  return out;
+}
+
+test("every docs citation resolves: the file is in docs/, a quoted section is one of its headings", { timeout: 30_000 }, () => {
+  const headings = docHeadings(ROOT);
+  for (const name of DOC_NAMES) assert.ok(headings.has(name), `docs/${name}.md exists`);
+  const paths = [...["src", "test", "bench", "scripts", "fixtures"].flatMap(citingFiles), ...files("docs", ".md"), "README.md"];
+  const bad = paths.flatMap((path) => unresolvedCitations(read(path), headings).map((b) => `${path} ${b}`));
+  assert.deepEqual(bad, []);
+});
+
+test("the citation check sees a missing document, a missing section, a § number and the outside docs", { timeout: 30_000 }, () => {
+  const headings = new Map([["PROTOCOL", [headingKey("Olm sessions")]], ["STYLE", [headingKey("1. One file per endpoint")]]]);
+  const ok = ['see docs/PROTOCOL.md "Olm sessions"', "docs/PROTOCOL.md, \"olm\"", 'STYLE.md "One file per endpoint"', "[style](../docs/STYLE.md)", "https://example.org/latest/docs/x.md", "src/db/README.md"];
+  assert.deepEqual(unresolvedCitations(ok.join("\n"), headings), []);
+  // Built from parts, so that this file's own citations (checked above) stay resolvable.
+  const nope = ["docs", "NOPE.md"].join("/");
+  const numbered = ["PROTOCOL.md", "§"].join(" ");
+  const missing = ["docs/PROTOCOL.md", '"No such section"'].join(" ");
+  const bad = [nope, missing, `${numbered}2`, "OPSDROID.md", `${OUTSIDE}/docs/PROTOCOL.md`].join("\n");
+  assert.deepEqual(unresolvedCitations(bad, headings), [
+    `line 1: ${nope}: no ${nope}`,
+    `line 2: ${missing}: docs/PROTOCOL.md has no section "No such section"`,
+    `line 3: ${numbered}: cite the section by its name, not its number`,
+    "line 4: OPSDROID.md: no docs/OPSDROID.md",
+    `line 5: points outside the repository (${OUTSIDE})`,
+  ]);
 });

@@ -1,6 +1,6 @@
 /**
  * CryptoBackend on @matrix-org/olm 3.2.15 (libolm compiled to WASM). The only file that imports it.
- * Call names checked against the package's index.d.ts (docs/PROTOCOL.md, "libolm").
+ * Call names checked against the package's index.d.ts (docs/PROTOCOL.md "libolm").
  */
 import Olm from "@matrix-org/olm";
 import {

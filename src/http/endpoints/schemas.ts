@@ -1,6 +1,7 @@
 /**
  * Schemas shared by several endpoints: the client event format, a state event, `{event_id}`.
- * Every object is `looseObject`, so fields this version of mxdb does not know are kept (STYLE.md §6).
+ * Every object is `looseObject`, so fields this version of mxdb does not know are kept
+ * (docs/STYLE.md "Validate answers without losing bytes").
  * Spec: https://spec.matrix.org/v1.19/client-server-api/#room-event-format
  */
 import * as z from "zod/mini";
