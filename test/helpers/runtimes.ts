@@ -102,6 +102,14 @@ async function bundle(entry: string, outfile: string, conditions: string[]): Pro
   });
 }
 
+async function runWorkerd(config: SmokeConfig, nodejsCompat: boolean): Promise<StepResult[]> {
+  try {
+    return (await inWorkerd(config, nodejsCompat, ["/"]))[0] as StepResult[];
+  } catch (e) {
+    return startFailure("workerd", String(e));
+  }
+}
+
 function capnp(port: number, nodejsCompat: boolean): string {
   const flags = nodejsCompat ? `["nodejs_compat"]` : "[]";
   return `using Workerd = import "/workerd/workerd.capnp";
@@ -137,7 +145,8 @@ async function waitForPort(url: string, child: { exitCode: number | null }, time
   throw new Error(`nothing listens on ${url}`);
 }
 
-async function runWorkerd(config: SmokeConfig, nodejsCompat: boolean): Promise<StepResult[]> {
+/** POST `config` to each path of the smoke worker in turn (one workerd process), returning each JSON answer. */
+export async function inWorkerd(config: SmokeConfig, nodejsCompat: boolean, paths: string[]): Promise<unknown[]> {
   const dir = mkdtempSync(join(tmpdir(), "mxdb-workerd-"));
   let stderr = "";
   const port = await freePort();
@@ -149,17 +158,21 @@ async function runWorkerd(config: SmokeConfig, nodejsCompat: boolean): Promise<S
     child = spawn(BIN("workerd"), ["serve", join(dir, "config.capnp"), "--verbose"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    const url = `http://127.0.0.1:${port}/`;
-    await waitForPort(url, child);
-    const res = await fetch(url, { method: "POST", body: JSON.stringify(config), signal: AbortSignal.timeout(RUN_TIMEOUT_MS) });
-    const text = await res.text();
-    try {
-      return JSON.parse(text) as StepResult[];
-    } catch {
-      return startFailure(`workerd answered ${res.status}`, `${text}\n${stderr}`);
+    const url = `http://127.0.0.1:${port}`;
+    await waitForPort(`${url}/`, child);
+    const answers: unknown[] = [];
+    for (const path of paths) {
+      const res = await fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(config), signal: AbortSignal.timeout(RUN_TIMEOUT_MS) });
+      const text = await res.text();
+      try {
+        answers.push(JSON.parse(text));
+      } catch {
+        throw new Error(`workerd answered ${res.status} to ${path}: ${text}`);
+      }
     }
+    return answers;
   } catch (e) {
-    return startFailure("workerd", `${String(e)}\n${stderr}`);
+    throw new Error(`workerd: ${String(e)}\n${stderr}`);
   } finally {
     child?.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });

@@ -26,6 +26,8 @@ export interface SmokeConfig {
   encryptedRoom: string;
   /** Unique per run, so runtimes sharing a room do not read each other's keys. */
   prefix: string;
+  /** Does this runtime have AsyncLocalStorage (inRoom works), or must inRoom refuse? */
+  expectRoomScope: boolean;
 }
 
 export interface StepResult {
@@ -36,7 +38,7 @@ export interface StepResult {
   errorName?: string;
 }
 
-export const STEPS = ["open", "single state key", "state key per key", "watch", "encrypted", "close"] as const;
+export const STEPS = ["open", "single state key", "state key per key", "watch", "encrypted", "inRoom", "close"] as const;
 
 /** Key order does not matter to a JSON value: compare canonical forms. */
 function canonical(v: unknown): string {
@@ -136,6 +138,24 @@ export async function smoke(config: SmokeConfig, extra: { olmWasm?: OlmWasm; sto
         await new Promise((r) => setTimeout(r, 250));
       }
       expectEqual(last, value, "decrypted value");
+    });
+    await run("inRoom", async () => {
+      let ran = false;
+      const outcome = await ma
+        .inRoom("secret", async () => {
+          ran = true;
+          return ma.get(`${p}-e`);
+        })
+        .then((v) => ({ value: v }), (e: unknown) => ({ error: e }));
+      if (config.expectRoomScope) {
+        if ("error" in outcome) throw outcome.error;
+        // Inside inRoom the current room is the encrypted one; outside it is the default again.
+        expectEqual(outcome.value, { secret: `s-${p}`, n: 7 }, "get inside inRoom");
+        expectEqual(await ma.get(`${p}-e`), undefined, "get outside inRoom");
+      } else {
+        const name = "error" in outcome && outcome.error instanceof Error ? outcome.error.name : "no error";
+        if (name !== "RoomScopeUnavailableError" || ran) throw new Error(`inRoom without AsyncLocalStorage: ${name}, callback ran: ${ran}`);
+      }
     });
   }
   await run("close", async () => {
