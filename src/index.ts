@@ -21,8 +21,10 @@ export {
   ConfigError,
   OpenTimeoutError,
   RoomScopeUnavailableError,
+  ValueTooLargeError,
+  MediaValueError,
 } from "./db/errors.js";
-export { EVENT_TYPE, LEGACY_EVENT_TYPE, type SingleStateKey } from "./db/format.js";
+export { EVENT_TYPE, LEGACY_EVENT_TYPE, MEDIA_FIELD, type SingleStateKey } from "./db/format.js";
 export { MxdbError, MatrixError, HttpError, TransportError, TransportRefusedError, ResponseShapeError, AbortedError, isMxdbError, isMatrixError } from "./http/errors.js";
 export { HttpClient, type HttpClientOptions } from "./http/client.js";
 export type { Transport, HttpRequest, HttpResponse, Clock } from "./http/types.js";

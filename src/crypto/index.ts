@@ -7,3 +7,4 @@ export type { DeviceRecord } from "./devices.js";
 export { canonicalJson, signingPayload } from "./canonical-json.js";
 export * from "./errors.js";
 export { olmBackend, type OlmWasm } from "./olm/backend.js";
+export { AttachmentError, decryptAttachment, encryptAttachment, sha256Base64, type EncryptedFileInfo } from "./attachments.js";

@@ -111,6 +111,38 @@ export class OpenTimeoutError extends MxdbError {
   }
 }
 
+/** A value past the homeserver's upload limit (`m.upload.size`): refused before anything is sent. */
+export class ValueTooLargeError extends MxdbError {
+  override readonly name = "ValueTooLargeError";
+  readonly code = "VALUE_TOO_LARGE";
+  constructor(
+    readonly key: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`cannot store key ${JSON.stringify(key)}: its ${size} bytes are over the homeserver's upload limit of ${limit} bytes (m.upload.size)`);
+  }
+}
+
+/**
+ * A value kept in the media repository could not be read back: the download failed, or its bytes
+ * do not match the hash in the reference (corrupted or replaced), or they do not decrypt. Never
+ * returned as the reference itself.
+ */
+export class MediaValueError extends MxdbError {
+  override readonly name = "MediaValueError";
+  readonly code = "MEDIA_VALUE";
+  constructor(
+    readonly key: string,
+    /** The `mxc://` URI of the media. */
+    readonly mediaUri: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot read key ${JSON.stringify(key)} from ${mediaUri}: ${reason}`, options);
+  }
+}
+
 /**
  * inRoom needs AsyncLocalStorage to keep each task's room apart, and this runtime has none (a
  * browser, Workers without nodejs_compat). Nothing ran; `db.room(ref)` works everywhere.

@@ -36,6 +36,16 @@ export function isEncryptedRef(value: unknown): value is EncryptedRef {
   return keys.length === 1 && keys[0] === "encrypted_val";
 }
 
+/** The field of a reference to a value kept in the media repository (src/db/media-values.ts, docs/LARGE-VALUES.md). */
+export const MEDIA_FIELD = "mxdb_media";
+
+/** `{"mxdb_media": ...}`: exactly one field, like an encrypted reference; user values may not have this shape. */
+export function isMediaRefShape(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === MEDIA_FIELD;
+}
+
 /** A change to one key. `value` is what goes into the state content (a plain value or a reference). */
 export type Op = { kind: "put"; key: string; value: unknown } | { kind: "delete"; key: string };
 

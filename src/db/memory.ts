@@ -23,9 +23,11 @@ import { RoomHandle } from "./room-handle.js";
 import { RoomMemory } from "./room-memory.js";
 import { PendingValue } from "./writer.js";
 import { estimateEventSize, MAX_EVENT_BYTES } from "./size.js";
+import { utf8Length } from "../crypto/bytes.js";
 import { validateKey, validateValue } from "./validate.js";
 import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
+import { ENCRYPTED_INLINE_MAX_BYTES, isMediaRef, MEDIA_BUDGET_BYTES, MediaValues, standInRef, valuesToMove } from "./media-values.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export type { MemoryOptions } from "./options.js";
@@ -53,6 +55,8 @@ export class Memory {
   private readonly byId = new Map<string, RoomMemory>();
   private readonly closers: Array<() => unknown>;
   private crypto: ValueCrypto | undefined;
+  /** Values too large for an event, in the media repository (./media-values.ts). */
+  private readonly media: MediaValues;
   private readonly lifetime: AbortController;
   private closed = false;
 
@@ -68,6 +72,7 @@ export class Memory {
     this.deviceId = init.deviceId;
     this.singleStateKey = init.opts.singleStateKey;
     this.closers = init.closers;
+    this.media = new MediaValues(init.http);
   }
 
   /**
@@ -129,7 +134,7 @@ export class Memory {
     if (!found) return undefined;
     if (value instanceof PendingValue) return cloneJson(value.plaintext);
     // A copy either way: the crypto layer may cache what it decrypted.
-    return cloneJson(isEncryptedRef(value) ? await this.decrypt(room, key, value) : value);
+    return cloneJson(await this.reveal(room, key, value));
   }
 
   /** @internal */
@@ -146,12 +151,37 @@ export class Memory {
     // Our own copy: the caller may change its object after this call.
     const copy = cloneJson(value);
     if (encrypt && !this.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
-    const standIn = { encrypted_val: `$${"x".repeat(43)}` };
-    this.checkSize(room, stateKey, key, encrypt ? standIn : copy);
-    if (!encrypt) return room.writer(stateKey).enqueue({ kind: "put", key, value: copy });
-    // Queued now, so call order and read-your-writes hold; the PUT waits for the reference.
-    const reference = this.crypto!.encryptValue(room.roomId, key, copy).then((eventId) => ({ encrypted_val: eventId }));
-    return room.writer(stateKey).enqueue({ kind: "put", key, value: new PendingValue(copy, standIn) }, reference);
+    const json = JSON.stringify(copy);
+    const toMediaAllowed = this.opts.largeValues !== "refuse";
+    const writer = room.writer(stateKey);
+    if (encrypt) {
+      const standIn = { encrypted_val: `$${"x".repeat(43)}` };
+      this.checkSize(room, stateKey, key, standIn);
+      // The value travels in a Megolm event, which has the same 64 KiB limit: large ones go to media, encrypted.
+      const size = utf8Length(json);
+      const toMedia = size > ENCRYPTED_INLINE_MAX_BYTES;
+      if (toMedia && !toMediaAllowed) throw new EventTooLargeError(key, size, ENCRYPTED_INLINE_MAX_BYTES, this.singleStateKey);
+      if (toMedia) await this.media.checkLimit(key, size);
+      const inner = toMedia ? this.media.store(json, true) : Promise.resolve(copy);
+      // Queued now, so call order and read-your-writes hold; the PUT waits for the reference.
+      const reference = inner.then((v) => this.crypto!.encryptValue(room.roomId, key, v)).then((eventId) => ({ encrypted_val: eventId }));
+      return writer.enqueue({ kind: "put", key, value: new PendingValue(copy, standIn) }, reference);
+    }
+    if (!toMediaAllowed) {
+      this.checkSize(room, stateKey, key, copy);
+      return writer.enqueue({ kind: "put", key, value: copy });
+    }
+    // Past the budget, the largest values of this event go to media: ours, or others that share it.
+    const content = applyOps(room.content(stateKey), [{ kind: "put", key, value: copy }]);
+    const standIn = standInRef(this.userId.slice(this.userId.indexOf(":") + 1));
+    const moves = valuesToMove(content, (c) => this.eventSize(room, stateKey, c), standIn);
+    if (moves === undefined) throw new EventTooLargeError(key, this.eventSize(room, stateKey, content), MEDIA_BUDGET_BYTES, this.singleStateKey);
+    if (moves.length === 0) return writer.enqueue({ kind: "put", key, value: copy });
+    const moved = moves.map((k) => [k, k === key ? copy : cloneJson(room.lookup(stateKey, k).value)] as const);
+    for (const [k, v] of moved) await this.media.checkLimit(k, utf8Length(JSON.stringify(v)));
+    const writes = moved.map(([k, v]) => writer.enqueue({ kind: "put", key: k, value: new PendingValue(v, standIn) }, this.media.store(k === key ? json : JSON.stringify(v), false)));
+    if (!moves.includes(key)) writes.push(writer.enqueue({ kind: "put", key, value: copy }));
+    await Promise.all(writes);
   }
 
   /** @internal */
@@ -172,7 +202,7 @@ export class Memory {
       }
       if (value instanceof PendingValue) values.push(cloneJson(value.plaintext));
       // A copy: `value` is the synced event's content (or a queued write), which the caller must not reach.
-      else values.push(cloneJson(isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : value));
+      else values.push(cloneJson(await this.reveal(room, key, value).catch(() => undefined)));
       writes.push(room.writer(stateKey).enqueue({ kind: "delete", key }));
     }
     await Promise.all(writes);
@@ -224,7 +254,7 @@ export class Memory {
         for (const c of keyChanges(change)) {
           // A copy: c.value is inside the synced state event, which later reads and writes start from.
           let value = cloneJson(c.value);
-          if (isEncryptedRef(value) && room) value = await this.decrypt(room, c.key, value).then(cloneJson, (e: unknown) => e);
+          if ((isEncryptedRef(value) && room) || isMediaRef(value)) value = await this.reveal(room, c.key, value).then(cloneJson, (e: unknown) => e);
           yield { room: change.roomId, key: c.key, value, sender: change.event!.sender, eventId: change.event!.event_id };
         }
       }
@@ -342,9 +372,18 @@ export class Memory {
   }
 
   private checkSize(room: RoomMemory, stateKey: string, key: string, stored: unknown): void {
-    const content = applyOps(room.content(stateKey), [{ kind: "put", key, value: stored }]);
-    const size = estimateEventSize({ roomId: room.roomId, sender: this.userId, type: EVENT_TYPE, stateKey, content });
+    const size = this.eventSize(room, stateKey, applyOps(room.content(stateKey), [{ kind: "put", key, value: stored }]));
     if (size > MAX_EVENT_BYTES) throw new EventTooLargeError(key, size, MAX_EVENT_BYTES, this.singleStateKey);
+  }
+
+  private eventSize(room: RoomMemory, stateKey: string, content: Record<string, unknown>): number {
+    return estimateEventSize({ roomId: room.roomId, sender: this.userId, type: EVENT_TYPE, stateKey, content });
+  }
+
+  /** What a stored value stands for: decrypted if it is an encrypted reference, downloaded if it is (then) a media reference. */
+  private async reveal(room: RoomMemory | undefined, key: string, stored: unknown): Promise<unknown> {
+    const value = isEncryptedRef(stored) && room ? await this.decrypt(room, key, stored) : stored;
+    return isMediaRef(value) ? this.media.load(key, value) : value;
   }
 
   private async decrypt(room: RoomMemory, key: string, ref: EncryptedRef): Promise<unknown> {

@@ -45,6 +45,12 @@ export interface MemoryOptions {
    * URL, the bytes, or a WebAssembly.Module (docs/RUNTIMES.md). Loaded only when encryption is needed.
    */
   olmWasm?: OlmWasm;
+  /**
+   * Values too large for an event: "media" (default) keeps them in the homeserver's media
+   * repository behind a reference (docs/LARGE-VALUES.md); "refuse" fails such a put with
+   * EventTooLargeError, for rooms opsdroid must read exactly.
+   */
+  largeValues?: "media" | "refuse";
   /** Record every HTTP exchange: a file path (JSON lines) or a sink. Tokens are redacted. */
   trace?: string | TraceSink;
   /** Join rooms we are invited to (default false). */
@@ -118,6 +124,7 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
       throw new ConfigError(`${name} is a path, and this runtime (${RUNTIME}) has no file system: pass ${name === "trace" ? "a TraceSink function" : name === "store" ? "a Store object (MemoryStore, or your own)" : "storePassphrase instead"}`);
     }
   }
+  if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];

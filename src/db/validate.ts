@@ -13,7 +13,7 @@
  */
 import { utf8Length } from "../crypto/bytes.js";
 import { InvalidKeyError, InvalidValueError } from "./errors.js";
-import { isEncryptedRef, sharesOneEvent, type SingleStateKey } from "./format.js";
+import { isEncryptedRef, isMediaRefShape, sharesOneEvent, type SingleStateKey } from "./format.js";
 
 const MAX_STATE_KEY_BYTES = 255;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
@@ -32,6 +32,9 @@ export function validateKey(key: unknown, mode: SingleStateKey): asserts key is 
 export function validateValue(key: string, value: unknown, plaintext: boolean): void {
   if (isEncryptedRef(value)) {
     throw new InvalidValueError(key, "$", "has exactly the shape of an encrypted reference ({\"encrypted_val\": ...}), which readers would take for one; wrap it in another object");
+  }
+  if (isMediaRefShape(value)) {
+    throw new InvalidValueError(key, "$", "has exactly the shape of a media reference ({\"mxdb_media\": ...}), which readers would take for one; wrap it in another object");
   }
   walk(key, value, "$", plaintext, new Set());
 }
