@@ -5,16 +5,16 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MalformedEventError, Memory, StoreFormatError } from "../../src/index.js";
 import { undiciTransport } from "../../src/http/undici-transport.js";
 import type { Transport } from "../../src/http/types.js";
-import { FILE_STORE_NAME } from "../../src/store/file-store.js";
 import { STORE_KEYS } from "../../src/sync/store-keys.js";
 import { newUser, testHomeserver, type TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
+import { editStore, storeEntries } from "../helpers/store-files.js";
 import { eventually } from "../helpers/wait.js";
 
 let hs: Awaited<ReturnType<typeof testHomeserver>>;
@@ -38,15 +38,11 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Edit the store file as a crash or a careless user might: remove some entries. */
-function removeEntries(dir: string, keys: string[]): void {
-  const path = join(dir, FILE_STORE_NAME);
-  const doc = JSON.parse(readFileSync(path, "utf8")) as { entries: Record<string, string> };
-  for (const k of keys) {
-    assert.ok(k in doc.entries, `the store held ${k}`);
-    delete doc.entries[k];
-  }
-  writeFileSync(path, JSON.stringify(doc));
+/** Edit the store as a crash or a careless user might: remove some entries. */
+async function removeEntries(dir: string, keys: string[]): Promise<void> {
+  const entries = await storeEntries(dir);
+  for (const k of keys) assert.ok(k in entries, `the store held ${k}`);
+  await editStore(dir, Object.fromEntries(keys.map((k) => [k, undefined])));
 }
 
 const value = (i: number) => ({ i, name: `key ${i}` });
@@ -62,7 +58,7 @@ describe("a damaged store on a real Synapse", () => {
       await Promise.all(Array.from({ length: 30 }, (_, i) => first.put(`k${i}`, value(i))));
       await first.flush();
       await first.close();
-      removeEntries(dir, damage === "snapshot deleted" ? [STORE_KEYS.room(roomId)] : [STORE_KEYS.room(roomId), STORE_KEYS.roomList]);
+      await removeEntries(dir, damage === "snapshot deleted" ? [STORE_KEYS.room(roomId)] : [STORE_KEYS.room(roomId), STORE_KEYS.roomList]);
 
       const errors: unknown[] = [];
       const started = Date.now();
@@ -86,10 +82,9 @@ describe("a damaged store on a real Synapse", () => {
     const first = await Memory.open({ homeserver: hs.info.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, store: dir, encryption: false });
     await first.put("a", 1);
     await first.close();
-    const path = join(dir, FILE_STORE_NAME);
-    const doc = JSON.parse(readFileSync(path, "utf8")) as { entries: Record<string, string> };
-    doc.entries[STORE_KEYS.room(roomId)] = doc.entries[STORE_KEYS.room(roomId)]!.slice(0, 40);
-    writeFileSync(path, JSON.stringify(doc));
+    const snapshot = (await storeEntries(dir))[STORE_KEYS.room(roomId)];
+    assert.ok(snapshot !== undefined, "the store held the room snapshot");
+    await editStore(dir, { [STORE_KEYS.room(roomId)]: snapshot.slice(0, 40) });
     await assert.rejects(
       Memory.open({ homeserver: hs.info.baseUrl, accessToken: alice.accessToken, rooms: { main: roomId }, store: dir, encryption: false, timeoutMs: 30_000 }),
       (e: unknown) => e instanceof StoreFormatError && e.key === STORE_KEYS.room(roomId),

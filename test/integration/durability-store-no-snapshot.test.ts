@@ -9,12 +9,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Memory } from "../../src/index.js";
-import { FILE_STORE_NAME } from "../../src/store/file-store.js";
+import { editStore, storeEntries } from "../helpers/store-files.js";
 import { STORE_KEYS } from "../../src/sync/store-keys.js";
 import { compareAcked, describeLost, durabilitySuite, serverValues, stateHistory } from "../helpers/durability.js";
 import { sharedRoom } from "../helpers/rooms.js";
@@ -50,12 +49,10 @@ test("a store with its sync token but no room snapshot: open does not hang, read
   assert.equal(compareAcked(acked, await serverValues(alice, roomId)).kept, COUNT, "the 30 values are on the server before the store is damaged");
 
   // Remove the room snapshot, keep everything else (the sync token above all).
-  const path = join(store, FILE_STORE_NAME);
-  const doc = JSON.parse(readFileSync(path, "utf8")) as { entries: Record<string, string> };
+  const entries = await storeEntries(store);
   const snapshot = STORE_KEYS.room(roomId);
-  assert.ok(doc.entries[snapshot] !== undefined && doc.entries[STORE_KEYS.nextBatch] !== undefined, `the store held ${snapshot} and a sync token: ${Object.keys(doc.entries).join(", ")}`);
-  delete doc.entries[snapshot];
-  writeFileSync(path, JSON.stringify(doc), { mode: 0o600 });
+  assert.ok(entries[snapshot] !== undefined && entries[STORE_KEYS.nextBatch] !== undefined, `the store held ${snapshot} and a sync token: ${Object.keys(entries).join(", ")}`);
+  await editStore(store, { [snapshot]: undefined });
 
   const keys = Object.keys(acked);
   const { steps, hung, ms } = await reopen({ homeserver: suite.hs.baseUrl, accessToken: alice.accessToken, roomId, store, keys, put: { key: "after", value: { by: "alice", after: true } } });

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Memory } from "../../src/index.js";
-import { FILE_STORE_NAME } from "../../src/store/file-store.js";
+import { storeEntries, storeText } from "../helpers/store-files.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
 import { startNio, type NioPeer } from "../helpers/nio.js";
 import { sharedRoom } from "../helpers/rooms.js";
@@ -104,11 +104,10 @@ test("a marker written encrypted is nowhere on the server, the crypto store is s
   );
 
   // 2. The crypto store on disk: no marker, no session key, and every crypto record sealed.
-  const storeFile = join(storeDir, FILE_STORE_NAME);
-  const raw = readFileSync(storeFile, "utf8");
+  const raw = storeText(storeDir);
   assert.ok(!raw.includes(marker), "marker in the store");
   assert.ok(!raw.includes(sessionKey) && !raw.includes(sessionKey.slice(0, 43)), "a Megolm session key in the store");
-  const entries = (JSON.parse(raw) as { entries: Record<string, string> }).entries;
+  const entries = await storeEntries(storeDir);
   const cryptoKeys = Object.keys(entries).filter((k) => k.startsWith("crypto/"));
   assert.ok(cryptoKeys.includes("crypto/account"), Object.keys(entries).join(", "));
   assert.ok(cryptoKeys.length >= 3, cryptoKeys.join(", "));
@@ -140,7 +139,7 @@ test("a passphrase-sealed store reopens with the passphrase and refuses another"
   const db = await Memory.open({ ...base, storePassphrase: "correct horse" });
   await db.put("pp", "sealed by a passphrase");
   await db.close();
-  const raw = readFileSync(join(storeDir, FILE_STORE_NAME), "utf8");
+  const raw = storeText(storeDir);
   assert.ok(raw.includes("crypto-meta/salt"));
   assert.ok(!raw.includes("correct horse"));
   const again = await Memory.open({ ...base, storePassphrase: "correct horse" });
