@@ -27,6 +27,7 @@ const BRIEF: Record<string, string> = {
   "homeserver stop": "stop it and delete its data",
   "homeserver status": "is it running?",
   trace: "pretty-print a wire trace written by --trace",
+  "media list": "values kept in the media repository",
 };
 
 function usage(): string {

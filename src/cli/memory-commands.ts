@@ -166,4 +166,18 @@ const watch: Command = {
   },
 };
 
-export const memoryCommands: Command[] = [put, get, del, keys, dump, watch];
+const mediaList: Command = {
+  name: "media list",
+  usage: "media list [options]",
+  summary: "List the values of the room kept in the media repository: key, mxc URI, size, encrypted or not.",
+  details: "The Client-Server API cannot delete media: replaced large values stay on the homeserver (docs/LARGE-VALUES.md).",
+  options: OPTIONS,
+  async run(p) {
+    const refs = await withMemory(p, "media list", ({ memory }) => memory.mediaReferences());
+    if (bool(p, "json")) out(JSON.stringify(refs));
+    else for (const r of refs) out(`${r.key}\t${r.uri}\t${r.size} bytes${r.encrypted ? "\tencrypted" : ""}`);
+    return EXIT.ok;
+  },
+};
+
+export const memoryCommands: Command[] = [put, get, del, keys, dump, watch, mediaList];

@@ -34,6 +34,17 @@ export type { MemoryOptions } from "./options.js";
 export type { MemoryChange } from "./watch.js";
 
 export type { ValueCrypto } from "./value-crypto.js";
+
+/** One value kept in the media repository (Memory.mediaReferences). */
+export interface MediaReference {
+  key: string;
+  /** The `mxc://` URI of the upload. */
+  uri: string;
+  /** The value's JSON in bytes. */
+  size: number;
+  /** Uploaded as an encrypted attachment (an encrypted room). */
+  encrypted: boolean;
+}
 export { DEFAULT_OPEN_TIMEOUT_MS } from "./open.js";
 
 export class Memory {
@@ -224,6 +235,25 @@ export class Memory {
     const fixed = ref ?? this.currentRef();
     const out: Record<string, unknown> = {};
     for (const key of await this.keysIn(fixed)) out[key] = await this.getIn(fixed, key);
+    return out;
+  }
+
+  /**
+   * The values of the current room kept in the media repository (docs/LARGE-VALUES.md): key, mxc URI,
+   * size and whether the bytes are encrypted. Encrypted references are decrypted to find them; the
+   * media is not downloaded.
+   */
+  async mediaReferences(): Promise<MediaReference[]> {
+    this.assertOpen();
+    const room = await this.target(undefined);
+    const out: MediaReference[] = [];
+    for (const key of await this.keysIn(room.roomId)) {
+      const { value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
+      const stored = isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : value;
+      if (!isMediaRef(stored)) continue;
+      const r = stored.mxdb_media;
+      out.push({ key, uri: r.file?.url ?? r.url ?? "", size: r.size, encrypted: r.file !== undefined });
+    }
     return out;
   }
 

@@ -132,6 +132,9 @@ test("a shared state key pushed over the budget by another key moves the largest
   assert.ok(estimateEventSize({ roomId: plainRoom, sender: alice.userId, type: "dev.opsdroid.database", stateKey: "shared-budget", content }) <= MEDIA_BUDGET_BYTES);
   assert.deepEqual(await eventually(() => reader.get("a"), (v) => v !== undefined), a);
   assert.deepEqual(await reader.get("b"), b);
+  const refs = await reader.mediaReferences();
+  assert.deepEqual(refs.map((r) => [r.key, r.encrypted, r.size]), [["a", false, Buffer.byteLength(JSON.stringify(a))]]);
+  assert.equal(refs[0]!.uri, (content.a as { mxdb_media: { url: string } }).mxdb_media.url);
   await closeAll();
 });
 
@@ -143,6 +146,8 @@ for (const encrypted of [false, true]) {
     const writer = await memory(alice, room, { singleStateKey: false });
     await writer.put(key, big(200 * 1024, key));
     await writer.flush();
+    const listed = (await writer.mediaReferences()).find((r) => r.key === key);
+    assert.deepEqual(listed && [listed.encrypted, /^mxc:\/\//.test(listed.uri)], [encrypted, true], "listed among the media references");
     // Find the upload: the newest file in the media store.
     const files = mediaFiles().map((f) => [f, readFileSync(f).length] as const).filter(([, n]) => n >= 200 * 1024 && n < 210 * 1024);
     assert.ok(files.length > 0);
