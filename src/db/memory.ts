@@ -14,20 +14,20 @@ import type { Clock } from "../http/types.js";
 import type { Store } from "../store/store.js";
 import type { SyncLoop } from "../sync/sync-loop.js";
 import { lineageEvent } from "./lineage.js";
-import { EncryptionUnavailableError, EventTooLargeError, MemoryClosedError, RoomScopeUnavailableError, UndecryptableValueError } from "./errors.js";
-import { applyOps, cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
+import { MemoryClosedError, RoomScopeUnavailableError, UndecryptableValueError } from "./errors.js";
+import { cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { openMemory, roomScope, type MemoryParts, type RoomScope } from "./open.js";
 import type { MemoryOptions, ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomHandle } from "./room-handle.js";
 import { RoomMemory } from "./room-memory.js";
 import { PendingValue } from "./writer.js";
-import { estimateEventSize, MAX_EVENT_BYTES } from "./size.js";
-import { utf8Length } from "../crypto/bytes.js";
+import { estimateEventSize } from "./size.js";
 import { validateKey, validateValue } from "./validate.js";
 import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
-import { ENCRYPTED_INLINE_MAX_BYTES, isMediaRef, MEDIA_BUDGET_BYTES, MediaValues, standInRef, valuesToMove } from "./media-values.js";
+import { isMediaRef, MediaValues } from "./media-values.js";
+import { placeValue, type PlaceContext } from "./place-value.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export type { MemoryOptions } from "./options.js";
@@ -160,39 +160,7 @@ export class Memory {
     const current = room.lookup(stateKey, key);
     if (current.found && !isEncryptedRef(current.value) && !(current.value instanceof PendingValue) && jsonEqual(current.value, value)) return;
     // Our own copy: the caller may change its object after this call.
-    const copy = cloneJson(value);
-    if (encrypt && !this.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
-    const json = JSON.stringify(copy);
-    const toMediaAllowed = this.opts.largeValues !== "refuse";
-    const writer = room.writer(stateKey);
-    if (encrypt) {
-      const standIn = { encrypted_val: `$${"x".repeat(43)}` };
-      this.checkSize(room, stateKey, key, standIn);
-      // The value travels in a Megolm event, which has the same 64 KiB limit: large ones go to media, encrypted.
-      const size = utf8Length(json);
-      const toMedia = size > ENCRYPTED_INLINE_MAX_BYTES;
-      if (toMedia && !toMediaAllowed) throw new EventTooLargeError(key, size, ENCRYPTED_INLINE_MAX_BYTES, this.singleStateKey);
-      if (toMedia) await this.media.checkLimit(key, size);
-      const inner = toMedia ? this.media.store(json, true) : Promise.resolve(copy);
-      // Queued now, so call order and read-your-writes hold; the PUT waits for the reference.
-      const reference = inner.then((v) => this.crypto!.encryptValue(room.roomId, key, v)).then((eventId) => ({ encrypted_val: eventId }));
-      return writer.enqueue({ kind: "put", key, value: new PendingValue(copy, standIn) }, reference);
-    }
-    if (!toMediaAllowed) {
-      this.checkSize(room, stateKey, key, copy);
-      return writer.enqueue({ kind: "put", key, value: copy });
-    }
-    // Past the budget, the largest values of this event go to media: ours, or others that share it.
-    const content = applyOps(room.content(stateKey), [{ kind: "put", key, value: copy }]);
-    const standIn = standInRef(this.userId.slice(this.userId.indexOf(":") + 1));
-    const moves = valuesToMove(content, (c) => this.eventSize(room, stateKey, c), standIn);
-    if (moves === undefined) throw new EventTooLargeError(key, this.eventSize(room, stateKey, content), MEDIA_BUDGET_BYTES, this.singleStateKey);
-    if (moves.length === 0) return writer.enqueue({ kind: "put", key, value: copy });
-    const moved = moves.map((k) => [k, k === key ? copy : cloneJson(room.lookup(stateKey, k).value)] as const);
-    for (const [k, v] of moved) await this.media.checkLimit(k, utf8Length(JSON.stringify(v)));
-    const writes = moved.map(([k, v]) => writer.enqueue({ kind: "put", key: k, value: new PendingValue(v, standIn) }, this.media.store(k === key ? json : JSON.stringify(v), false)));
-    if (!moves.includes(key)) writes.push(writer.enqueue({ kind: "put", key, value: copy }));
-    await Promise.all(writes);
+    return placeValue(this.placing, room, stateKey, key, cloneJson(value), encrypt);
   }
 
   /** @internal */
@@ -401,9 +369,9 @@ export class Memory {
     }
   }
 
-  private checkSize(room: RoomMemory, stateKey: string, key: string, stored: unknown): void {
-    const size = this.eventSize(room, stateKey, applyOps(room.content(stateKey), [{ kind: "put", key, value: stored }]));
-    if (size > MAX_EVENT_BYTES) throw new EventTooLargeError(key, size, MAX_EVENT_BYTES, this.singleStateKey);
+  /** What ./place-value.ts needs of this memory (the crypto layer may have loaded since the last put). */
+  private get placing(): PlaceContext {
+    return { crypto: this.crypto, media: this.media, largeValues: this.opts.largeValues ?? "media", userId: this.userId, singleStateKey: this.singleStateKey, eventSize: (r, k, c) => this.eventSize(r, k, c) };
   }
 
   private eventSize(room: RoomMemory, stateKey: string, content: Record<string, unknown>): number {

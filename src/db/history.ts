@@ -1,0 +1,82 @@
+/**
+ * Every version of a key, newest first (docs/HISTORY.md). A room keeps each state event, and each
+ * names the one it replaced (`unsigned.replaces_state`), so the versions of a state key are found by
+ * walking that chain back from the current event, one `GET /rooms/{roomId}/event/{eventId}` per
+ * step, holding one event at a time. With a shared state key (singleStateKey true or a string) an
+ * event holds every key, and a version of *this* key is an event where its value differs from the
+ * event before it; a version where the key is gone is a delete.
+ */
+import { jsonEqual, hasOwn } from "./format.js";
+import type { LineageEvent } from "./lineage.js";
+
+export interface KeyVersion {
+  /** The value from this version on (undefined for a delete); decrypted and downloaded as `get` does. */
+  value: unknown;
+  sender: string;
+  /** origin_server_ts of the event, in ms since the epoch. */
+  ts: number;
+  eventId: string;
+  /** Present, true, when this version removed the key. */
+  deleted?: true;
+}
+
+export interface HistoryOptions {
+  /** Stop after this many versions. */
+  limit?: number;
+  /** Only versions older than this: an event ID of one of the key's versions, or a time. */
+  before?: string | Date | number;
+}
+
+export interface HistorySource {
+  /** The current event of the key's state key; undefined when there is none. */
+  current(): Promise<LineageEvent | undefined>;
+  /** An event of that state key by ID. */
+  fetch(eventId: string): Promise<LineageEvent | undefined>;
+  /** What a stored value stands for (an encrypted or media reference resolved); errors are returned as values. */
+  reveal(stored: unknown): Promise<unknown>;
+}
+
+/** Walks longer than this end the history (a key rewritten more often is paged with `before`). */
+const MAX_EVENTS = 100_000;
+
+export async function* keyHistory(key: string, source: HistorySource, options: HistoryOptions = {}): AsyncGenerator<KeyVersion, void, undefined> {
+  const limit = options.limit ?? Infinity;
+  const beforeTs = options.before instanceof Date ? options.before.getTime() : typeof options.before === "number" ? options.before : undefined;
+  const beforeId = typeof options.before === "string" ? options.before : undefined;
+  let skipping = beforeId !== undefined;
+  let yielded = 0;
+  let newer = await source.current();
+  for (let steps = 0; newer && yielded < limit && steps < MAX_EVENTS; steps++) {
+    const older = newer.replaces === undefined ? undefined : await source.fetch(newer.replaces);
+    const had = hasOwn(newer.content, key);
+    const changed = older ? had !== hasOwn(older.content, key) || (had && !jsonEqual(newer.content[key], older.content[key])) : had;
+    if (changed) {
+      const wanted = !skipping && (beforeTs === undefined || newer.ts < beforeTs);
+      if (wanted) {
+        yield had
+          ? { value: await source.reveal(newer.content[key]), sender: newer.sender ?? "", ts: newer.ts, eventId: newer.eventId }
+          : { value: undefined, sender: newer.sender ?? "", ts: newer.ts, eventId: newer.eventId, deleted: true };
+        yielded++;
+      }
+      if (newer.eventId === beforeId) skipping = false;
+    } else if (newer.eventId === beforeId) skipping = false;
+    newer = older;
+  }
+}
+
+/**
+ * The version in force at `at`: a time, or an event ID (of one of the key's versions, or any event
+ * of the room, whose time `eventTs` gives). Undefined when the key did not exist then.
+ */
+export async function versionAt(key: string, source: HistorySource, at: string | Date | number, eventTs: (eventId: string) => Promise<number | undefined>): Promise<KeyVersion | undefined> {
+  let atTs: number | undefined = at instanceof Date ? at.getTime() : typeof at === "number" ? at : undefined;
+  for await (const v of keyHistory(key, source)) {
+    if (typeof at === "string" && v.eventId === at) return v;
+    if (atTs === undefined && typeof at === "string") {
+      atTs = await eventTs(at);
+      if (atTs === undefined) return undefined;
+    }
+    if (v.ts <= atTs!) return v;
+  }
+  return undefined;
+}

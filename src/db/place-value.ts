@@ -1,0 +1,65 @@
+/**
+ * Where a put's value goes, and the write that carries it there: inline in the state event, as a
+ * Megolm-encrypted value event referenced from state, or in the media repository behind a reference
+ * (docs/LARGE-VALUES.md). Queued at once, so call order and read-your-writes hold; a write waits for
+ * its reference (the encrypted event's ID, the upload's URI) before its PUT.
+ */
+import { utf8Length } from "../crypto/bytes.js";
+import { EncryptionUnavailableError, EventTooLargeError } from "./errors.js";
+import { applyOps, cloneJson, type SingleStateKey } from "./format.js";
+import { ENCRYPTED_INLINE_MAX_BYTES, MEDIA_BUDGET_BYTES, standInRef, valuesToMove, type MediaValues } from "./media-values.js";
+import type { RoomMemory } from "./room-memory.js";
+import { MAX_EVENT_BYTES } from "./size.js";
+import type { ValueCrypto } from "./value-crypto.js";
+import { PendingValue } from "./writer.js";
+
+export interface PlaceContext {
+  crypto: ValueCrypto | undefined;
+  media: MediaValues;
+  largeValues: "media" | "refuse";
+  userId: string;
+  singleStateKey: SingleStateKey;
+  /** The estimated size of the state event with this content (./size.ts). */
+  eventSize(room: RoomMemory, stateKey: string, content: Record<string, unknown>): number;
+}
+
+/** The stand-in for an encrypted reference while its event is being sent (the longest event ID). */
+const ENCRYPTED_STAND_IN = { encrypted_val: `$${"x".repeat(43)}` };
+
+/** Queue the put of `copy` (the caller's value, copied and validated); resolves when it is accepted. */
+export async function placeValue(ctx: PlaceContext, room: RoomMemory, stateKey: string, key: string, copy: unknown, encrypt: boolean): Promise<void> {
+  if (encrypt && !ctx.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
+  const json = JSON.stringify(copy);
+  const toMediaAllowed = ctx.largeValues !== "refuse";
+  const writer = room.writer(stateKey);
+  const fits = (stored: unknown, limit: number) => {
+    const size = ctx.eventSize(room, stateKey, applyOps(room.content(stateKey), [{ kind: "put", key, value: stored }]));
+    if (size > limit) throw new EventTooLargeError(key, size, limit, ctx.singleStateKey);
+  };
+  if (encrypt) {
+    fits(ENCRYPTED_STAND_IN, MAX_EVENT_BYTES);
+    // The value travels in a Megolm event, which has the same 64 KiB limit: large ones go to media, encrypted.
+    const size = utf8Length(json);
+    const toMedia = size > ENCRYPTED_INLINE_MAX_BYTES;
+    if (toMedia && !toMediaAllowed) throw new EventTooLargeError(key, size, ENCRYPTED_INLINE_MAX_BYTES, ctx.singleStateKey);
+    if (toMedia) await ctx.media.checkLimit(key, size);
+    const inner = toMedia ? ctx.media.store(json, true) : Promise.resolve(copy);
+    const reference = inner.then((v) => ctx.crypto!.encryptValue(room.roomId, key, v)).then((eventId) => ({ encrypted_val: eventId }));
+    return writer.enqueue({ kind: "put", key, value: new PendingValue(copy, ENCRYPTED_STAND_IN) }, reference);
+  }
+  if (!toMediaAllowed) {
+    fits(copy, MAX_EVENT_BYTES);
+    return writer.enqueue({ kind: "put", key, value: copy });
+  }
+  // Past the budget, the largest values of this event go to media: ours, or others that share it.
+  const content = applyOps(room.content(stateKey), [{ kind: "put", key, value: copy }]);
+  const standIn = standInRef(ctx.userId.slice(ctx.userId.indexOf(":") + 1));
+  const moves = valuesToMove(content, (c) => ctx.eventSize(room, stateKey, c), standIn);
+  if (moves === undefined) throw new EventTooLargeError(key, ctx.eventSize(room, stateKey, content), MEDIA_BUDGET_BYTES, ctx.singleStateKey);
+  if (moves.length === 0) return writer.enqueue({ kind: "put", key, value: copy });
+  const moved = moves.map((k) => [k, k === key ? copy : cloneJson(room.lookup(stateKey, k).value)] as const);
+  for (const [k, v] of moved) await ctx.media.checkLimit(k, utf8Length(JSON.stringify(v)));
+  const writes = moved.map(([k, v]) => writer.enqueue({ kind: "put", key: k, value: new PendingValue(v, standIn) }, ctx.media.store(k === key ? json : JSON.stringify(v), false)));
+  if (!moves.includes(key)) writes.push(writer.enqueue({ kind: "put", key, value: copy }));
+  await Promise.all(writes);
+}
