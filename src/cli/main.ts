@@ -8,10 +8,11 @@ import { helpText, parse, type Command } from "./args.js";
 import { describeError, EXIT, exitCodeOf, UsageError } from "./errors.js";
 import { homeserverCommands } from "./homeserver-commands.js";
 import { memoryCommands } from "./memory-commands.js";
+import { historyCommands } from "./history-commands.js";
 import { sessionCommands } from "./session-commands.js";
 import { traceCommand } from "./trace-command.js";
 
-export const COMMANDS: Command[] = [...memoryCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
+export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
 
 const BRIEF: Record<string, string> = {
   put: "store a JSON value under KEY",
@@ -28,6 +29,8 @@ const BRIEF: Record<string, string> = {
   "homeserver status": "is it running?",
   trace: "pretty-print a wire trace written by --trace",
   "media list": "values kept in the media repository",
+  history: "every version of KEY, newest first",
+  restore: "write back the value KEY had at a time or event",
 };
 
 function usage(): string {

@@ -5,7 +5,7 @@
 import { InvalidValueError } from "../db/errors.js";
 import { validateValue } from "../db/validate.js";
 import type { MemoryChange } from "../db/watch.js";
-import { bool, CONNECTION, MEMORY, positionals, type Command, type Parsed } from "./args.js";
+import { bool, CONNECTION, MEMORY, positionals, str, type Command, type Parsed } from "./args.js";
 import { openMemory, resolveConnection, type OpenedMemory } from "./connect.js";
 import { CliError, describeError, EXIT, UsageError } from "./errors.js";
 
@@ -13,13 +13,21 @@ const OPTIONS = { ...MEMORY, ...CONNECTION };
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-async function withMemory<T>(p: Parsed, command: string, fn: (m: OpenedMemory) => Promise<T>): Promise<T> {
+export async function withMemory<T>(p: Parsed, command: string, fn: (m: OpenedMemory) => Promise<T>): Promise<T> {
   const opened = await openMemory(resolveConnection(p, command));
   try {
     return await fn(opened);
   } finally {
     await opened.close();
   }
+}
+
+/** A time (ISO 8601 or epoch milliseconds) or an event ID, for --at and --to; refused before anything is sent. */
+export function parseWhen(text: string, command: string): string | Date {
+  if (text.startsWith("$")) return text;
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new UsageError(`not a time or an event ID: ${JSON.stringify(text)} (use 2026-12-01T10:00:00Z, epoch milliseconds, or $eventid)`, command);
+  return new Date(ms);
 }
 
 /** The JSON value of `mxdb put KEY JSON`, checked before anything is sent. */
@@ -56,12 +64,15 @@ const put: Command = {
 
 const get: Command = {
   name: "get",
-  usage: "get KEY [options]",
-  summary: "Print the value of KEY as JSON (exit status 3 when there is none).",
-  options: OPTIONS,
+  usage: "get KEY [--at TIME|EVENT] [options]",
+  summary: "Print the value of KEY as JSON (exit status 3 when there is none); with --at, the value it had then.",
+  details: "TIME is an ISO 8601 time (2026-12-01T10:00:00Z) or milliseconds since the epoch; EVENT an event ID ($...).",
+  options: { ...OPTIONS, at: { type: "string", arg: "TIME|EVENT", desc: "the value as of this time or event" } },
   async run(p) {
     const [key] = positionals(p, get, ["KEY"]);
-    const value = await withMemory(p, "get", ({ memory }) => memory.get(key!));
+    const at = str(p, "at");
+    const when = at === undefined ? undefined : parseWhen(at, "get");
+    const value = await withMemory(p, "get", ({ memory }) => memory.get(key!, when === undefined ? {} : { at: when }));
     if (bool(p, "json")) out(JSON.stringify(value === undefined ? { key, found: false } : { key, found: true, value }));
     else if (value !== undefined) out(JSON.stringify(value, null, 2));
     if (value === undefined) {

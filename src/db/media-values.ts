@@ -140,3 +140,26 @@ export function valuesToMove(content: Record<string, unknown>, size: (content: R
   }
   return undefined;
 }
+
+/** One value kept in the media repository (Memory.mediaReferences). */
+export interface MediaReference {
+  key: string;
+  /** The `mxc://` URI of the upload. */
+  uri: string;
+  /** The value's JSON in bytes. */
+  size: number;
+  /** Uploaded as an encrypted attachment (an encrypted room). */
+  encrypted: boolean;
+}
+
+/** The media references among `keys`, given what each key stores (an encrypted reference already opened). */
+export async function mediaReferences(keys: string[], stored: (key: string) => Promise<unknown>): Promise<MediaReference[]> {
+  const out: MediaReference[] = [];
+  for (const key of keys) {
+    const value = await stored(key);
+    if (!isMediaRef(value)) continue;
+    const r = value[MEDIA_FIELD];
+    out.push({ key, uri: r.file?.url ?? r.url ?? "", size: r.size, encrypted: r.file !== undefined });
+  }
+  return out;
+}

@@ -26,7 +26,8 @@ import { estimateEventSize } from "./size.js";
 import { validateKey, validateValue } from "./validate.js";
 import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
-import { isMediaRef, MediaValues } from "./media-values.js";
+import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from "./media-values.js";
+import { keyHistory, versionAt, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
@@ -34,17 +35,10 @@ export type { MemoryOptions } from "./options.js";
 export type { MemoryChange } from "./watch.js";
 
 export type { ValueCrypto } from "./value-crypto.js";
+export { memoryInEventRoom } from "./event-room.js";
+export type { MediaReference } from "./media-values.js";
+export type { HistoryOptions, KeyVersion } from "./history.js";
 
-/** One value kept in the media repository (Memory.mediaReferences). */
-export interface MediaReference {
-  key: string;
-  /** The `mxc://` URI of the upload. */
-  uri: string;
-  /** The value's JSON in bytes. */
-  size: number;
-  /** Uploaded as an encrypted attachment (an encrypted room). */
-  encrypted: boolean;
-}
 export { DEFAULT_OPEN_TIMEOUT_MS } from "./open.js";
 
 export class Memory {
@@ -105,8 +99,29 @@ export class Memory {
   }
 
   /** The value of `key`, or undefined when absent. Served from the synced picture: no request. */
-  get(key: string): Promise<unknown> {
+  get(key: string, options: { at?: string | Date | number } = {}): Promise<unknown> {
+    if (options.at !== undefined) return this.versionIn(undefined, key, options.at).then((v) => v?.value);
     return this.getIn(undefined, key);
+  }
+
+  /**
+   * Every version of `key` in the current room, newest first: `{value, sender, ts, eventId}`, and
+   * `deleted: true` for a delete (docs/HISTORY.md). Read from the homeserver, one event at a time.
+   */
+  history(key: string, options: HistoryOptions = {}): AsyncGenerator<KeyVersion, void, undefined> {
+    return this.historyIn(undefined, key, options);
+  }
+
+  /**
+   * Bring `key` back to the version it had at `to` (a time or an event ID): a normal put (or delete,
+   * if it did not exist then), so it shows in the history too. Resolves to the value restored.
+   */
+  async restore(key: string, options: { to: string | Date | number }): Promise<unknown> {
+    const version = await this.versionIn(undefined, key, options.to);
+    if (version === undefined || version.deleted) await this.delete(key);
+    else if (version.value instanceof Error) throw version.value;
+    else await this.put(key, version.value);
+    return version?.value;
   }
 
   /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
@@ -164,6 +179,34 @@ export class Memory {
   }
 
   /** @internal */
+  async *historyIn(ref: string | undefined, key: string, options: HistoryOptions): AsyncGenerator<KeyVersion, void, undefined> {
+    this.assertOpen();
+    validateKey(key, true);
+    const room = await this.target(ref);
+    yield* keyHistory(key, this.historySource(room, key), options);
+  }
+
+  /** @internal The version of `key` in force at `at`. */
+  async versionIn(ref: string | undefined, key: string, at: string | Date | number): Promise<KeyVersion | undefined> {
+    this.assertOpen();
+    validateKey(key, true);
+    const room = await this.target(ref);
+    const eventTs = async (eventId: string) => (await notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId: room.roomId, eventId }))))?.ts;
+    return versionAt(key, this.historySource(room, key), at, eventTs);
+  }
+
+  private historySource(room: RoomMemory, key: string): HistorySource {
+    const roomId = room.roomId;
+    const stateKey = stateKeyFor(this.singleStateKey, key);
+    return {
+      current: () => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
+      fetch: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
+      // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
+      reveal: (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e),
+    };
+  }
+
+  /** @internal */
   async deleteIn(ref: string | undefined, keyOrKeys: string | string[]): Promise<unknown> {
     this.assertOpen();
     this.assertSyncing();
@@ -214,15 +257,11 @@ export class Memory {
   async mediaReferences(): Promise<MediaReference[]> {
     this.assertOpen();
     const room = await this.target(undefined);
-    const out: MediaReference[] = [];
-    for (const key of await this.keysIn(room.roomId)) {
+    const stored = async (key: string) => {
       const { value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
-      const stored = isEncryptedRef(value) ? await this.decrypt(room, key, value).catch(() => undefined) : value;
-      if (!isMediaRef(stored)) continue;
-      const r = stored.mxdb_media;
-      out.push({ key, uri: r.file?.url ?? r.url ?? "", size: r.size, encrypted: r.file !== undefined });
-    }
-    return out;
+      return isEncryptedRef(value) ? this.decrypt(room, key, value).catch(() => undefined) : value;
+    };
+    return mediaReferences(await this.keysIn(room.roomId), stored);
   }
 
   /**
@@ -397,15 +436,4 @@ export class Memory {
   private assertSyncing(): void {
     if (this.sync.failure !== undefined) throw this.sync.failure;
   }
-}
-
-/**
- * opsdroid's `memory_in_event_room`: wrap a handler so the memory inside it uses the room the
- * message came from (`message.target`, a room ID).
- */
-export function memoryInEventRoom<M extends { target: string }, A extends unknown[], R>(
-  db: Memory,
-  handler: (message: M, ...rest: A) => Promise<R> | R,
-): (message: M, ...rest: A) => Promise<R> {
-  return (message, ...rest) => db.inRoom(message.target, () => handler(message, ...rest));
 }

@@ -1,0 +1,113 @@
+/**
+ * History, reads as of a time, restore (docs/HISTORY.md) on the stock Synapse: versions written by
+ * two mxdb users and by opsdroid itself, in both state key modes; a shared state key where other
+ * keys' writes are not versions of this one; encrypted values decrypted in the history; `at` reads
+ * across a delete, by time and by event ID; a restore that shows in the history.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Memory, type KeyVersion, type MemoryOptions } from "../../src/index.js";
+import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { startOpsdroid } from "../helpers/opsdroid.js";
+import { sharedRoom } from "../helpers/rooms.js";
+import { eventually } from "../helpers/wait.js";
+
+let baseUrl: string;
+let alice: TestUser;
+let bob: TestUser;
+let olly: TestUser;
+const open = new Set<Memory>();
+const dirs: string[] = [];
+const closers: Array<() => Promise<unknown>> = [];
+
+async function memory(user: TestUser, room: string, options: Partial<MemoryOptions> = {}): Promise<Memory> {
+  const store = mkdtempSync(join(tmpdir(), "mxdb-history-"));
+  dirs.push(store);
+  const m = await Memory.open({ homeserver: baseUrl, accessToken: user.accessToken, deviceId: user.deviceId, rooms: { main: room }, syncTimeoutMs: 2_000, store, ...options } as MemoryOptions);
+  open.add(m);
+  return m;
+}
+
+async function all(it: AsyncIterable<KeyVersion>): Promise<KeyVersion[]> {
+  const out: KeyVersion[] = [];
+  for await (const v of it) out.push(v);
+  return out;
+}
+
+const brief = (vs: KeyVersion[]) => vs.map((v) => [v.deleted ? "deleted" : v.value, v.sender]);
+
+before(async () => {
+  baseUrl = (await testHomeserver()).info.baseUrl;
+  [alice, bob, olly] = await Promise.all([newUser("hist-a"), newUser("hist-b"), newUser("hist-o")]);
+});
+after(async () => {
+  for (const m of open) await m.close().catch(() => undefined);
+  for (const c of closers) await c().catch(() => undefined);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+for (const singleStateKey of [true, false]) {
+  test(`history by two users and opsdroid, at reads across a delete, restore (singleStateKey ${singleStateKey})`, { timeout: 300_000 }, async () => {
+    const room = await sharedRoom(alice, [bob, olly]);
+    const a = await memory(alice, room, { singleStateKey, encryption: false });
+    const b = await memory(bob, room, { singleStateKey, encryption: false });
+    const o = await startOpsdroid({ homeserver: baseUrl, user_id: olly.userId, access_token: olly.accessToken, device_id: olly.deviceId, rooms: { main: room }, single_state_key: singleStateKey, should_encrypt: false });
+    closers.push(() => o.close());
+    const seen = async (m: Memory, key: string, value: unknown) => eventually(() => m.get(key), (v) => JSON.stringify(v) === JSON.stringify(value));
+
+    await a.put("k", { v: 1 });
+    await a.flush();
+    await seen(b, "k", { v: 1 });
+    await b.put("k", { v: 2 });
+    await b.flush();
+    await seen(a, "k", { v: 2 });
+    // Another key in the same event (shared mode): not a version of k.
+    await a.put("other", "x");
+    await a.flush();
+    await o.put("k", { v: 3 });
+    await seen(a, "k", { v: 3 });
+    await a.delete("k");
+    await a.flush();
+    await a.put("k", { v: 5 });
+    await a.flush();
+
+    const versions = await all(a.history("k"));
+    assert.deepEqual(brief(versions), [[{ v: 5 }, alice.userId], ["deleted", alice.userId], [{ v: 3 }, olly.userId], [{ v: 2 }, bob.userId], [{ v: 1 }, alice.userId]]);
+    for (let i = 1; i < versions.length; i++) assert.ok(versions[i - 1]!.ts >= versions[i]!.ts, "newest first");
+    assert.deepEqual(brief(await all(a.history("k", { limit: 2 }))), brief(versions.slice(0, 2)));
+    assert.deepEqual(brief(await all(a.history("k", { before: versions[1]!.eventId }))), brief(versions.slice(2)));
+    // Another writer reads the same history.
+    assert.deepEqual(brief(await all(b.history("k"))), brief(versions));
+
+    // As of an event: the version itself; as of a time: the version in force then.
+    assert.deepEqual(await a.get("k", { at: versions[3]!.eventId }), { v: 2 });
+    assert.equal(await a.get("k", { at: versions[1]!.eventId }), undefined, "deleted then");
+    assert.deepEqual(await a.get("k", { at: new Date(versions[2]!.ts) }), { v: 3 });
+    assert.equal(await a.get("k", { at: new Date(versions.at(-1)!.ts - 60_000) }), undefined, "before it existed");
+
+    // Restore: a normal write of the old value, which the history then shows.
+    assert.deepEqual(await a.restore("k", { to: versions[3]!.eventId }), { v: 2 });
+    await a.flush();
+    assert.deepEqual(await a.get("k"), { v: 2 });
+    const after = await all(a.history("k", { limit: 1 }));
+    assert.deepEqual(brief(after), [[{ v: 2 }, alice.userId]]);
+    await seen(b, "k", { v: 2 });
+  });
+}
+
+test("encrypted values are decrypted in the history", { timeout: 300_000 }, async () => {
+  const room = await sharedRoom(alice, [bob], { encrypted: true });
+  const b = await memory(bob, room);
+  const a = await memory(alice, room);
+  await a.put("secret", { n: 1 });
+  await a.flush();
+  await eventually(() => b.get("secret").catch(() => undefined), (v) => v !== undefined, 30_000);
+  await b.put("secret", { n: 2 });
+  await b.flush();
+  await eventually(() => a.get("secret").catch(() => undefined), (v) => JSON.stringify(v) === '{"n":2}', 30_000);
+  assert.deepEqual(brief(await all(a.history("secret"))), [[{ n: 2 }, bob.userId], [{ n: 1 }, alice.userId]]);
+  assert.deepEqual(brief(await all(b.history("secret"))), [[{ n: 2 }, bob.userId], [{ n: 1 }, alice.userId]]);
+});
