@@ -31,7 +31,7 @@ export interface HistorySource {
   /** The current event of the key's state key; undefined when there is none. */
   current(): Promise<LineageEvent | undefined>;
   /** An event of that state key by ID. */
-  fetch(eventId: string): Promise<LineageEvent | undefined>;
+  event(eventId: string): Promise<LineageEvent | undefined>;
   /** What a stored value stands for (an encrypted or media reference resolved); errors are returned as values. */
   reveal(stored: unknown): Promise<unknown>;
 }
@@ -47,7 +47,7 @@ export async function* keyHistory(key: string, source: HistorySource, options: H
   let yielded = 0;
   let newer = await source.current();
   for (let steps = 0; newer && yielded < limit && steps < MAX_EVENTS; steps++) {
-    const older = newer.replaces === undefined ? undefined : await source.fetch(newer.replaces);
+    const older = newer.replaces === undefined ? undefined : await source.event(newer.replaces);
     const had = hasOwn(newer.content, key);
     const changed = older ? had !== hasOwn(older.content, key) || (had && !jsonEqual(newer.content[key], older.content[key])) : had;
     if (changed) {

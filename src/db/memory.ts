@@ -200,7 +200,7 @@ export class Memory {
     const stateKey = stateKeyFor(this.singleStateKey, key);
     return {
       current: () => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
-      fetch: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
+      event: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
       // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
       reveal: (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e),
     };
