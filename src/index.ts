@@ -7,7 +7,7 @@
  * Node-only. On Node, Bun and Deno the package's entry is ./node.ts, which adds FileStore,
  * undiciTransport and fileTraceSink (docs/RUNTIMES.md).
  */
-export { Memory, memoryInEventRoom, type MemoryOptions, type MemoryChange, type MediaReference, type HistoryOptions, type KeyVersion } from "./db/memory.js";
+export { Memory, memoryInEventRoom, type MemoryOptions, type MemoryChange, type MediaReference, type HistoryOptions, type KeyVersion, type MemoryEntry, type AuditEntry } from "./db/memory.js";
 export { RoomHandle } from "./db/room-handle.js";
 export {
   InvalidValueError,

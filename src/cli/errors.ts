@@ -15,6 +15,8 @@ export const EXIT = {
   usage: 2,
   /** Asked-for thing is absent: `get` of a missing key, `homeserver status` when it is not running. */
   notFound: 3,
+  /** `audit` found writes to flag (outside --allow, or dropping another writer's keys). */
+  flagged: 4,
 } as const;
 
 /** The command line is wrong; nothing was sent. */

@@ -9,10 +9,11 @@ import { describeError, EXIT, exitCodeOf, UsageError } from "./errors.js";
 import { homeserverCommands } from "./homeserver-commands.js";
 import { memoryCommands } from "./memory-commands.js";
 import { historyCommands } from "./history-commands.js";
+import { transferCommands } from "./transfer-commands.js";
 import { sessionCommands } from "./session-commands.js";
 import { traceCommand } from "./trace-command.js";
 
-export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
+export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...transferCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
 
 const BRIEF: Record<string, string> = {
   put: "store a JSON value under KEY",
@@ -31,6 +32,9 @@ const BRIEF: Record<string, string> = {
   "media list": "values kept in the media repository",
   history: "every version of KEY, newest first",
   restore: "write back the value KEY had at a time or event",
+  export: "the room's memory as JSON lines, with provenance",
+  import: "put an export's keys into a room (resumable)",
+  audit: "who changed which keys when, with flags",
 };
 
 function usage(): string {

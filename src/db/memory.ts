@@ -4,23 +4,18 @@
  */
 import type PQueue from "p-queue";
 import type { HttpClient } from "../http/client.js";
-import { getEvent } from "../http/endpoints/events/get-event.js";
-import { getStateEvent } from "../http/endpoints/state/get-state.js";
-import { getAllState } from "../http/endpoints/state/get-all-state.js";
-import { redact } from "../http/endpoints/events/redact.js";
-import { putState } from "../http/endpoints/state/put-state.js";
-import { macrotask } from "../http/runtime.js";
 import type { Clock } from "../http/types.js";
 import type { Store } from "../store/store.js";
 import type { SyncLoop } from "../sync/sync-loop.js";
-import { lineageEvent } from "./lineage.js";
 import { MemoryClosedError, RoomScopeUnavailableError, UndecryptableValueError } from "./errors.js";
 import { cloneJson, EVENT_TYPE, isEncryptedRef, jsonEqual, stateKeyFor, type EncryptedRef, type SingleStateKey } from "./format.js";
 import { openMemory, roomScope, type MemoryParts, type RoomScope } from "./open.js";
 import type { MemoryOptions, ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomHandle } from "./room-handle.js";
-import { RoomMemory } from "./room-memory.js";
+import type { RoomMemory } from "./room-memory.js";
+import { newRoomMemory, roomRequests } from "./room-requests.js";
+import { auditRoom, type AuditEntry } from "./audit.js";
 import { PendingValue } from "./writer.js";
 import { estimateEventSize } from "./size.js";
 import { validateKey, validateValue } from "./validate.js";
@@ -29,7 +24,6 @@ import { keyChanges, type MemoryChange } from "./watch.js";
 import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from "./media-values.js";
 import { keyHistory, versionAt, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
-import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export type { MemoryOptions } from "./options.js";
 export type { MemoryChange } from "./watch.js";
@@ -38,6 +32,16 @@ export type { ValueCrypto } from "./value-crypto.js";
 export { memoryInEventRoom } from "./event-room.js";
 export type { MediaReference } from "./media-values.js";
 export type { HistoryOptions, KeyVersion } from "./history.js";
+export type { AuditEntry } from "./audit.js";
+
+/** One key of Memory.entries(): the value and the state event that holds it. */
+export interface MemoryEntry {
+  key: string;
+  value: unknown;
+  sender: string;
+  ts: number;
+  eventId: string;
+}
 
 export { DEFAULT_OPEN_TIMEOUT_MS } from "./open.js";
 
@@ -191,16 +195,15 @@ export class Memory {
     this.assertOpen();
     validateKey(key, true);
     const room = await this.target(ref);
-    const eventTs = async (eventId: string) => (await notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId: room.roomId, eventId }))))?.ts;
+    const eventTs = async (eventId: string) => (await roomRequests(this.http, room.roomId).event(eventId))?.ts;
     return versionAt(key, this.historySource(room, key), at, eventTs);
   }
 
   private historySource(room: RoomMemory, key: string): HistorySource {
-    const roomId = room.roomId;
-    const stateKey = stateKeyFor(this.singleStateKey, key);
+    const requests = roomRequests(this.http, room.roomId);
     return {
-      current: () => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
-      event: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
+      current: () => requests.currentEvent(stateKeyFor(this.singleStateKey, key)),
+      event: requests.event,
       // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
       reveal: (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e),
     };
@@ -247,6 +250,29 @@ export class Memory {
     const out: Record<string, unknown> = {};
     for (const key of await this.keysIn(fixed)) out[key] = await this.getIn(fixed, key);
     return out;
+  }
+
+  /**
+   * The current room's memory with provenance: each key's value (decrypted, downloaded), and the
+   * state event that holds it (its sender, time and ID; in a shared state key, the event's last
+   * writer). What `mxdb export` writes.
+   */
+  async entries(): Promise<MemoryEntry[]> {
+    this.assertOpen();
+    const room = await this.target(undefined);
+    const out: MemoryEntry[] = [];
+    for (const key of await this.keysIn(room.roomId)) {
+      const from = room.syncedEvent(stateKeyFor(this.singleStateKey, key));
+      out.push({ key, value: await this.getIn(room.roomId, key), sender: from?.sender ?? this.userId, ts: from?.ts ?? 0, eventId: from?.eventId ?? "" });
+    }
+    return out;
+  }
+
+  /** Who changed which keys of the current room when, oldest first, with flags (./audit.ts). */
+  async audit(options: { allow?: string[] } = {}): Promise<AuditEntry[]> {
+    this.assertOpen();
+    const room = await this.target(undefined);
+    return auditRoom(room.stateKeys(), roomRequests(this.http, room.roomId), options.allow ? new Set(options.allow) : undefined);
   }
 
   /**
@@ -377,28 +403,7 @@ export class Memory {
   }
 
   private newRoom(roomId: string): RoomMemory {
-    return new RoomMemory(roomId, {
-      queue: this.queue,
-      userId: this.userId,
-      singleStateKey: this.singleStateKey,
-      state: () => this.sync.room(roomId),
-      // One attempt each: the writer rebuilds a failed write on its freshest picture (writer.ts).
-      putState: async (stateKey, content) => (await this.http.send(putState, { roomId, eventType: EVENT_TYPE, stateKey, content }, { retry: false })).event_id,
-      retryDelay: (e, attempt) => writeRetryDelay(e, attempt, retryPolicy(this.opts)),
-      writeTimeoutMs: retryPolicy(this.opts).deadlineMs,
-      currentEvent: (stateKey) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
-      allState: () => this.http.send(getAllState, { roomId }),
-      fetchEvent: (eventId) => notFoundAsUndefined(async () => lineageEvent(await this.http.send(getEvent, { roomId, eventId }))),
-      settleMs: this.opts.settleMs ?? DEFAULT_SETTLE_MS,
-      sleep: (ms) => this.clock.sleep(ms),
-      onError: (e) => this.opts.onError?.(e),
-      redact: async (eventId) => {
-        await this.http.send(redact, { roomId, eventId, txnId: this.http.txnId() });
-      },
-      // A macrotask, so puts made in the same turn share one write.
-      defer: macrotask,
-      now: () => this.clock.now(),
-    });
+    return newRoomMemory(roomId, { queue: this.queue, userId: this.userId, singleStateKey: this.singleStateKey, sync: this.sync, http: this.http, opts: this.opts, clock: this.clock });
   }
 
   /** @internal */

@@ -187,6 +187,12 @@ export class RoomMemory {
     return out;
   }
 
+  /** The synced event holding `stateKey`: who wrote it, when, which event (provenance for exports). */
+  syncedEvent(stateKey: string): { sender: string; ts: number; eventId: string } | undefined {
+    const e = this.ctx.state()?.get(EVENT_TYPE, stateKey);
+    return e ? { sender: e.sender, ts: e.origin_server_ts, eventId: e.event_id } : undefined;
+  }
+
   private synced(stateKey: string): StateHead | undefined {
     const e = this.ctx.state()?.get(EVENT_TYPE, stateKey);
     return e ? { eventId: e.event_id, content: e.content, ts: e.origin_server_ts } : undefined;

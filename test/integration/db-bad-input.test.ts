@@ -21,9 +21,9 @@ after(async () => {
   await Promise.all(open.map((m) => m.close()));
 });
 
-async function openWithTrace(singleStateKey: boolean | string, room = roomId) {
+async function openWithTrace(singleStateKey: boolean | string, room = roomId, largeValues: "media" | "refuse" = "media") {
   const trace = memoryTraceSink();
-  const db = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: room }, singleStateKey, syncTimeoutMs: 5000, trace });
+  const db = await Memory.open({ homeserver: baseUrl, accessToken: alice.accessToken, rooms: { main: room }, singleStateKey, syncTimeoutMs: 5000, trace, largeValues });
   open.push(db);
   await db.put("keep", { safe: true });
   await db.flush();
@@ -55,6 +55,7 @@ const badValues: Array<[string, () => unknown, RegExp]> = [
   ["a Map", () => new Map(), /Map/],
   ["a sparse array", () => [1, , 3], /sparse/], // eslint-disable-line no-sparse-arrays
   ["the shape of an encrypted reference", () => ({ encrypted_val: "$x" }), /encrypted reference/],
+  ["the shape of a media reference", () => ({ mxdb_media: { v: 1, url: "mxc://x/y" } }), /media reference/],
 ];
 
 for (const [name, make, message] of badValues) {
@@ -69,8 +70,9 @@ for (const [name, make, message] of badValues) {
 }
 
 let sharedDb: Promise<Awaited<ReturnType<typeof openWithTrace>>> | undefined;
-const shared = () => (sharedDb ??= openWithTrace(true));
+const shared = () => (sharedDb ??= openWithTrace(true, roomId, "refuse"));
 
+// With largeValues "refuse" (the default, "media", moves such values out: test/integration/db-large-values.test.ts).
 test("content over 65,536 bytes is refused with the key, the size and a hint", { timeout: 180_000 }, async () => {
   const { db, trace } = await shared();
   const before = trace.records.length;

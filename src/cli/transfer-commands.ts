@@ -1,0 +1,104 @@
+/**
+ * Moving a memory and auditing it (docs/HISTORY.md "Export, import, audit"):
+ *   export [FILE] [--history]   the room's memory as JSON lines, decrypted, with provenance
+ *   import FILE                 into the room given by --room (any homeserver), coalesced, resumable
+ *   audit [--allow MXID,...]    who changed which keys when; flags outsiders and dropped keys
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { bool, CONNECTION, MEMORY, positionals, str, type Command } from "./args.js";
+import { EXIT, UsageError } from "./errors.js";
+import { withMemory } from "./memory-commands.js";
+
+const OPTIONS = { ...MEMORY, ...CONNECTION };
+export const EXPORT_FORMAT = "mxdb-export";
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+const exportCommand: Command = {
+  name: "export",
+  usage: "export [FILE] [--history] [options]",
+  summary: "Write the room's memory as JSON lines (a header, then {key, value, sender, ts, eventId} per key) to FILE or standard output.",
+  details: "Values are decrypted; --history adds every version of each key. The file holds plaintext: keep it as safe as the room.",
+  options: { ...OPTIONS, history: { type: "boolean", desc: "add each key's versions, newest first" } },
+  async run(p) {
+    const [file] = p.positionals;
+    const sink = file === undefined ? process.stdout : createWriteStream(file, { mode: 0o600 });
+    const write = (line: string) => new Promise<void>((resolve, reject) => sink.write(`${line}\n`, (e) => (e ? reject(e) : resolve())));
+    const count = await withMemory(p, "export", async ({ memory }) => {
+      await write(JSON.stringify({ format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), singleStateKey: memory.singleStateKey }));
+      const entries = await memory.entries();
+      for (const e of entries) {
+        const history = [];
+        if (bool(p, "history")) for await (const v of memory.history(e.key)) history.push({ ...v, value: v.value instanceof Error ? { error: v.value.message } : v.value });
+        await write(JSON.stringify({ ...e, ...(bool(p, "history") ? { history } : {}) }));
+      }
+      return entries.length;
+    });
+    if (sink !== process.stdout) await new Promise<void>((resolve) => (sink as NodeJS.WritableStream).end(resolve));
+    progress(`exported ${count} keys`);
+    return EXIT.ok;
+  },
+};
+
+/** Keys put at once: enough for the writer to coalesce, few enough to show progress and bound memory. */
+const IMPORT_BATCH = 1000;
+
+const importCommand: Command = {
+  name: "import",
+  usage: "import FILE [options]",
+  summary: "Put every key of an export into the room (--room; any homeserver): coalesced, rate-limit aware, resumable.",
+  details: "Run it again after an interruption: keys that already hold the exported value are skipped, so only what is missing is written.",
+  options: OPTIONS,
+  async run(p) {
+    const [file] = positionals(p, importCommand, ["FILE"]);
+    const entries: { key: string; value: unknown }[] = [];
+    const lines = createInterface({ input: createReadStream(file!, "utf8"), crlfDelay: Infinity });
+    let n = 0;
+    for await (const line of lines) {
+      n++;
+      if (line.trim() === "") continue;
+      const row = JSON.parse(line) as { format?: unknown; key?: unknown; value?: unknown };
+      if (n === 1) {
+        if (row.format !== EXPORT_FORMAT) throw new UsageError(`${file} is not an mxdb export (its first line has no "format": "${EXPORT_FORMAT}")`, "import");
+        continue;
+      }
+      if (typeof row.key !== "string" || !("value" in row)) throw new UsageError(`${file} line ${n}: not a {key, value} entry`, "import");
+      entries.push({ key: row.key, value: row.value });
+    }
+    let changed = 0;
+    await withMemory(p, "import", async ({ memory }) => {
+      for (let i = 0; i < entries.length; i += IMPORT_BATCH) {
+        const batch = entries.slice(i, i + IMPORT_BATCH);
+        // Unchanged keys are skipped by put itself; count what will be written.
+        for (const e of batch) if (JSON.stringify(await memory.get(e.key)) !== JSON.stringify(e.value)) changed++;
+        await Promise.all(batch.map((e) => memory.put(e.key, e.value)));
+        progress(`imported ${Math.min(i + IMPORT_BATCH, entries.length)}/${entries.length}`);
+      }
+      await memory.flush();
+    });
+    if (bool(p, "json")) out(JSON.stringify({ keys: entries.length, written: changed, unchanged: entries.length - changed }));
+    else out(`imported ${entries.length} keys (${changed} written, ${entries.length - changed} already there)`);
+    return EXIT.ok;
+  },
+};
+
+const audit: Command = {
+  name: "audit",
+  usage: "audit [--allow MXID,...] [options]",
+  summary: "Who changed which keys when, oldest first; flags writers outside --allow and writes that dropped another writer's keys.",
+  options: { ...OPTIONS, allow: { type: "string", arg: "MXID,...", desc: "the users allowed to write; others are flagged" } },
+  async run(p) {
+    const allow = str(p, "allow")?.split(",").map((s) => s.trim()).filter(Boolean);
+    const report = await withMemory(p, "audit", ({ memory }) => memory.audit(allow ? { allow } : {}));
+    for (const r of report) {
+      if (bool(p, "json")) out(JSON.stringify(r));
+      else out(`${new Date(r.ts).toISOString()}  ${r.sender}  ${r.kind} ${JSON.stringify(r.key)}${r.flags.length ? `  !! ${r.flags.join(", ")}` : ""}`);
+    }
+    const flagged = report.filter((r) => r.flags.length > 0).length;
+    if (!bool(p, "json")) progress(`${report.length} changes, ${flagged} flagged`);
+    return flagged > 0 ? EXIT.flagged : EXIT.ok;
+  },
+};
+
+export const transferCommands: Command[] = [exportCommand, importCommand, audit];
