@@ -10,6 +10,8 @@ import { openMemory, resolveConnection, type OpenedMemory } from "./connect.js";
 import { CliError, describeError, EXIT, UsageError } from "./errors.js";
 
 const OPTIONS = { ...MEMORY, ...CONNECTION };
+/** `put` reports start and end for values above this (they go to the media repository). */
+const LARGE_VALUE_NOTICE_BYTES = 256 * 1024;
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -56,7 +58,12 @@ const put: Command = {
   async run(p) {
     const [key, text] = positionals(p, put, ["KEY", "JSON"]);
     const value = parseValueArgument(key!, text!);
+    // A value this large goes to the media repository (docs/LARGE-VALUES.md): say so, and how long it took.
+    const large = Buffer.byteLength(text!) > LARGE_VALUE_NOTICE_BYTES;
+    const started = Date.now();
+    if (large && !bool(p, "json")) process.stderr.write(`uploading a ${(Buffer.byteLength(text!) / 1024 / 1024).toFixed(1)} MB value...\n`);
     await withMemory(p, "put", async ({ memory }) => memory.put(key!, value));
+    if (large && !bool(p, "json")) process.stderr.write(`uploaded and stored in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     out(bool(p, "json") ? JSON.stringify({ key, stored: true }) : `stored ${JSON.stringify(key)}`);
     return EXIT.ok;
   },
