@@ -73,8 +73,13 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     const set = new Set(w.copyOf ? [] : w.ops.filter((o) => !w.expects?.has(o.key) || jsonEqual(valueOf(replaced.content, o.key), w.expects.get(o.key))).map((o) => o.key));
     // What the replaced event's writer set back because its own picture was behind is not a change to restore.
     const stale = "eventId" in replaced ? await lineage.staleKeys(replaced) : new Set<string>();
+    // When the replaced event is not built on our base (a fork: it never saw our base's writes), a key
+    // it left as its own predecessor had it is no newer than our base: only what its writer changed
+    // is a change to restore. Otherwise our stale picture would undo another writer's acknowledged
+    // value that our base held and the fork merely lacked.
+    const touched = "eventId" in replaced && (await forkedFrom(lineage, replaced, w.base)) ? await changedKeys(lineage, replaced) : undefined;
     for (const key of droppedKeys(w.content, replaced.content, set)) {
-      if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key)) continue;
+      if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key) || (touched && !touched.has(key))) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
       const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
       const mineEvent = mine && (await lineage.get(mine.eventId));
@@ -124,6 +129,21 @@ async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite
   const ts = async (w: OurWrite) => (await lineage.get(w.eventId))?.ts ?? 0;
   const all = await Promise.all(writes.map(async (w) => ({ write: w, ts: await ts(w) })));
   return [...all, ...copies].sort((a, b) => a.ts - b.ts).map((x) => x.write);
+}
+
+/** `e` is not built on `base` (both known, and the walk back from `e` does not reach it). */
+async function forkedFrom(lineage: Lineage, e: LineageEvent, base: StateHead): Promise<boolean> {
+  if (base.eventId === undefined) return false;
+  const b = await lineage.get(base.eventId);
+  return b !== undefined && !(await lineage.descends(e.eventId, b));
+}
+
+/** Keys whose value `e` changed from the event it replaced; undefined when that event cannot be had. */
+async function changedKeys(lineage: Lineage, e: LineageEvent): Promise<Set<string> | undefined> {
+  const before = e.replaces === undefined ? { content: {} } : await lineage.get(e.replaces);
+  if (!before) return undefined;
+  const keys = new Set([...Object.keys(e.content), ...Object.keys(before.content)]);
+  return new Set([...keys].filter((k) => !sameValue(e.content, before.content, k)));
 }
 
 /** Is `eventId` the base of `write` or built on it? (Without a base, anything is later.) */

@@ -57,3 +57,17 @@ test(`acknowledged ops survive: ${SEEDS} seeded schedules`, { timeout: 300_000 }
   // The first failures, in full (seed, what broke, the replay command); the count in the message.
   assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${SEEDS} seeds failed (${acknowledged} acknowledged ops checked)`);
 });
+
+/**
+ * Seeds the soak once found losing acknowledged writes: a writer whose picture came from one side
+ * of a fork wrote over the other side, and "restored" a key the other side merely lacked, undoing
+ * the acknowledged value its own base held (same account twice, one state key; 15055 has no faults).
+ */
+test("regression seeds: a stale write over a fork does not undo a value the fork only lacked", { timeout: 120_000 }, async () => {
+  const failures: string[] = [];
+  for (const seed of [3431, 12030, 15055, 31736, 35700, 40227]) {
+    const r = await runSeed(seed);
+    for (const v of r.violations) failures.push(`seed ${seed}: ${v.kind} ${v.op} (${v.key}): ${v.detail}\n  replay: ${replayCommand(seed)}`);
+  }
+  assert.deepEqual(failures, []);
+});
