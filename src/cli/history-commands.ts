@@ -3,12 +3,10 @@
  * `restore KEY --to TIME|EVENT` writes back the version it had then (a normal put, so it shows in
  * the history too). `get KEY --at` is in ./memory-commands.ts.
  */
-import { bool, CONNECTION, MEMORY, positionals, str, type Command } from "./args.js";
+import { bool, positionals, str, type Command } from "./args.js";
 import { EXIT, UsageError } from "./errors.js";
-import { parseWhen, withMemory } from "./memory-commands.js";
+import { OPTIONS, out, parseWhen, withMemory } from "./memory-commands.js";
 
-const OPTIONS = { ...MEMORY, ...CONNECTION };
-const out = (line: string) => process.stdout.write(`${line}\n`);
 
 const history: Command = {
   name: "history",

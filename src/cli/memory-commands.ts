@@ -9,11 +9,12 @@ import { bool, CONNECTION, MEMORY, positionals, str, type Command, type Parsed }
 import { openMemory, resolveConnection, type OpenedMemory } from "./connect.js";
 import { CliError, describeError, EXIT, UsageError } from "./errors.js";
 
-const OPTIONS = { ...MEMORY, ...CONNECTION };
+/** The options every command on a room's memory takes. */
+export const OPTIONS = { ...MEMORY, ...CONNECTION };
 /** `put` reports start and end for values above this (they go to the media repository). */
 const LARGE_VALUE_NOTICE_BYTES = 256 * 1024;
 
-const out = (line: string) => process.stdout.write(`${line}\n`);
+export const out = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function withMemory<T>(p: Parsed, command: string, fn: (m: OpenedMemory) => Promise<T>): Promise<T> {
   const opened = await openMemory(resolveConnection(p, command));

@@ -6,13 +6,11 @@
  */
 import { createReadStream, createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { bool, CONNECTION, MEMORY, positionals, str, type Command } from "./args.js";
+import { bool, positionals, str, type Command } from "./args.js";
 import { EXIT, UsageError } from "./errors.js";
-import { withMemory } from "./memory-commands.js";
+import { OPTIONS, out, withMemory } from "./memory-commands.js";
 
-const OPTIONS = { ...MEMORY, ...CONNECTION };
 export const EXPORT_FORMAT = "mxdb-export";
-const out = (line: string) => process.stdout.write(`${line}\n`);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 const exportCommand: Command = {

@@ -7,6 +7,7 @@
  */
 import { hasOwn, jsonEqual } from "./format.js";
 import type { LineageEvent } from "./lineage.js";
+import { stateChain } from "./history.js";
 import type { RoomRequests } from "./room-requests.js";
 
 export interface AuditEntry {
@@ -47,7 +48,7 @@ export async function auditRoom(stateKeys: string[], requests: RoomRequests, all
   const all: AuditEntry[] = [];
   for (const stateKey of stateKeys) {
     const chain: LineageEvent[] = [];
-    for (let e = await requests.currentEvent(stateKey); e; e = e.replaces === undefined ? undefined : await requests.event(e.replaces)) chain.push(e);
+    for await (const e of stateChain(await requests.currentEvent(stateKey), requests.event)) chain.push(e);
     all.push(...auditChain(chain.reverse(), allow));
   }
   return all.sort((a, b) => a.ts - b.ts);

@@ -39,29 +39,43 @@ export interface HistorySource {
 /** Walks longer than this end the history (a key rewritten more often is paged with `before`). */
 const MAX_EVENTS = 100_000;
 
+/** The events of one state key, newest first: `first`, then each event it replaced, fetched one at a time. */
+export async function* stateChain(first: LineageEvent | undefined, event: (eventId: string) => Promise<LineageEvent | undefined>): AsyncGenerator<LineageEvent, void, undefined> {
+  let e = first;
+  for (let steps = 0; e && steps < MAX_EVENTS; steps++) {
+    yield e;
+    e = e.replaces === undefined ? undefined : await event(e.replaces);
+  }
+}
+
 export async function* keyHistory(key: string, source: HistorySource, options: HistoryOptions = {}): AsyncGenerator<KeyVersion, void, undefined> {
   const limit = options.limit ?? Infinity;
   const beforeTs = options.before instanceof Date ? options.before.getTime() : typeof options.before === "number" ? options.before : undefined;
   const beforeId = typeof options.before === "string" ? options.before : undefined;
   let skipping = beforeId !== undefined;
   let yielded = 0;
-  let newer = await source.current();
-  for (let steps = 0; newer && yielded < limit && steps < MAX_EVENTS; steps++) {
-    const older = newer.replaces === undefined ? undefined : await source.event(newer.replaces);
-    const had = hasOwn(newer.content, key);
-    const changed = older ? had !== hasOwn(older.content, key) || (had && !jsonEqual(newer.content[key], older.content[key])) : had;
-    if (changed) {
-      const wanted = !skipping && (beforeTs === undefined || newer.ts < beforeTs);
-      if (wanted) {
-        yield had
-          ? { value: await source.reveal(newer.content[key]), sender: newer.sender ?? "", ts: newer.ts, eventId: newer.eventId }
-          : { value: undefined, sender: newer.sender ?? "", ts: newer.ts, eventId: newer.eventId, deleted: true };
-        yielded++;
-      }
-      if (newer.eventId === beforeId) skipping = false;
-    } else if (newer.eventId === beforeId) skipping = false;
+  // Each event is judged against the one it replaced, so the walk runs one event ahead.
+  let newer: LineageEvent | undefined;
+  const judge = async (e: LineageEvent, older: LineageEvent | undefined): Promise<KeyVersion | undefined> => {
+    const had = hasOwn(e.content, key);
+    const changed = older ? had !== hasOwn(older.content, key) || (had && !jsonEqual(e.content[key], older.content[key])) : had;
+    const wanted = changed && !skipping && (beforeTs === undefined || e.ts < beforeTs);
+    if (e.eventId === beforeId) skipping = false;
+    if (!wanted) return undefined;
+    return had
+      ? { value: await source.reveal(e.content[key]), sender: e.sender ?? "", ts: e.ts, eventId: e.eventId }
+      : { value: undefined, sender: e.sender ?? "", ts: e.ts, eventId: e.eventId, deleted: true };
+  };
+  if (limit <= 0) return;
+  for await (const older of stateChain(await source.current(), (id) => source.event(id))) {
+    const v = newer && (await judge(newer, older));
     newer = older;
+    if (!v) continue;
+    yield v;
+    if (++yielded >= limit) return;
   }
+  const last = newer && (await judge(newer, undefined));
+  if (last) yield last;
 }
 
 /**

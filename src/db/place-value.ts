@@ -29,7 +29,6 @@ const ENCRYPTED_STAND_IN = { encrypted_val: `$${"x".repeat(43)}` };
 /** Queue the put of `copy` (the caller's value, copied and validated); resolves when it is accepted. */
 export async function placeValue(ctx: PlaceContext, room: RoomMemory, stateKey: string, key: string, copy: unknown, encrypt: boolean): Promise<void> {
   if (encrypt && !ctx.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
-  const json = JSON.stringify(copy);
   const toMediaAllowed = ctx.largeValues !== "refuse";
   const writer = room.writer(stateKey);
   const fits = (stored: unknown, limit: number) => {
@@ -39,6 +38,7 @@ export async function placeValue(ctx: PlaceContext, room: RoomMemory, stateKey: 
   if (encrypt) {
     fits(ENCRYPTED_STAND_IN, MAX_EVENT_BYTES);
     // The value travels in a Megolm event, which has the same 64 KiB limit: large ones go to media, encrypted.
+    const json = JSON.stringify(copy);
     const size = utf8Length(json);
     const toMedia = size > ENCRYPTED_INLINE_MAX_BYTES;
     if (toMedia && !toMediaAllowed) throw new EventTooLargeError(key, size, ENCRYPTED_INLINE_MAX_BYTES, ctx.singleStateKey);
@@ -57,9 +57,12 @@ export async function placeValue(ctx: PlaceContext, room: RoomMemory, stateKey: 
   const moves = valuesToMove(content, (c) => ctx.eventSize(room, stateKey, c), standIn);
   if (moves === undefined) throw new EventTooLargeError(key, ctx.eventSize(room, stateKey, content), MEDIA_BUDGET_BYTES, ctx.singleStateKey);
   if (moves.length === 0) return writer.enqueue({ kind: "put", key, value: copy });
-  const moved = moves.map((k) => [k, k === key ? copy : cloneJson(room.lookup(stateKey, k).value)] as const);
-  for (const [k, v] of moved) await ctx.media.checkLimit(k, utf8Length(JSON.stringify(v)));
-  const writes = moved.map(([k, v]) => writer.enqueue({ kind: "put", key: k, value: new PendingValue(v, standIn) }, ctx.media.store(k === key ? json : JSON.stringify(v), false)));
+  const moved = moves.map((k) => {
+    const value = k === key ? copy : cloneJson(room.lookup(stateKey, k).value);
+    return { key: k, value, json: JSON.stringify(value) };
+  });
+  for (const m of moved) await ctx.media.checkLimit(m.key, utf8Length(m.json));
+  const writes = moved.map((m) => writer.enqueue({ kind: "put", key: m.key, value: new PendingValue(m.value, standIn) }, ctx.media.store(m.json, false)));
   if (!moves.includes(key)) writes.push(writer.enqueue({ kind: "put", key, value: copy }));
   await Promise.all(writes);
 }

@@ -14,7 +14,8 @@
 import { mkdir, open, readdir, readFile, rename, stat, truncate, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeLog, encodeLogLine } from "./store-log.js";
-import { StoreFormatError, type Store } from "./store.js";
+import { applyChanges, CachedStore } from "./cached-store.js";
+import { StoreFormatError } from "./store.js";
 
 export const FILE_STORE_NAME = "mxdb-store.json";
 export const FILE_STORE_LOG = "mxdb-store.log";
@@ -24,13 +25,9 @@ export const FILE_STORE_FORMAT = "mxdb-store";
 export const FILE_STORE_VERSION = 1;
 const TEMP_PREFIX = `${FILE_STORE_NAME}.tmp-`;
 
-export class FileStore implements Store {
+export class FileStore extends CachedStore {
   readonly dir: string;
   readonly path: string;
-  private entries: Map<string, string> | undefined;
-  private loading: Promise<Map<string, string>> | undefined;
-  /** The tail of the write chain: each write starts when the previous one has finished. */
-  private queue: Promise<unknown> = Promise.resolve();
   private tempCounter = 0;
   readonly logPath: string;
   /** Bytes in the base file and the log as they are on disk now. */
@@ -40,61 +37,22 @@ export class FileStore implements Store {
   bytesWritten = 0;
 
   constructor(dir: string) {
+    super();
     this.dir = dir;
     this.path = join(dir, FILE_STORE_NAME);
     this.logPath = join(dir, FILE_STORE_LOG);
   }
 
-  async get(key: string): Promise<string | undefined> {
-    return (await this.load()).get(key);
+  protected readAll(): Promise<Map<string, string>> {
+    return this.readFromDisk();
   }
 
-  async set(key: string, value: string): Promise<void> {
-    await this.setMany({ [key]: value });
-  }
-
-  async delete(key: string): Promise<void> {
-    await this.setMany({ [key]: undefined });
-  }
-
-  async keys(prefix = ""): Promise<string[]> {
-    return [...(await this.load()).keys()].filter((k) => k.startsWith(prefix)).sort();
-  }
-
-  async setMany(changes: Record<string, string | undefined>): Promise<void> {
-    const run = this.queue.then(async () => {
-      const next = new Map(await this.load());
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === undefined) next.delete(k);
-        else if (typeof v === "string") next.set(k, v);
-        else throw new TypeError(`store values are strings; ${k} is ${typeof v}`);
-      }
-      const line = encodeLogLine(changes);
-      const lineBytes = Buffer.byteLength(line);
-      // No base yet, or a log bigger than the base: write the whole store as the new base.
-      if (this.baseBytes === 0 || this.logBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.baseBytes)) await this.writeBase(next);
-      else await this.appendLog(line, lineBytes);
-      // Only what reached the disk becomes what we answer reads from.
-      this.entries = next;
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  async close(): Promise<void> {
-    await this.queue;
-  }
-
-  private load(): Promise<Map<string, string>> {
-    if (this.entries) return Promise.resolve(this.entries);
-    this.loading ??= this.readFromDisk().then(
-      (m) => (this.entries = m),
-      (e) => {
-        this.loading = undefined;
-        throw e;
-      },
-    );
-    return this.loading;
+  protected async persist(changes: Record<string, string | undefined>, current: ReadonlyMap<string, string>): Promise<void> {
+    const line = encodeLogLine(changes);
+    const lineBytes = Buffer.byteLength(line);
+    // No base yet, or a log bigger than the base: write the whole store as the new base.
+    if (this.baseBytes === 0 || this.logBytes + lineBytes > Math.max(MIN_COMPACT_BYTES, this.baseBytes)) await this.writeBase(applyChanges(new Map(current), changes));
+    else await this.appendLog(line, lineBytes);
   }
 
   private async readFromDisk(): Promise<Map<string, string>> {

@@ -10,7 +10,7 @@
  * storePassphrase protects more. Uses only the `indexedDB` global: browsers and web workers.
  */
 import { randomBytes, toBase64, fromBase64 } from "../crypto/bytes.js";
-import type { Store } from "./store.js";
+import { CachedStore } from "./cached-store.js";
 
 const ENTRIES = "entries";
 const META = "meta";
@@ -61,50 +61,34 @@ function done(tx: IdbTransaction): Promise<void> {
   });
 }
 
-export class IndexedDBStore implements Store {
+export class IndexedDBStore extends CachedStore {
   private db: Promise<IdbDatabase> | undefined;
-  private entries: Promise<Map<string, string>> | undefined;
-  /** The tail of the write chain: writes are applied in call order. */
-  private queue: Promise<unknown> = Promise.resolve();
 
   /** `name`: the IndexedDB database (one per memory, e.g. "mxdb-<userId>"). */
-  constructor(readonly name: string, private readonly factory: IdbFactory | undefined = (globalThis as { indexedDB?: IdbFactory }).indexedDB) {}
-
-  async get(key: string): Promise<string | undefined> {
-    return (await this.load()).get(key);
+  constructor(
+    readonly name: string,
+    private readonly factory: IdbFactory | undefined = (globalThis as { indexedDB?: IdbFactory }).indexedDB,
+  ) {
+    super();
   }
 
-  async set(key: string, value: string): Promise<void> {
-    await this.setMany({ [key]: value });
+  protected async readAll(): Promise<Map<string, string>> {
+    const store = (await this.open()).transaction([ENTRIES], "readonly").objectStore(ENTRIES);
+    const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
+    const map = new Map<string, string>();
+    keys.forEach((k, i) => map.set(String(k), String(values[i])));
+    return map;
   }
 
-  async delete(key: string): Promise<void> {
-    await this.setMany({ [key]: undefined });
-  }
-
-  async keys(prefix = ""): Promise<string[]> {
-    return [...(await this.load()).keys()].filter((k) => k.startsWith(prefix)).sort();
-  }
-
-  async setMany(changes: Record<string, string | undefined>): Promise<void> {
-    const run = this.queue.then(async () => {
-      for (const [k, v] of Object.entries(changes)) if (v !== undefined && typeof v !== "string") throw new TypeError(`store values are strings; ${k} is ${typeof v}`);
-      const map = await this.load();
-      const tx = (await this.open()).transaction([ENTRIES], "readwrite", { durability: "strict" });
-      const store = tx.objectStore(ENTRIES);
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === undefined) store.delete(k);
-        else store.put(v, k);
-      }
-      await done(tx);
-      // Only what has committed becomes what we answer reads from.
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === undefined) map.delete(k);
-        else map.set(k, v);
-      }
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+  /** One readwrite transaction: atomic, and resolved once it has committed. */
+  protected async persist(changes: Record<string, string | undefined>): Promise<void> {
+    const tx = (await this.open()).transaction([ENTRIES], "readwrite", { durability: "strict" });
+    const store = tx.objectStore(ENTRIES);
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === undefined) store.delete(k);
+      else store.put(v, k);
+    }
+    await done(tx);
   }
 
   /** The key that seals the crypto store: 32 random bytes made on first use and kept in this database. */
@@ -122,11 +106,11 @@ export class IndexedDBStore implements Store {
     return typeof current === "string" ? fromBase64(current) : key;
   }
 
-  async close(): Promise<void> {
-    await this.queue;
+  override async close(): Promise<void> {
+    await super.close();
     (await this.db)?.close();
     this.db = undefined;
-    this.entries = undefined;
+    this.forget();
   }
 
   private open(): Promise<IdbDatabase> {
@@ -143,18 +127,5 @@ export class IndexedDBStore implements Store {
       r.onerror = () => reject(r.error);
     });
     return this.db;
-  }
-
-  private load(): Promise<Map<string, string>> {
-    this.entries ??= (async () => {
-      const store = (await this.open()).transaction([ENTRIES], "readonly").objectStore(ENTRIES);
-      const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
-      const map = new Map<string, string>();
-      keys.forEach((k, i) => map.set(String(k), String(values[i])));
-      return map;
-    })();
-    // A failed load (storage blocked, quota) is tried again by the next call.
-    this.entries.catch(() => (this.entries = undefined));
-    return this.entries;
   }
 }

@@ -1,4 +1,5 @@
 import { MxdbError } from "../http/errors.js";
+import { applyChanges, checkValues } from "./cached-store.js";
 
 /**
  * Where the sync token, room state snapshots and (later) the crypto state live. A string -> string
@@ -56,11 +57,8 @@ export class MemoryStore implements Store {
   }
   async setMany(entries: Record<string, string | undefined>): Promise<void> {
     // All or nothing, as every Store: check first, then apply.
-    for (const [k, v] of Object.entries(entries)) if (v !== undefined && typeof v !== "string") throw new TypeError(`store values are strings; ${k} is ${typeof v}`);
-    for (const [k, v] of Object.entries(entries)) {
-      if (v === undefined) this.map.delete(k);
-      else this.map.set(k, v);
-    }
+    checkValues(entries);
+    applyChanges(this.map, entries);
   }
   async delete(key: string): Promise<void> {
     this.map.delete(key);
