@@ -7,6 +7,9 @@ import { jsonEqual, type Op } from "./format.js";
 import type { Lineage, LineageEvent } from "./lineage.js";
 import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
 
+/** How far back a fork's side is walked to find where it left our base's history. */
+const FORK_DEPTH = 100;
+
 const sameValue = (a: Record<string, unknown>, b: Record<string, unknown>, k: string) => Object.hasOwn(a, k) === Object.hasOwn(b, k) && jsonEqual(a[k], b[k]);
 
 export interface StateHead {
@@ -74,10 +77,10 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     // What the replaced event's writer set back because its own picture was behind is not a change to restore.
     const stale = "eventId" in replaced ? await lineage.staleKeys(replaced) : new Set<string>();
     // When the replaced event is not built on our base (a fork: it never saw our base's writes), a key
-    // it left as its own predecessor had it is no newer than our base: only what its writer changed
-    // is a change to restore. Otherwise our stale picture would undo another writer's acknowledged
-    // value that our base held and the fork merely lacked.
-    const touched = "eventId" in replaced && (await forkedFrom(lineage, replaced, w.base)) ? await changedKeys(lineage, replaced) : undefined;
+    // it holds as the newest event our base was also built on held it is no newer than our base: only
+    // what its branch changed since is a change to restore. Otherwise our stale picture would undo
+    // another writer's acknowledged value that our base held and the fork merely lacked.
+    const touched = "eventId" in replaced && (await forkedFrom(lineage, replaced, w.base)) ? await branchChanges(lineage, replaced, w.base) : undefined;
     for (const key of droppedKeys(w.content, replaced.content, set)) {
       if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key) || (touched && !touched.has(key))) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
@@ -138,12 +141,28 @@ async function forkedFrom(lineage: Lineage, e: LineageEvent, base: StateHead): P
   return b !== undefined && !(await lineage.descends(e.eventId, b));
 }
 
-/** Keys whose value `e` changed from the event it replaced; undefined when that event cannot be had. */
-async function changedKeys(lineage: Lineage, e: LineageEvent): Promise<Set<string> | undefined> {
-  const before = e.replaces === undefined ? { content: {} } : await lineage.get(e.replaces);
-  if (!before) return undefined;
-  const keys = new Set([...Object.keys(e.content), ...Object.keys(before.content)]);
-  return new Set([...keys].filter((k) => !sameValue(e.content, before.content, k)));
+/**
+ * Keys whose value `e` holds differently from the newest event of its ancestry that `base` was also
+ * built on (or from no content at all, when the two share none): the changes made on `e`'s side of
+ * the fork. The fork point is not always `e`'s predecessor: two first writes to a state key both
+ * replace nothing, and then every key of the other side is a change our base never saw.
+ * Undefined when an event of the walk cannot be had.
+ */
+async function branchChanges(lineage: Lineage, e: LineageEvent, base: StateHead): Promise<Set<string> | undefined> {
+  let common: Record<string, unknown> = {};
+  let id = e.replaces;
+  for (let steps = 0; id !== undefined; steps++) {
+    if (steps >= FORK_DEPTH) return undefined;
+    const a = await lineage.get(id);
+    if (!a) return undefined;
+    if (base.eventId !== undefined && (await lineage.descends(base.eventId, a))) {
+      common = a.content;
+      break;
+    }
+    id = a.replaces;
+  }
+  const keys = new Set([...Object.keys(e.content), ...Object.keys(common)]);
+  return new Set([...keys].filter((k) => !sameValue(e.content, common, k)));
 }
 
 /** Is `eventId` the base of `write` or built on it? (Without a base, anything is later.) */

@@ -6,7 +6,7 @@
  * pass for another's.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
@@ -144,5 +144,44 @@ export async function stateHistory(reader: TestUser, roomId: string): Promise<Ar
     for (const e of page.chunk) if (typeof e.state_key === "string") out.push({ sender: e.sender, stateKey: e.state_key, content: (e.content ?? {}) as Record<string, unknown> });
     if (!page.end || page.chunk.length === 0) return out.reverse();
     from = page.end;
+  }
+}
+
+/**
+ * The state requests in writers' wire traces, merged in time order, one line each: what a run that
+ * lost a write did (event IDs, what each replaced, how many keys), so a CI failure can be replayed
+ * on paper. `traces` maps a writer's name to its trace file.
+ */
+export function stateTraceSummary(traces: Record<string, string>): string {
+  const rows: Array<[string, string]> = [];
+  for (const [by, file] of Object.entries(traces)) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").filter(Boolean)) {
+      const r = JSON.parse(line) as { time: string; method: string; url: string; status: number | null; requestBody: string | null; responseBody: string | null };
+      const url = decodeURIComponent(r.url);
+      if (!url.includes("dev.opsdroid.database") && !url.includes("/event/")) continue;
+      const body = parseObject(r.responseBody);
+      const what =
+        r.method === "PUT"
+          ? `PUT ${Object.keys(parseObject(r.requestBody)).length} keys -> ${String(body.event_id)}`
+          : `GET ${url.includes("/event/") ? "event" : "current"} -> ${String(body.event_id)} replaces ${String((body.unsigned as { replaces_state?: string } | undefined)?.replaces_state)} by ${String(body.sender)} (${Object.keys(parseObject(body.content)).length} keys)`;
+      rows.push([r.time, `${r.time.slice(11, 23)} ${by} ${what} [${r.status}]`]);
+    }
+  }
+  return rows.sort((a, b) => a[0].localeCompare(b[0])).map((r) => r[1]).join("\n");
+}
+
+function parseObject(text: unknown): Record<string, unknown> {
+  if (typeof text === "object" && text !== null) return text as Record<string, unknown>;
+  try {
+    const v: unknown = JSON.parse(String(text));
+    return typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
   }
 }

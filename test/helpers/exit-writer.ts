@@ -18,6 +18,8 @@ export interface ExitWriterConfig {
   singleStateKey: boolean;
   /** A store directory of its own; default none (memory only). */
   store?: string;
+  /** A wire trace file (JSON lines), to replay a run that lost a write. */
+  trace?: string;
 }
 
 export interface ExitWriterReport {
@@ -33,6 +35,7 @@ const db = await Memory.open({
   rooms: { main: config.roomId },
   singleStateKey: config.singleStateKey,
   ...(config.store ? { store: config.store } : {}),
+  ...(config.trace ? { trace: config.trace } : {}),
   syncTimeoutMs: 5000,
   onError: (e) => process.stderr.write(`writer ${config.by}: ${String(e)}\n`),
 });

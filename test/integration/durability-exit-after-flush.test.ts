@@ -13,7 +13,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { compareAcked, describeLost, durabilitySuite, lostByWriter, readerValues, serverValues } from "../helpers/durability.js";
+import { compareAcked, describeLost, durabilitySuite, lostByWriter, readerValues, serverValues, stateTraceSummary } from "../helpers/durability.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { spawnExitWriter } from "../helpers/spawn-writers.js";
 
@@ -42,10 +42,14 @@ async function processRun(run: number, singleStateKey: boolean, perProcess: numb
   const [owner, alice, bob, reader] = await suite.users("owner", "alice", "bob", "reader");
   const roomId = await sharedRoom(owner, [alice, bob, reader]);
   const base = { homeserver: suite.hs.baseUrl, roomId, run, count: perProcess, singleStateKey };
+  // Wire traces of every writer: kept in MXDB_DURABILITY_TRACES when set, to replay a lost write.
+  const traces = process.env.MXDB_DURABILITY_TRACES ?? suite.scratch;
+  const trace = (by: string) => join(traces, `${singleStateKey ? "single" : "per-key"}-${sameAccountTwice ? 3 : 2}-run${run}-${by}.jsonl`);
+  const names = sameAccountTwice ? ["a1", "a2", "b"] : ["a1", "b"];
   const writers = [
-    spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a1", store: mkdtempSync(join(suite.scratch, "a1-")) }),
-    ...(sameAccountTwice ? [spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a2" })] : []),
-    spawnExitWriter({ ...base, accessToken: bob.accessToken, by: "b" }),
+    spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a1", store: mkdtempSync(join(suite.scratch, "a1-")), trace: trace("a1") }),
+    ...(sameAccountTwice ? [spawnExitWriter({ ...base, accessToken: alice.accessToken, by: "a2", trace: trace("a2") })] : []),
+    spawnExitWriter({ ...base, accessToken: bob.accessToken, by: "b", trace: trace("b") }),
   ];
   const total = writers.length * perProcess;
   await Promise.all(writers.map((w) => w.ready));
@@ -60,10 +64,11 @@ async function processRun(run: number, singleStateKey: boolean, perProcess: numb
   const rejected = reports.reduce((n, r) => n + r.rejected.length, 0);
   const badExits = reports.filter((r) => r.exitCode !== 0).length;
   t.diagnostic(
-    `run ${run}: kept ${onServer.kept}/${total} on the server (acknowledged ${onServer.total}, acknowledged-but-lost ${onServer.lost.length}: ${lostByWriter(onServer, sameAccountTwice ? ["a1", "a2", "b"] : ["a1", "b"])}), ` +
+    `run ${run}: kept ${onServer.kept}/${total} on the server (acknowledged ${onServer.total}, acknowledged-but-lost ${onServer.lost.length}: ${lostByWriter(onServer, names)}), ` +
       `fresh reader ${seen.kept}/${seen.total}, rejected ${rejected}, writers done in ${(elapsed / 1000).toFixed(1)} s (flush+close ${reports.map((r) => r.flushMs).join("/")} ms)` +
       (onServer.lost.length ? `; e.g. ${describeLost(onServer, acked, server, 3)}` : ""),
   );
+  if (onServer.lost.length > 0) t.diagnostic(`state requests of the writers:\n${stateTraceSummary(Object.fromEntries(names.map((n) => [n, trace(n)])))}`);
   return { kept: onServer.kept, total, lost: onServer.lost.length, readerLost: seen.lost.length, rejected, badExits };
 }
 
