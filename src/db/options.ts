@@ -73,7 +73,8 @@ export interface MemoryOptions {
   writeConcurrency?: number;
   /**
    * How long after a write another write forked off the same parent can still land and win (ms,
-   * default 1000): flush() checks the homeserver's state only after it. docs/DURABILITY.md.
+   * default 1000; flush() waits longer when our PUTs were slow, twice the slowest): flush() checks
+   * the homeserver's state only after it. docs/DURABILITY.md.
    */
   settleMs?: number;
   /**
