@@ -38,6 +38,12 @@ export interface FederationOptions {
   /** The TLS federation listener's port on 127.0.0.1 (the server name's port, or a proxy's in front of it). */
   tlsPort: number;
   tls: TlsFiles;
+  /**
+   * Synapse's `federation.max_long_retry_delay` (default "60s"): a transaction that failed is retried
+   * within the same request after 4 s, 16 s, then this cap. A partition test shortens it so the heal
+   * is seen within a second instead of up to a minute later. Unset: Synapse's default.
+   */
+  maxLongRetryDelay?: string;
 }
 
 /**
@@ -53,6 +59,7 @@ export function federationConfig(f: FederationOptions): Record<string, unknown> 
     federation_verify_certificates: true,
     federation_custom_ca_list: [f.tls.caFile],
     ip_range_whitelist: ["127.0.0.1", "::1"],
+    ...(f.maxLongRetryDelay !== undefined ? { federation: { max_long_retry_delay: f.maxLongRetryDelay } } : {}),
   };
 }
 

@@ -31,6 +31,8 @@ export interface FederationStartOptions {
   msc4222?: boolean;
   /** Put a CuttableProxy in front of each federation listener, so cut()/heal() work. Lives in this process. */
   cuttable?: boolean;
+  /** Synapse's federation.max_long_retry_delay (default "60s"; see FederationOptions in ./config.ts). */
+  maxLongRetryDelay?: string;
   /** Parent dir for the servers' dirs and the CA; default a fresh temp dir, removed by stop(). */
   dir?: string;
   /** Keep the Synapses running after this process exits (not with `cuttable`: the proxies are ours). */
@@ -77,7 +79,7 @@ export class Federation {
           await Homeserver.start({
             dir: join(dir, p.name),
             serverName: p.serverName,
-            federation: { tlsPort: p.tlsPort, tls: tls.get(p.name)! },
+            federation: { tlsPort: p.tlsPort, tls: tls.get(p.name)!, ...(options.maxLongRetryDelay !== undefined ? { maxLongRetryDelay: options.maxLongRetryDelay } : {}) },
             rateLimits: options.rateLimits ?? "default",
             msc4222: options.msc4222 ?? false,
             detached: options.detached ?? false,

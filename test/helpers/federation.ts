@@ -22,7 +22,7 @@ export interface FederationSuite {
   memory(user: FederatedTestUser, roomId: string, extra?: Partial<Parameters<typeof Memory.open>[0]>): Promise<Memory>;
 }
 
-export function federationSuite(options: { servers?: number; cuttable?: boolean } = {}): FederationSuite {
+export function federationSuite(options: { servers?: number; cuttable?: boolean; maxLongRetryDelay?: string } = {}): FederationSuite {
   let fed: Federation | undefined;
   const users: FederatedTestUser[] = [];
   const memories = new Set<Memory>();
@@ -30,6 +30,7 @@ export function federationSuite(options: { servers?: number; cuttable?: boolean 
     fed = await Federation.start({
       servers: options.servers ?? 2,
       cuttable: options.cuttable ?? false,
+      ...(options.maxLongRetryDelay !== undefined ? { maxLongRetryDelay: options.maxLongRetryDelay } : {}),
       rateLimits: TEST_RATE_LIMITS,
       msc4222: testMsc4222(),
       onProgress: (line) => process.stderr.write(`# ${line}\n`),
