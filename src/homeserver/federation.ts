@@ -20,7 +20,7 @@ import type { RegisteredUser } from "./admin.js";
 import type { RateLimitMode } from "./config.js";
 import { freePort } from "./process.js";
 import { Homeserver, SYNAPSE_PACKAGES } from "./synapse.js";
-import { CuttableProxy } from "./tcp-proxy.js";
+import { CuttableProxy } from "../http/cuttable-proxy.js";
 import { makeFederationCa } from "./tls.js";
 import { ensureVenv } from "./venv.js";
 

@@ -2,7 +2,9 @@
  * A loopback TCP proxy in front of one Synapse's federation listener, so a test can cut federation
  * and heal it (a network partition) without stopping either server. It relays bytes only: TLS runs
  * end to end between the two Synapses. While cut, it drops every open connection and resets each
- * new one at once (the sending server sees a failed request, as on a broken network).
+ * new one at once (the sending server sees a failed request, as on a broken network). Used by the
+ * test harness (src/homeserver/federation.ts), not by the library; it lives here because only
+ * src/http touches the network.
  */
 import { createServer, Socket, type Server } from "node:net";
 
