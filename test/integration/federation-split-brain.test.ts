@@ -37,5 +37,9 @@ test("one shared state key: after a partition and its heal both servers agree (l
     t.diagnostic(figures(run));
     if (run.lost.length > 0) t.diagnostic(`seed ${seed} lost: ${run.lost.join("; ")}`);
     assert.deepEqual(run.onB, run.onA, `seed ${seed}: server B's memory equals server A's`);
+    // What is lost is one side's fork: never ops of writers on both servers.
+    const lostOnA = run.lostBy.a!;
+    const lostOnB = run.lostBy.b! + run.lostBy.c!;
+    assert.ok(lostOnA === 0 || lostOnB === 0, `seed ${seed}: ops lost on both sides (A ${lostOnA}, B ${lostOnB})`);
   }
 });
