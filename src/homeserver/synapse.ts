@@ -14,10 +14,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { HttpClient } from "../http/client.js";
+import { resetConnection } from "../http/endpoints/admin/reset-connection.js";
 import { getServerVersion } from "../http/endpoints/admin/server-version.js";
+import { isMatrixError } from "../http/errors.js";
 import { overrideRateLimit, readRateLimitOverride, registerWithSharedSecret, type RateLimitSetting, type RegisteredUser, type RegisterOptions } from "./admin.js";
 import { disown, own, type Owned } from "./cleanup.js";
-import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type RateLimitMode } from "./config.js";
+import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type FederationOptions, type RateLimitMode } from "./config.js";
 import { freePort, healthy, killAndWait, logTail, pidAlive, spawnSynapse, waitHealthy } from "./process.js";
 import { ensureVenv, type Venv } from "./venv.js";
 
@@ -39,6 +41,8 @@ export interface HomeserverOptions {
   onProgress?: (line: string) => void;
   /** Keep Synapse running after this Node process exits (see attach()). */
   detached?: boolean;
+  /** A TLS federation listener (./federation.ts starts servers that federate); serverName should name its port. */
+  federation?: FederationOptions;
 }
 
 /** Everything another process needs to use (or stop) this homeserver; serialisable as JSON. */
@@ -59,6 +63,8 @@ export interface HomeserverInfo {
   /** The dir was created by start() and is removed by stop(). */
   tempDir: boolean;
   detached: boolean;
+  /** Its TLS federation listener, when it federates. */
+  federation?: FederationOptions;
 }
 
 export class Homeserver {
@@ -105,10 +111,12 @@ export class Homeserver {
       // A given port is used as is; a free port could be taken between asking and binding, so retry then.
       for (let attempt = 1; ; attempt++) {
         const port = options.port ?? (await freePort());
-        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222 });
+        const federation = options.federation;
+        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222, ...(federation ? { federation } : {}) });
         const info: HomeserverInfo = {
           baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222,
           python: venv.python, configFiles, logFile: join(dir, LOG_FILE), tempDir, detached: options.detached ?? false,
+          ...(federation ? { federation } : {}),
         };
         const hs = new Homeserver(info, undefined, true);
         try {
@@ -204,6 +212,25 @@ export class Homeserver {
     await this.overrideRateLimit(admin.accessToken, userId, { messagesPerSecond: 0, burstCount: 0 });
   }
 
+  /**
+   * Send to `destination` (another server's name) again now: Synapse backs off a destination for
+   * 10 minutes after failed sends, so after a healed partition the queue would otherwise wait.
+   * False when there was no backoff (or the destination is unknown).
+   */
+  async resetFederationConnection(destination: string): Promise<boolean> {
+    const admin = await this.adminUser();
+    const client = this.client(admin.accessToken);
+    try {
+      await client.send(resetConnection, { destination });
+      return true;
+    } catch (error) {
+      if (isMatrixError(error) && (error.status === 400 || error.status === 404)) return false;
+      throw error;
+    } finally {
+      await client.close();
+    }
+  }
+
   readRateLimitOverride(adminToken: string, userId: string): Promise<RateLimitSetting | undefined> {
     return readRateLimitOverride(this.http, adminToken, userId);
   }
@@ -231,7 +258,7 @@ function generateConfig(venv: Venv, dir: string, serverName: string): void {
   if (res.status !== 0) throw new Error(`mxdb: synapse --generate-config failed (${res.status ?? res.signal}):\n${res.stdout}${res.stderr}`);
 }
 
-function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean }): string[] {
+function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean; federation?: FederationOptions }): string[] {
   writeFileSync(join(dir, LOG_CONFIG), toYamlText(logConfig(dir)));
   // Holds the shared secret: owner-only.
   writeFileSync(join(dir, OVERRIDE_CONFIG), toYamlText(overrideConfig({ dir, ...o })), { mode: 0o600 });
