@@ -29,6 +29,20 @@ export function testMsc4222(): boolean {
   return process.env[TEST_MSC4222_ENV] === "1";
 }
 
+/**
+ * The `stateAfter` option for this run: a Synapse with MSC4222 on does not list it in /versions'
+ * unstable_features, so "auto" would pick the classic path there; the second run forces MSC4222's
+ * name ("unstable"). The stock run uses "auto", which picks classic from Synapse's /versions.
+ */
+export function testStateAfter(): "auto" | "unstable" {
+  return testMsc4222() ? "unstable" : "auto";
+}
+
+/** The sync path the run's Synapse should end up on. */
+export function expectedSyncPath(): "classic" | "msc4222" {
+  return testMsc4222() ? "msc4222" : "classic";
+}
+
 let shared: Promise<Homeserver> | undefined;
 
 /** The run's shared homeserver, or one started for this process. */
