@@ -29,6 +29,8 @@ export interface OverrideOptions {
   rateLimits: RateLimitMode;
   /** Turn on Synapse's experimental MSC4222 (`state_after` in /sync); off in a stock Synapse. */
   msc4222: boolean;
+  /** Synapse's `database` section (PostgreSQL: ./postgres.ts); default SQLite in `dir`. */
+  database?: Record<string, unknown> | undefined;
 }
 
 const LIFTED = { per_second: 9999, burst_count: 9999 };
@@ -72,7 +74,7 @@ export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
         resources: [{ names: ["client", "federation"], compress: false }],
       },
     ],
-    database: { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
+    database: o.database ?? { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
     media_store_path: join(o.dir, "media_store"),
     pid_file: join(o.dir, "homeserver.pid"),
     log_config: join(o.dir, LOG_CONFIG),
