@@ -2,6 +2,7 @@
  * Memory on a real Synapse: read-your-writes, coalesced bursts, concurrent writers, rooms, per-key mode.
  *
  * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
+ * mxdb-test: postgres-too (and on a Synapse with PostgreSQL, as production runs it)
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -35,7 +36,7 @@ after(async () => {
 describe("Memory on a real Synapse", () => {
   test("the sync path comes from /versions: classic on a stock Synapse (spec v1.15, no MSC4222), and the wire shows it", { timeout: 180_000 }, async () => {
     const trace = memoryTraceSink();
-    const room = await sharedRoom(alice);
+    const room = await sharedRoom(alice, [bob]);
     const a = await memory(alice, { rooms: { main: room }, trace });
     await a.put("path", { chosen: a.capabilities.syncPath });
     await a.flush();
