@@ -99,7 +99,7 @@ export async function serverValues(reader: TestUser, roomId: string): Promise<Re
 
 /** A fresh reader's picture: a new Memory for `reader` (no store) in the writers' mode, every key and value. */
 export async function readerValues(hs: Homeserver, reader: TestUser, roomId: string, singleStateKey: boolean): Promise<Record<string, unknown>> {
-  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: reader.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 1000 });
+  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: reader.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 1000, stateAfter: DURABILITY_MSC4222 ? "unstable" : "auto" });
   try {
     return await db.dump();
   } finally {
