@@ -6,7 +6,7 @@
  * Synapse's side: https://element-hq.github.io/synapse/latest/postgres.html
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { disown, own, type Owned } from "./cleanup.js";
@@ -117,10 +117,12 @@ export class Postgres {
       if (as) chownSync(join(dir, "postgres.log"), as.uid, as.gid);
       // Loopback TCP and a socket in our own dir only; nothing else on the machine is touched.
       child = spawn(join(bin, "postgres"), ["-D", data, "-h", "127.0.0.1", "-p", String(port), "-k", dir], { cwd: dir, stdio: ["ignore", log, log], detached: options.detached ?? false, ...(as ?? {}) });
+      closeSync(log);
+      // Does not hold this process open: stop() or the exit hooks (./cleanup.ts) end it, as for Synapse.
+      child.unref();
       if (child.pid === undefined) throw new Error(`mxdb: could not spawn ${join(bin, "postgres")}`);
       const version = readFileSync(join(data, "PG_VERSION"), "utf8").trim();
       const pg = new Postgres({ host: "127.0.0.1", port, user: PG_USER, database: PG_DATABASE, dir, pid: child.pid, version }, child);
-      if (options.detached) child.unref();
       const deadline = Date.now() + 30_000;
       for (;;) {
         const made = run(join(bin, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", PG_USER, "-E", "UTF8", "--lc-collate=C", "--lc-ctype=C", "-T", "template0", PG_DATABASE], as, dir);

@@ -34,6 +34,8 @@ function server(queue: Answer[]) {
   let hanging = 0;
   const transport: Transport = async (req: HttpRequest) => {
     if (req.url.includes("/filter")) return json(200, { filter_id: "f1" });
+    // A server that lists MSC4222: the recordings' state_after is under its unstable name.
+    if (req.url.endsWith("/_matrix/client/versions")) return json(200, { versions: ["v1.15"], unstable_features: { "org.matrix.msc4222": true } });
     syncs.push(new URL(req.url));
     const next = queue.shift() ?? "hang";
     if (next === "hang") {
