@@ -90,8 +90,10 @@ export class Postgres {
   private constructor(
     readonly info: PostgresInfo,
     private child: ChildProcess | undefined,
+    detached: boolean,
   ) {
-    if (child) {
+    // A detached one (`mxdb homeserver start`) outlives this process, as its Synapse does.
+    if (child && !detached) {
       this.owned = { pid: () => (this.child ? this.info.pid : undefined), tempDir: info.dir, stop: () => this.stop() };
       own(this.owned);
     }
@@ -122,7 +124,7 @@ export class Postgres {
       child.unref();
       if (child.pid === undefined) throw new Error(`mxdb: could not spawn ${join(bin, "postgres")}`);
       const version = readFileSync(join(data, "PG_VERSION"), "utf8").trim();
-      const pg = new Postgres({ host: "127.0.0.1", port, user: PG_USER, database: PG_DATABASE, dir, pid: child.pid, version }, child);
+      const pg = new Postgres({ host: "127.0.0.1", port, user: PG_USER, database: PG_DATABASE, dir, pid: child.pid, version }, child, options.detached ?? false);
       const deadline = Date.now() + 30_000;
       for (;;) {
         const made = run(join(bin, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", PG_USER, "-E", "UTF8", "--lc-collate=C", "--lc-ctype=C", "-T", "template0", PG_DATABASE], as, dir);
