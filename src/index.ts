@@ -33,5 +33,6 @@ export { detectRuntime, RUNTIME, type RuntimeName } from "./http/runtime.js";
 export { tracingTransport, memoryTraceSink, type TraceRecord, type TraceSink } from "./http/trace.js";
 export { MemoryStore, IndexedDBStore, StoreFormatError, type Store } from "./store/index.js";
 export { SyncLoop, type SyncLoopOptions } from "./sync/sync-loop.js";
+export { UnsupportedHomeserverError, decideCapabilities, type ServerCapabilities, type SyncPath, type StateAfterOption } from "./http/capabilities.js";
 export { MalformedEventError, SyncTimeoutError } from "./sync/errors.js";
 export { RoomState, type StateEvent, type StateChange } from "./state/index.js";

@@ -3,6 +3,7 @@
  * How a call travels: src/db/README.md.
  */
 import type PQueue from "p-queue";
+import type { ServerCapabilities } from "../http/capabilities.js";
 import type { HttpClient } from "../http/client.js";
 import type { Clock } from "../http/types.js";
 import type { Store } from "../store/store.js";
@@ -50,6 +51,8 @@ export class Memory {
   readonly deviceId: string | undefined;
   /** The state key mode in force (opsdroid's single_state_key). */
   readonly singleStateKey: SingleStateKey;
+  /** What the homeserver's /versions said and the sync path and media endpoints chosen from it (docs/HOMESERVERS.md "Capabilities"). */
+  readonly capabilities: ServerCapabilities;
   private readonly opts: ResolvedOptions;
   private readonly http: HttpClient;
   private readonly sync: SyncLoop;
@@ -81,7 +84,8 @@ export class Memory {
     this.deviceId = init.deviceId;
     this.singleStateKey = init.opts.singleStateKey;
     this.closers = init.closers;
-    this.media = new MediaValues(init.http);
+    this.capabilities = init.capabilities;
+    this.media = new MediaValues(init.http, init.capabilities.media === "legacy");
   }
 
   /**

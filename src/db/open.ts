@@ -8,6 +8,7 @@
  * from `node:async_hooks` where the runtime has it.
  */
 import PQueue from "p-queue";
+import { fetchCapabilities, type ServerCapabilities } from "../http/capabilities.js";
 import { HttpClient } from "../http/client.js";
 import { AbortedError } from "../http/errors.js";
 import { loadBeside, loadNodeOnly } from "../http/runtime.js";
@@ -42,6 +43,8 @@ export interface MemoryParts {
   lifetime: AbortController;
   userId: string;
   deviceId: string | undefined;
+  /** What /versions said and what mxdb chose from it (src/http/capabilities.ts). */
+  capabilities: ServerCapabilities;
   closers: Array<() => unknown>;
 }
 
@@ -89,6 +92,8 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
   let memory: M | undefined;
   let sync: SyncLoop | undefined;
   const steps = (async () => {
+    // Asked once, before anything else: an unsupported server fails open here (UnsupportedHomeserverError).
+    const capabilities = await fetchCapabilities(http, opts.stateAfter, lifetime.signal);
     const session = await openSession(http, store, opts);
     // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
     const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId }, (layer) => memory?.setCrypto(layer));
@@ -100,13 +105,13 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
       timeoutMs: opts.syncTimeoutMs,
       deadlineMarginMs: opts.syncDeadlineMarginMs,
       autoJoin: opts.autoJoin,
-      stateAfter: opts.stateAfter,
+      capabilities,
       onError: opts.onError,
       beforeCommit: e2ee.beforeCommit,
       saveRooms,
     });
     e2ee.bind(sync);
-    const m = make({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId, closers });
+    const m = make({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId, capabilities, closers });
     memory = m;
     sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
     sync.start();

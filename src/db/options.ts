@@ -6,6 +6,7 @@ import { utf8Length } from "../crypto/bytes.js";
 import type { OlmWasm } from "../crypto/olm/backend.js";
 import { HAS_FILE_SYSTEM, RUNTIME } from "../http/runtime.js";
 import type { Clock, Transport } from "../http/types.js";
+import type { StateAfterOption } from "../http/capabilities.js";
 import type { TraceSink } from "../http/trace.js";
 import type { RetryPolicy } from "../http/retry.js";
 import type { Store } from "../store/store.js";
@@ -67,8 +68,13 @@ export interface MemoryOptions {
   writeTimeoutMs?: number;
   /** Long-poll timeout of the sync loop (ms), default 30000. */
   syncTimeoutMs?: number;
-  /** "never" forces the classic sync state algorithm; default "auto". */
-  stateAfter?: "auto" | "never";
+  /**
+   * The /sync state algorithm. "auto" (default): chosen from GET /versions at open (stable
+   * `use_state_after` from spec v1.16, MSC4222 when `unstable_features` lists it, else classic);
+   * "never" forces classic; "stable" / "unstable" force state_after under that name, for a server
+   * that has it without saying so (Synapse's `msc4222_enabled`). `db.capabilities` shows the choice.
+   */
+  stateAfter?: StateAfterOption;
   /** State PUTs in flight at once across all state keys (default 32: bench scenario 4 reached the homeserver's ceiling there). */
   writeConcurrency?: number;
   /**
@@ -126,6 +132,7 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     }
   }
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
+  if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];

@@ -32,6 +32,8 @@ export interface OverrideOptions {
   msc4222: boolean;
   /** Federate with other test homeservers over TLS (./federation.ts); without it, no TLS listener. */
   federation?: FederationOptions;
+  /** Synapse's `database` section (PostgreSQL: ./postgres.ts); default SQLite in `dir`. */
+  database?: Record<string, unknown> | undefined;
 }
 
 export interface FederationOptions {
@@ -105,7 +107,7 @@ export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
       },
       ...(o.federation ? [{ port: o.federation.tlsPort, bind_addresses: ["127.0.0.1"], type: "http", tls: true, x_forwarded: false, resources: [{ names: ["federation"], compress: false }] }] : []),
     ],
-    database: { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
+    database: o.database ?? { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
     media_store_path: join(o.dir, "media_store"),
     pid_file: join(o.dir, "homeserver.pid"),
     log_config: join(o.dir, LOG_CONFIG),

@@ -21,10 +21,16 @@ import { overrideRateLimit, readRateLimitOverride, registerWithSharedSecret, typ
 import { disown, own, type Owned } from "./cleanup.js";
 import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type FederationOptions, type RateLimitMode } from "./config.js";
 import { freePort, healthy, killAndWait, logTail, pidAlive, spawnSynapse, waitHealthy } from "./process.js";
-import { ensureVenv, type Venv } from "./venv.js";
+import { Postgres, stopPostgres, synapseDatabaseConfig, type PostgresInfo } from "./postgres.js";
+import { ensureVenv, ensureVenvExtras, type Venv } from "./venv.js";
 
 export const SYNAPSE_VERSION = "1.163.2";
 export const SYNAPSE_PACKAGES = [`matrix-synapse==${SYNAPSE_VERSION}`];
+/** Synapse's PostgreSQL driver, added to the same venv on first use (built against the machine's libpq). */
+export const SYNAPSE_POSTGRES_EXTRAS = [`matrix-synapse[postgres]==${SYNAPSE_VERSION}`, "psycopg2==2.9.10"];
+
+/** Synapse's database: SQLite in its dir (the default), or a PostgreSQL cluster of its own (./postgres.ts). */
+export type DatabaseMode = "sqlite" | "postgres";
 export const STATE_FILE = "mxdb-homeserver.json";
 
 export interface HomeserverOptions {
@@ -32,6 +38,8 @@ export interface HomeserverOptions {
   rateLimits?: RateLimitMode;
   /** Turn on MSC4222 (`use_state_after` sync). Default false: a stock Synapse configuration. */
   msc4222?: boolean;
+  /** "sqlite" (default) or "postgres": a throwaway PostgreSQL started for this Synapse and stopped with it. */
+  database?: DatabaseMode;
   /** Data and config dir; default a fresh temp dir, removed by stop(). A given dir is kept. */
   dir?: string;
   /** Loopback port; default a free one. */
@@ -57,6 +65,9 @@ export interface HomeserverInfo {
   version: string;
   rateLimits: RateLimitMode;
   msc4222: boolean;
+  database: DatabaseMode;
+  /** The PostgreSQL cluster (database "postgres"); stopped and removed by stop(). */
+  postgres?: PostgresInfo;
   python: string;
   configFiles: string[];
   logFile: string;
@@ -72,6 +83,8 @@ export class Homeserver {
   private readonly http: HttpClient;
   private readonly owned: Owned | undefined;
   private adminCache: Promise<RegisteredUser> | undefined;
+  /** The PostgreSQL this process started for it (database "postgres"). */
+  private pg: Postgres | undefined;
 
   private constructor(
     private state: HomeserverInfo,
@@ -98,10 +111,14 @@ export class Homeserver {
   /** Install (once) and start a Synapse; resolves when /health says OK. */
   static async start(options: HomeserverOptions = {}): Promise<Homeserver> {
     const progress = options.onProgress ?? (() => {});
-    const venv = await ensureVenv({ name: "synapse", packages: SYNAPSE_PACKAGES, onProgress: progress });
+    const database = options.database ?? "sqlite";
+    const venvOptions = { name: "synapse", packages: SYNAPSE_PACKAGES, onProgress: progress };
+    const venv = database === "postgres" ? await ensureVenvExtras({ ...venvOptions, extras: SYNAPSE_POSTGRES_EXTRAS }) : await ensureVenv(venvOptions);
     const tempDir = options.dir === undefined;
     const dir = options.dir ? resolve(options.dir) : mkdtempSync(join(tmpdir(), "mxdb-synapse-"));
+    let pg: Postgres | undefined;
     try {
+      if (database === "postgres") pg = await Postgres.start({ onProgress: progress, detached: options.detached });
       mkdirSync(dir, { recursive: true });
       const serverName = options.serverName ?? "localhost";
       const rateLimits = options.rateLimits ?? "default";
@@ -112,14 +129,15 @@ export class Homeserver {
       for (let attempt = 1; ; attempt++) {
         const port = options.port ?? (await freePort());
         const federation = options.federation;
-        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222, ...(federation ? { federation } : {}) });
+        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222, ...(federation ? { federation } : {}), database: pg && synapseDatabaseConfig(pg.info) });
         const info: HomeserverInfo = {
-          baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222,
+          baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222, database, ...(pg ? { postgres: pg.info } : {}),
           python: venv.python, configFiles, logFile: join(dir, LOG_FILE), tempDir, detached: options.detached ?? false,
           ...(federation ? { federation } : {}),
         };
         const hs = new Homeserver(info, undefined, true);
         try {
+          hs.pg = pg;
           await hs.startProcess(progress);
           return hs;
         } catch (error) {
@@ -130,6 +148,7 @@ export class Homeserver {
         }
       }
     } catch (error) {
+      await pg?.stop();
       if (tempDir) rmSync(dir, { recursive: true, force: true });
       throw error;
     }
@@ -172,9 +191,11 @@ export class Homeserver {
     this.child = undefined;
   }
 
-  /** Stop Synapse and remove its temp dir (a caller-given dir is kept). */
+  /** Stop Synapse (then its PostgreSQL) and remove its temp dir (a caller-given dir is kept). */
   async stop(): Promise<void> {
     await this.stopProcess();
+    if (this.pg) await this.pg.stop();
+    else if (this.state.postgres) await stopPostgres(this.state.postgres);
     if (this.owned) disown(this.owned);
     await this.http.close();
     if (this.state.tempDir) rmSync(this.state.dir, { recursive: true, force: true });
@@ -258,7 +279,7 @@ function generateConfig(venv: Venv, dir: string, serverName: string): void {
   if (res.status !== 0) throw new Error(`mxdb: synapse --generate-config failed (${res.status ?? res.signal}):\n${res.stdout}${res.stderr}`);
 }
 
-function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean; federation?: FederationOptions }): string[] {
+function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean; federation?: FederationOptions; database: Record<string, unknown> | undefined }): string[] {
   writeFileSync(join(dir, LOG_CONFIG), toYamlText(logConfig(dir)));
   // Holds the shared secret: owner-only.
   writeFileSync(join(dir, OVERRIDE_CONFIG), toYamlText(overrideConfig({ dir, ...o })), { mode: 0o600 });

@@ -9,6 +9,7 @@ import type { Endpoint } from "../http/endpoint.js";
 import { sync, syncResponseSchema, type SyncArgs, type SyncResponse } from "../http/endpoints/sync/sync.js";
 import { AbortedError, HttpError, isMatrixError, MatrixError, ResponseShapeError, TransportRefusedError } from "../http/errors.js";
 import { backoffDelay } from "../http/retry.js";
+import { fetchCapabilities, UnsupportedHomeserverError, type ServerCapabilities, type StateAfterOption } from "../http/capabilities.js";
 import { systemClock, type Clock } from "../http/types.js";
 import type { RoomState } from "../state/room-state.js";
 import type { StateChange } from "../state/types.js";
@@ -36,8 +37,14 @@ export interface SyncLoopOptions {
   timeoutMs?: number;
   /** Join rooms we are invited to: all (true), none (false, the default), or those the function accepts. */
   autoJoin?: boolean | ((roomId: string, inviter?: string) => boolean);
-  /** "auto" (default) asks for state_after and uses it when the server sends it; "never" forces the classic algorithm. */
-  stateAfter?: "auto" | "never";
+  /**
+   * "auto" (default): GET /versions once before the first sync and ask for state_after under the
+   * name the server advertises, else use the classic algorithm (src/http/capabilities.ts).
+   * "never" forces classic, "stable" / "unstable" force `use_state_after` / MSC4222's name.
+   */
+  stateAfter?: StateAfterOption;
+  /** Already decided (Memory.open asks /versions itself): the loop then sends no /versions. */
+  capabilities?: ServerCapabilities;
   /** Errors the loop recovers from (it backs off and tries again), listener errors, failed auto-joins. */
   onError?: (e: unknown) => void;
   /**
@@ -67,6 +74,9 @@ const rawSync: Endpoint<SyncArgs, { next_batch: string }> = { ...sync, response:
 
 type RoomEvent = "leave" | "join" | "invite";
 
+/** The /sync parameter each path sends (none on the classic path). */
+const STATE_AFTER_PARAM = { state_after: "stable", msc4222: "unstable", classic: undefined } as const;
+
 type Listener = (arg: never) => void;
 
 /**
@@ -92,6 +102,7 @@ export class SyncLoop {
   private snapshots = new Map<string, SnapshotInfo>();
   private token: string | undefined;
   private stateAfterSeen = false;
+  private caps: ServerCapabilities | undefined;
   private appliedOnce = false;
   private started = false;
   private ended = false;
@@ -120,6 +131,7 @@ export class SyncLoop {
     // Callers may never await these; a rejection must not crash the process.
     this.done.catch(() => undefined);
     this.synced.catch(() => undefined);
+    this.caps = opts.capabilities;
   }
 
   start(): void {
@@ -149,6 +161,11 @@ export class SyncLoop {
   /** The `next_batch` whose state is applied and saved. */
   get syncToken(): string | undefined {
     return this.token;
+  }
+
+  /** What /versions said and the sync path chosen from it; undefined until the loop has asked. */
+  get capabilities(): ServerCapabilities | undefined {
+    return this.caps;
   }
 
   /** The error the loop ended with (a revoked token, a persistent 4xx, a damaged store); undefined while it runs or after stop(). */
@@ -192,6 +209,7 @@ export class SyncLoop {
     let clientErrors = 0;
     while (!signal.aborted) {
       try {
+        this.caps ??= await fetchCapabilities(this.opts.http, this.opts.stateAfter, signal);
         filterId ??= await ensureFilter(this.opts.http, this.opts.store, this.opts.userId, undefined, signal);
         const initial = this.token === undefined;
         // The first sync after start() catches up at once (whenSynced must not wait out a
@@ -206,6 +224,8 @@ export class SyncLoop {
         if (isMatrixError(e, "M_UNKNOWN_TOKEN") || isMatrixError(e, "M_MISSING_TOKEN")) throw e;
         // The runtime refuses the request (no network permission): it will refuse the next one too.
         if (e instanceof TransportRefusedError) throw e;
+        // The server lacks what the loop needs: waiting will not add it.
+        if (e instanceof UnsupportedHomeserverError) throw e;
         // A client error that keeps coming back (a bad filter, a forbidden request) will not heal by waiting.
         clientErrors = isClientError(e) ? clientErrors + 1 : 0;
         if (clientErrors >= (this.opts.maxClientErrors ?? 5)) throw e;
@@ -236,7 +256,7 @@ export class SyncLoop {
   private async request(filterId: string, wait: number, signal: AbortSignal): Promise<SyncResponse> {
     // An initial sync is answered at once whatever its timeout: a random one makes it this process's own request.
     const timeout = this.token === undefined ? uniqueInitialTimeout() : wait;
-    const args = { filter: filterId, since: this.token, timeout, set_presence: "offline" as const, useStateAfter: this.opts.stateAfter !== "never" };
+    const args = { filter: filterId, since: this.token, timeout, set_presence: "offline" as const, stateAfter: STATE_AFTER_PARAM[this.caps!.syncPath] };
     const margin = this.opts.deadlineMarginMs ?? 15_000;
     const deadlineMs = wait + margin;
     const request = new AbortController();

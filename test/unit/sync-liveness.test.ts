@@ -56,6 +56,8 @@ function server(queue: Answer[], elsewhere: unknown[] = []) {
       stateAsked.push(decodeURIComponent(stateOf[1]!));
       return json(200, [...currentState(served, decodeURIComponent(stateOf[1]!)), ...elsewhere]);
     }
+    // A server that lists MSC4222: the recordings' state_after is under its unstable name.
+    if (req.url.endsWith("/_matrix/client/versions")) return json(200, { versions: ["v1.15"], unstable_features: { "org.matrix.msc4222": true } });
     syncs.push(new URL(req.url));
     const next = queue.shift() ?? "hang";
     if (next !== "hang" && "next_batch" in next) served.push(next);
