@@ -33,6 +33,7 @@ import { EncryptionUnavailableError, UndecryptableValueError } from "./errors.js
 import { VALUE_EVENT_TYPE } from "./format.js";
 import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
+import { KeyBackup, type UnlockedRecovery } from "./key-backup.js";
 
 const ENCRYPTED = "m.room.encrypted";
 
@@ -52,7 +53,7 @@ export interface EncryptionOptions {
  */
 export async function openEncryption(
   opts: EncryptionOptions,
-  deps: { http: HttpClient; store: Store; userId: string; deviceId: string | undefined },
+  deps: { http: HttpClient; store: Store; userId: string; deviceId: string | undefined; recovery?: UnlockedRecovery },
 ): Promise<ValueEncryption | UnavailableEncryption | undefined> {
   if (opts.encryption === false) return undefined;
   if (deps.deviceId === undefined) return new UnavailableEncryption("the session has no device ID (give deviceId, or log in with a password)");
@@ -90,7 +91,10 @@ export async function openEncryption(
       );
     }
   }
-  return new ValueEncryption(machine, deps.userId, deps.http, onError);
+  const layer = new ValueEncryption(machine, deps.userId, deps.http, onError);
+  // Memory.open({recoveryKey}): every backed-up room key before the first read.
+  if (deps.recovery) await layer.backup.restore(deps.recovery);
+  return layer;
 }
 
 /** Refuses every call with one reason (the memory then writes nothing). */
@@ -111,6 +115,8 @@ export class UnavailableEncryption implements ValueCrypto {
 export class ValueEncryption implements ValueCrypto {
   readonly machine: CryptoMachine;
   private readonly driver: CryptoDriver;
+  /** Server-side key backup (./key-backup.ts): room keys uploaded after each sync and before a value using a new one is sent. */
+  readonly backup: KeyBackup;
   private sync: SyncLoop | undefined;
   /** event ID -> decrypted value (JSON text, so callers get their own copy). */
   private readonly cache = new Map<string, string>();
@@ -127,6 +133,7 @@ export class ValueEncryption implements ValueCrypto {
   ) {
     this.machine = machine;
     this.driver = new CryptoDriver(machine, http, onError);
+    this.backup = new KeyBackup(machine, http, userId, onError);
   }
 
   /** SyncLoop's beforeCommit: the machine's writes land before the token that delivered them is saved. */
@@ -148,6 +155,7 @@ export class ValueEncryption implements ValueCrypto {
       this.trackEncryptedRooms();
       const run = this.driver.processSoon();
       this.firstRun ??= run;
+      void this.backup.upload();
     });
   }
 
@@ -201,6 +209,8 @@ export class ValueEncryption implements ValueCrypto {
         ...(settings?.rotation_period_msgs !== undefined ? { rotationPeriodMsgs: settings.rotation_period_msgs } : {}),
       });
       for (const req of shares) await this.driver.sendOwn(req);
+      // A new room key reaches the backup before the first value it encrypts reaches the room.
+      await this.backup.upload();
       // 3.
       try {
         return await this.machine.encryptRoomEvent(roomId, VALUE_EVENT_TYPE, content);

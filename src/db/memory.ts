@@ -24,6 +24,7 @@ import { keyChanges, type MemoryChange } from "./watch.js";
 import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from "./media-values.js";
 import { keyHistory, versionAt, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
+import { Recovery } from "./recovery.js";
 
 export type { MemoryOptions } from "./options.js";
 export type { MemoryChange } from "./watch.js";
@@ -68,6 +69,8 @@ export class Memory {
   private readonly media: MediaValues;
   private readonly lifetime: AbortController;
   private closed = false;
+  /** The recovery key and the server-side key backup (./recovery.ts). */
+  readonly recovery: Recovery;
 
   private constructor(init: MemoryParts) {
     this.lifetime = init.lifetime;
@@ -82,6 +85,7 @@ export class Memory {
     this.singleStateKey = init.opts.singleStateKey;
     this.closers = init.closers;
     this.media = new MediaValues(init.http);
+    this.recovery = new Recovery(init.crypto);
   }
 
   /**

@@ -39,6 +39,11 @@ export interface ImportResult {
   failed: CryptoError[];
 }
 
+/** GET /room_keys/keys as received: each session_data is checked when it is decrypted. */
+export interface DownloadedKeys {
+  rooms?: Record<string, { sessions?: Record<string, { session_data?: unknown }> }>;
+}
+
 type Exclusive = <R>(fn: () => Promise<R>) => Promise<R>;
 
 export class RoomKeyBackup {
@@ -153,7 +158,7 @@ export class RoomKeyBackup {
    * Import a downloaded backup (GET /room_keys/keys) with its private key. Sessions are offered like
    * forwarded keys (kept only from a lower first index) and not marked pending: they are in the backup.
    */
-  importBackup(privateKey: Uint8Array, body: RoomKeysBody): Promise<ImportResult> {
+  importBackup(privateKey: Uint8Array, body: DownloadedKeys): Promise<ImportResult> {
     return this.exclusive(async () => {
       const { ctx } = this;
       const result: ImportResult = { imported: 0, kept: 0, failed: [] };
