@@ -9,6 +9,7 @@ import type { Store } from "../store/store.js";
 import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
 import type { EncryptionOptions, UnavailableEncryption, ValueEncryption } from "./encryption.js";
 import type { UnlockedRecovery } from "./key-backup.js";
+import { RecoverySetupError } from "../crypto/backup/errors.js";
 import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 
 const ENCRYPTION_EVENT = "m.room.encryption";
@@ -83,6 +84,8 @@ export class LazyEncryption {
       let layer: ValueEncryption | UnavailableEncryption | undefined;
       try {
         layer = await openEncryption(this.opts, this.deps);
+        // Opening with a recovery key and no usable crypto layer would look like a restore that worked.
+        if (this.deps.recovery && layer && "reason" in layer) throw new RecoverySetupError(`cannot restore: ${layer.reason}`);
       } catch (e) {
         if (!this.started) {
           this.opening = undefined;
