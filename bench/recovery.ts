@@ -15,7 +15,9 @@ import { Homeserver } from "../src/homeserver/synapse.js";
 const { values } = parseArgs({ options: { sizes: { type: "string", default: "100,1000" } } });
 const sizes = values.sizes.split(",").map(Number);
 
-const hs = await Homeserver.start({ rateLimits: "lifted" });
+// MSC4222 (state_after): with the classic sync sections, a fresh open of these rooms saw only 76-84 of 100
+// keys (encryption on or off), so the restore would be measured on a partial picture.
+const hs = await Homeserver.start({ rateLimits: "lifted", msc4222: true });
 const rows: string[] = [];
 try {
   for (const n of sizes) {
@@ -56,7 +58,7 @@ try {
     await fresh.close();
     rows.push(`| ${n} | ${writeS.toFixed(1)} s | ${backedUp} | ${openMs.toFixed(0)} ms (${restored.imported} imported, ${restored.failed} failed) | ${readMs.toFixed(0)} ms (${(readMs / n).toFixed(1)} ms per value) | ${(openMs + readMs).toFixed(0)} ms |`);
   }
-  console.log(`Synapse ${hs.info.version}, rate limits lifted, singleStateKey false, values written 50 at a time.\n`);
+  console.log(`Synapse ${hs.info.version} with MSC4222, rate limits lifted, singleStateKey false, values written 50 at a time.\n`);
   console.log("| encrypted values | write | room keys in the backup | open with the recovery key (restore included) | read every value | restore to all read |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
