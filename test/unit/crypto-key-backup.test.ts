@@ -87,7 +87,8 @@ test("session_data decrypts independently (X25519, HKDF, AES-CBC); its MAC is li
   const { plain, macOverEmpty, macOverCiphertext } = await independentDecrypt(privateKey, publicKey, sessionData);
   assert.equal(sessionData.mac, macOverEmpty);
   assert.notEqual(sessionData.mac, macOverCiphertext);
-  assert.deepEqual(Object.keys(plain).sort(), ["algorithm", "forwarding_curve25519_key_chain", "sender_claimed_keys", "sender_key", "session_key"]);
+  assert.deepEqual(Object.keys(plain).sort(), ["algorithm", "forwarding_curve25519_key_chain", "sender_claimed_keys", "sender_key", "session_key", "shared_history"]);
+  assert.equal(plain.shared_history, false);
   assert.equal(plain.algorithm, "m.megolm.v1.aes-sha2");
   assert.equal(plain.sender_key, a.machine.identityKeys().curve25519);
   assert.deepEqual(plain.sender_claimed_keys, { ed25519: a.machine.identityKeys().ed25519 });

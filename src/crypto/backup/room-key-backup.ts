@@ -132,6 +132,7 @@ export class RoomKeyBackup {
             sender_claimed_keys: s.claimedEd25519 !== undefined ? { ed25519: s.claimedEd25519 } : {},
             forwarding_curve25519_key_chain: s.forwardingChain,
             session_key: sessionKey,
+            shared_history: s.sharedHistory === true,
           }),
         };
         ((body.rooms[s.roomId] ??= { sessions: {} }).sessions[s.sessionId] = data);
@@ -171,6 +172,7 @@ export class RoomKeyBackup {
               ...(data.sender_claimed_keys.ed25519 !== undefined ? { claimedEd25519: data.sender_claimed_keys.ed25519 } : {}),
               forwarded: true,
               forwardingChain: data.forwarding_curve25519_key_chain,
+              sharedHistory: data.shared_history === true,
             }, { backedUp: true });
             if (stored) result.imported++;
             else result.kept++;

@@ -22,6 +22,8 @@ export interface BackedUpSessionData {
   forwarding_curve25519_key_chain: string[];
   /** Exported session (the m.forwarded_room_key format). */
   session_key: string;
+  /** v1.19: the session is shareable with later members (https://spec.matrix.org/v1.19/client-server-api/#shareable-encryption-sessions). */
+  shared_history?: boolean;
 }
 
 /** One session in PUT/GET /room_keys/keys. */
@@ -67,5 +69,6 @@ export function decryptSessionData(backend: CryptoBackend, privateKey: Uint8Arra
     sender_claimed_keys: typeof data.sender_claimed_keys === "object" && data.sender_claimed_keys !== null ? data.sender_claimed_keys : {},
     forwarding_curve25519_key_chain: Array.isArray(data.forwarding_curve25519_key_chain) ? data.forwarding_curve25519_key_chain.filter((k) => typeof k === "string") : [],
     session_key: data.session_key,
+    shared_history: data.shared_history === true,
   };
 }

@@ -30,6 +30,8 @@ export interface InboundGroupRecord {
   firstKnownIndex: number;
   forwarded: boolean;
   forwardingChain: string[];
+  /** The sender marked it shareable with later members (m.room_key / backup `shared_history`, spec v1.19). */
+  sharedHistory?: boolean;
   /** message index -> JSON [event_id, origin_server_ts] of the first event that used it (replay guard). */
   seen: Record<string, string>;
 }
