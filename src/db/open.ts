@@ -94,6 +94,8 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
     const session = await openSession(http, store, opts);
     // A recovery key is checked against secret storage before the sync starts: a wrong one uploads nothing.
     const recovery = opts.recoveryKey !== undefined ? await unlock(http, session.userId, opts) : undefined;
+    delete opts.recoveryKey; // the memory keeps no reference to it
+
     // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
     const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId, recovery }, (layer) => memory?.setCrypto(layer));
     sync = new SyncLoop({
