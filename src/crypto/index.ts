@@ -8,3 +8,8 @@ export { canonicalJson, signingPayload } from "./canonical-json.js";
 export * from "./errors.js";
 export { olmBackend, type OlmWasm } from "./olm/backend.js";
 export { AttachmentError, decryptAttachment, encryptAttachment, sha256Base64, type EncryptedFileInfo } from "./attachments.js";
+export * from "./backup/errors.js";
+export { decodeRecoveryKey, encodeRecoveryKey } from "./backup/recovery-key.js";
+export * from "./backup/secret-storage.js";
+export { BACKUP_ALGORITHM, type BackedUpSessionData, type KeyBackupData, type RoomKeysBody } from "./backup/session-data.js";
+export type { BackupBatch, BackupRecord, ImportResult, RoomKeyBackup } from "./backup/room-key-backup.js";

@@ -19,6 +19,7 @@ import { olmBackend } from "./olm/backend.js";
 import { applyClaimResponse, claimBody } from "./olm/claim.js";
 import { OlmSessions } from "./olm/sessions.js";
 import { requestRoomKey } from "./key-requests.js";
+import { RoomKeyBackup } from "./backup/room-key-backup.js";
 import { newId, type OutgoingRequest } from "./requests.js";
 import { SealedStore, type KeyValueStore, type RandomBytes } from "./store.js";
 import { ToDeviceHandler, type DecryptedToDevice } from "./to-device.js";
@@ -73,6 +74,8 @@ export class CryptoMachine {
   private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly toDevice: ToDeviceHandler;
+  /** Server-side key backup: pending room keys, upload bodies, imports (backup/room-key-backup.ts). */
+  readonly backup: RoomKeyBackup;
 
   private constructor(
     private readonly ctx: CryptoContext,
@@ -84,6 +87,7 @@ export class CryptoMachine {
       report: (e, s) => this.report(e, s),
       queue: (reqs) => reqs.forEach((r) => this.enqueue(r, true)),
     });
+    this.backup = new RoomKeyBackup(ctx, (fn) => this.exclusive(fn));
   }
 
   /** Opens (or creates, once) the device's account; a new account is persisted before any upload. */

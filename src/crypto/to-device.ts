@@ -119,6 +119,7 @@ export class ToDeviceHandler {
           senderUserId: sender,
           forwarded: false,
           forwardingChain: [],
+          sharedHistory: content.shared_history === true,
         });
         break;
       case "m.forwarded_room_key":

@@ -25,15 +25,8 @@ import { keyChanges, type MemoryChange } from "./watch.js";
 import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from "./media-values.js";
 import { keyHistory, versionAt, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
+import { Recovery } from "./recovery.js";
 
-export type { MemoryOptions } from "./options.js";
-export type { MemoryChange } from "./watch.js";
-
-export type { ValueCrypto } from "./value-crypto.js";
-export { memoryInEventRoom } from "./event-room.js";
-export type { MediaReference } from "./media-values.js";
-export type { HistoryOptions, KeyVersion } from "./history.js";
-export type { AuditEntry } from "./audit.js";
 
 /** One key of Memory.entries(): the value and the state event that holds it. */
 export interface MemoryEntry {
@@ -71,6 +64,8 @@ export class Memory {
   private readonly media: MediaValues;
   private readonly lifetime: AbortController;
   private closed = false;
+  /** The recovery key and the server-side key backup (./recovery.ts). */
+  readonly recovery: Recovery;
 
   private constructor(init: MemoryParts) {
     this.lifetime = init.lifetime;
@@ -86,6 +81,7 @@ export class Memory {
     this.closers = init.closers;
     this.capabilities = init.capabilities;
     this.media = new MediaValues(init.http, init.capabilities.media === "legacy");
+    this.recovery = new Recovery(init.crypto);
   }
 
   /**

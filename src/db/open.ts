@@ -46,6 +46,8 @@ export interface MemoryParts {
   /** What /versions said and what mxdb chose from it (src/http/capabilities.ts). */
   capabilities: ServerCapabilities;
   closers: Array<() => unknown>;
+  /** The crypto layer, opened now if it was not yet (Memory.recovery needs it without an encrypted room). */
+  crypto(): Promise<ValueCrypto | undefined>;
 }
 
 /** The calls open makes on the Memory it built (internal to src/db). */
@@ -95,8 +97,12 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
     // Asked once, before anything else: an unsupported server fails open here (UnsupportedHomeserverError).
     const capabilities = await fetchCapabilities(http, opts.stateAfter, lifetime.signal);
     const session = await openSession(http, store, opts);
+    // A recovery key is checked against secret storage before the sync starts: a wrong one uploads nothing.
+    const recovery = opts.recoveryKey !== undefined ? await unlock(http, session.userId, opts) : undefined;
+    delete opts.recoveryKey; // the memory keeps no reference to it
+
     // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
-    const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId }, (layer) => memory?.setCrypto(layer));
+    const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId, recovery }, (layer) => memory?.setCrypto(layer));
     sync = new SyncLoop({
       http,
       userId: session.userId,
@@ -111,7 +117,7 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
       saveRooms,
     });
     e2ee.bind(sync);
-    const m = make({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId, capabilities, closers });
+    const m = make({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId, capabilities, closers, crypto: () => e2ee.openNow() });
     memory = m;
     sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
     sync.start();
@@ -145,6 +151,12 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
     opts.signal?.removeEventListener("abort", abort);
     if (!timer.signal.aborted) timer.abort();
   }
+}
+
+/** The recovery code (and libolm) load only when a recovery key is given. */
+async function unlock(http: HttpClient, userId: string, opts: ResolvedOptions) {
+  const [{ unlockRecovery }, { olmBackend }] = await Promise.all([import("./key-backup.js"), import("../crypto/olm/backend.js")]);
+  return unlockRecovery(http, await olmBackend(opts.olmWasm), userId, opts.recoveryKey!);
 }
 
 /** FileStore uses node:fs: loaded only when a path is given (options.ts refuses one where there is no file system). */

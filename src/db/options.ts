@@ -3,6 +3,7 @@
  * Names are opsdroid's connector and database options in camelCase.
  */
 import { utf8Length } from "../crypto/bytes.js";
+import { decodeRecoveryKey } from "../crypto/backup/recovery-key.js";
 import type { OlmWasm } from "../crypto/olm/backend.js";
 import { HAS_FILE_SYSTEM, RUNTIME } from "../http/runtime.js";
 import type { Clock, Transport } from "../http/types.js";
@@ -39,6 +40,13 @@ export interface MemoryOptions {
   encryption?: boolean;
   /** Seals the crypto store with a key derived from this passphrase (scrypt; src/db/README.md "Encryption at rest"). */
   storePassphrase?: string;
+  /**
+   * The recovery key (`memory.recovery.create()`, `mxdb recovery create`): restores every room key from
+   * the server-side key backup, so a new device with an empty store reads every encrypted value
+   * (docs/ENCRYPTION.md "Recovery"). A wrong key fails open with WrongRecoveryKeyError before anything
+   * is uploaded. Never logged or traced.
+   */
+  recoveryKey?: string;
   /** Seals the crypto store with a random key kept in this file (created 0600). Default for a store directory: `<store>/crypto.key`. */
   storeKeyFile?: string;
   /**
@@ -130,6 +138,11 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     if (typeof options[name] === "string" && !HAS_FILE_SYSTEM) {
       throw new ConfigError(`${name} is a path, and this runtime (${RUNTIME}) has no file system: pass ${name === "trace" ? "a TraceSink function" : name === "store" ? "a Store object (MemoryStore, or your own)" : "storePassphrase instead"}`);
     }
+  }
+  if (options.recoveryKey !== undefined) {
+    if (typeof options.recoveryKey !== "string") throw new ConfigError("recoveryKey must be a string (48 base58 characters, spaces allowed)");
+    if (options.encryption === false) throw new ConfigError("recoveryKey restores encryption keys: it cannot be used with encryption: false");
+    decodeRecoveryKey(options.recoveryKey).fill(0); // RecoveryKeyFormatError before anything is sent
   }
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
   if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');

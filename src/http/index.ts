@@ -43,3 +43,6 @@ export { sendToDevice, type SendToDeviceArgs } from "./endpoints/to-device/send-
 export { upload, uploadResponse, type UploadArgs } from "./endpoints/media/upload.js";
 export { download, parseMxc, type DownloadArgs } from "./endpoints/media/download.js";
 export { mediaConfig, mediaConfigResponse } from "./endpoints/media/config.js";
+export { getAccountData, putAccountData, type AccountDataArgs } from "./endpoints/account/account-data.js";
+export { backupVersionResponse, createBackupVersion, getBackupVersion, type CreateBackupVersionArgs } from "./endpoints/room-keys/version.js";
+export { getRoomKeys, putRoomKeys, roomKeysBody, type PutRoomKeysArgs } from "./endpoints/room-keys/keys.js";

@@ -35,11 +35,19 @@ export interface OutboundGroupRecord {
   /** userId -> deviceId -> curve25519 of each device that got the key. */
   sharedWith: Record<string, Record<string, string>>;
   invalidated: boolean;
+  /** m.room_key shared_history: created while history visibility was shared or world_readable. */
+  sharedHistory?: boolean;
 }
 
 export interface RotationSettings {
   rotationPeriodMs?: number;
   rotationPeriodMsgs?: number;
+  /**
+   * The room's history visibility is shared or world_readable now
+   * (https://spec.matrix.org/v1.19/client-server-api/#shareable-encryption-sessions): a session made
+   * under the other setting is rotated first.
+   */
+  sharedHistory?: boolean;
 }
 
 const name = (roomId: string) => `megolm-out/${roomId}`;
@@ -78,7 +86,8 @@ export function invalidateOutbound(ctx: CryptoContext, rec: OutboundGroupRecord 
 /** Steps 1–2. */
 async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<string>, settings: RotationSettings): Promise<OutboundGroupRecord> {
   const rec = await getOutbound(ctx, roomId);
-  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users)) return rec;
+  const sharedHistory = settings.sharedHistory ?? false;
+  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users) && (rec.sharedHistory ?? false) === sharedHistory) return rec;
   const { fresh, sessionKey } = using(ctx.backend.newOutboundGroupSession(), (og) => ({
     sessionKey: og.sessionKey(),
     fresh: {
@@ -91,6 +100,7 @@ async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<strin
       rotationPeriodMsgs: settings.rotationPeriodMsgs ?? DEFAULT_ROTATION_PERIOD_MSGS,
       sharedWith: {},
       invalidated: false,
+      sharedHistory,
     } satisfies OutboundGroupRecord,
   }));
   await ctx.inbound.offer({ roomId, sessionId: fresh.sessionId, sessionKey }, false, {
@@ -99,6 +109,7 @@ async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<strin
     senderUserId: ctx.userId,
     forwarded: false,
     forwardingChain: [],
+    sharedHistory,
   });
   putOutbound(ctx, fresh);
   return fresh;
@@ -114,7 +125,7 @@ export async function shareRoomKey(
   const users = new Set([...userIds, ctx.userId]);
   const rec = await currentOrNew(ctx, roomId, users, settings);
   const sessionKey = using(ctx.backend.unpickleOutboundGroupSession(ctx.pickleKey, rec.pickle), (og) => og.sessionKey());
-  const content = { algorithm: MEGOLM_ALGORITHM, room_id: roomId, session_id: rec.sessionId, session_key: sessionKey };
+  const content = { algorithm: MEGOLM_ALGORITHM, room_id: roomId, session_id: rec.sessionId, session_key: sessionKey, shared_history: rec.sharedHistory ?? false };
   const messages: { userId: string; deviceId: string; content: Record<string, unknown> }[] = [];
   const sharedWith = structuredClone(rec.sharedWith);
   for (const userId of [...users].sort()) {

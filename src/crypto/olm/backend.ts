@@ -10,6 +10,7 @@ import {
   type InboundGroupSessionObj,
   type OlmSessionObj,
   type OutboundGroupSessionObj,
+  type PkMessage,
 } from "../backend.js";
 
 /**
@@ -221,4 +222,29 @@ const backend: CryptoBackend = {
       u.free();
     }
   },
+  pkPublicKey: (privateKey) => withPkDecryption(privateKey, (_d, publicKey) => publicKey),
+  pkEncrypt: (publicKey, plaintext) => {
+    const e = new Olm.PkEncryption();
+    try {
+      return wrap(() => {
+        e.set_recipient_key(publicKey);
+        const m: PkMessage = e.encrypt(plaintext);
+        return { ciphertext: m.ciphertext, mac: m.mac, ephemeral: m.ephemeral };
+      });
+    } finally {
+      e.free();
+    }
+  },
+  pkDecrypt: (privateKey, m) => withPkDecryption(privateKey, (d) => wrap(() => d.decrypt(m.ephemeral, m.mac, m.ciphertext))),
 };
+
+/** PkDecryption from a private key (init_with_private_key zeroes nothing, but gets a copy anyway). */
+function withPkDecryption<R>(privateKey: Uint8Array, fn: (d: Olm.PkDecryption, publicKey: string) => R): R {
+  const d = new Olm.PkDecryption();
+  try {
+    const publicKey = wrap(() => d.init_with_private_key(k(privateKey)));
+    return fn(d, publicKey);
+  } finally {
+    d.free();
+  }
+}
