@@ -4,6 +4,7 @@ export type { OutgoingRequest } from "./requests.js";
 export { type KeyValueStore, deriveStoreKey } from "./store.js";
 export type { CryptoBackend, IdentityKeys } from "./backend.js";
 export type { DeviceRecord } from "./devices.js";
+export type { KeyForwardingPolicy, KeyForwardRequest } from "./key-requests.js";
 export { canonicalJson, signingPayload } from "./canonical-json.js";
 export * from "./errors.js";
 export { olmBackend, type OlmWasm } from "./olm/backend.js";

@@ -14,11 +14,12 @@ import { CryptoError, MachineClosedError, MalformedEventError, StoreDecryptionEr
 import { InboundGroupSessions } from "./megolm/inbound.js";
 import { megolmDecrypt, type RoomEvent } from "./megolm/decrypt.js";
 import { megolmEncrypt } from "./megolm/encrypt.js";
-import { getOutbound, invalidateOutbound, shareRoomKey, type RotationSettings } from "./megolm/outbound.js";
+import { getOutbound, invalidateOutbound, type RotationSettings } from "./megolm/outbound.js";
+import { markShareSent, pendingShares, shareRoomKey } from "./megolm/shares.js";
 import { olmBackend } from "./olm/backend.js";
 import { applyClaimResponse, claimBody } from "./olm/claim.js";
 import { OlmSessions } from "./olm/sessions.js";
-import { requestRoomKey } from "./key-requests.js";
+import { requestRoomKey, type KeyForwardingPolicy } from "./key-requests.js";
 import { newId, type OutgoingRequest } from "./requests.js";
 import { SealedStore, type KeyValueStore, type RandomBytes } from "./store.js";
 import { ToDeviceHandler, type DecryptedToDevice } from "./to-device.js";
@@ -39,10 +40,13 @@ export interface CryptoMachineOptions {
   /** Default: libolm. A vodozemac backend implements the same interface (backend.ts). */
   backend?: CryptoBackend;
   /**
-   * Which of our own devices may request and forward room keys. Default: every own device whose
-   * self-signed keys passed the keys/query checks (no cross-signing here; see README "Doubts").
+   * Which of our own devices may request and forward room keys at all. Default: every own device
+   * whose self-signed keys passed the keys/query checks. Requests are then also subject to
+   * forwardRoomKeysTo.
    */
   isTrustedOwnDevice?: (device: DeviceRecord) => boolean;
+  /** Which own devices get a room key they request (README "Who gets room keys"). Default "shared-with". */
+  forwardRoomKeysTo?: KeyForwardingPolicy;
   /** Every event or device refused by a spec check, with its typed error (sync batches never throw). */
   onRejected?: (error: CryptoError, subject: unknown) => void;
 }
@@ -58,7 +62,8 @@ type Pending =
   | { kind: "keys_upload" }
   | { kind: "keys_query"; users: string[] }
   | { kind: "keys_claim"; devices: DeviceRecord[] }
-  | { kind: "to_device" };
+  | { kind: "to_device" }
+  | { kind: "room_key_share" };
 
 const ACCOUNT = "account";
 const QUERY_TIMEOUT_MS = 10_000;
@@ -81,6 +86,7 @@ export class CryptoMachine {
   ) {
     this.toDevice = new ToDeviceHandler(ctx, {
       isTrusted: opts.isTrustedOwnDevice ?? (() => true),
+      forwardTo: opts.forwardRoomKeysTo ?? "shared-with",
       report: (e, s) => this.report(e, s),
       queue: (reqs) => reqs.forEach((r) => this.enqueue(r, true)),
     });
@@ -140,6 +146,8 @@ export class CryptoMachine {
       throw e;
     }
     machine = new CryptoMachine(ctx, rec, opts);
+    // Room-key shares not known to have been sent before the last close go out again, as they were.
+    for (const share of Object.values(await pendingShares(ctx))) machine.register(share.request, { kind: "room_key_share" }, true);
     return machine;
   }
 
@@ -235,6 +243,10 @@ export class CryptoMachine {
         }
         case "to_device":
           return;
+        case "room_key_share":
+          // Only now do its devices count as having the key (README "Protocol steps" 5.2).
+          await markShareSent(ctx, requestId);
+          return;
       }
     });
   }
@@ -258,11 +270,14 @@ export class CryptoMachine {
     return this.claimFor(missing, false);
   }
 
-  /** 2) m.room_key over Olm to every device of every user not yet reached (rotating first if due). */
+  /**
+   * 2) m.room_key over Olm to every device of every user not yet reached (rotating first if due).
+   * The requests are persisted until marked sent, and listed by outgoingRequests() after a restart.
+   */
   shareRoomKey(roomId: string, users: string[], settings: RotationSettings = {}): Promise<OutgoingRequest[]> {
     return this.exclusive(async () => {
       const reqs = await shareRoomKey(this.ctx, roomId, users, settings);
-      reqs.forEach((r) => this.register(r, { kind: "to_device" }, false));
+      reqs.forEach((r) => this.register(r, { kind: "room_key_share" }, false));
       return reqs;
     });
   }
