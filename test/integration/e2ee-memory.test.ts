@@ -101,7 +101,25 @@ test("values in an encrypted room: Megolm events referenced from state, read by 
   assert.equal(gets(), before);
   // The same token without its store would be a new Olm account for a device that has keys already:
   // refused with the reason, nothing written.
+  await a2.put("doomed", { n: 2 });
+  await a2.flush();
   const stranger = await memory({ accessToken: alice.accessToken });
+  // Right after open, never absent: the value is there and cannot be read (issue 12 part 6).
+  const early = await stranger.get("twim").catch((e: unknown) => e);
+  assert.ok(early instanceof UndecryptableValueError, `got ${String(early)}`);
+  assert.ok((await stranger.dump().catch((e: unknown) => e)) instanceof UndecryptableValueError);
+  // watch reports another writer's value it cannot read as its error; delete still deletes and says what it could not read.
+  const changes = stranger.watch();
+  const next = changes.next();
+  await a2.put("watched", 3);
+  const seen = (await next).value;
+  assert.equal(seen?.key, "watched");
+  assert.ok(seen?.value instanceof UndecryptableValueError, String(seen?.value));
+  await changes.return(undefined);
+  const deleted = await stranger.delete("doomed");
+  assert.ok(deleted instanceof UndecryptableValueError, String(deleted));
+  await stranger.flush();
+  assert.equal(await eventually(() => a2.get("doomed"), (v) => v === undefined, 30_000, 200), undefined);
   await assert.rejects(stranger.put("k", 1), (e: unknown) => e instanceof EncryptionUnavailableError && /already has encryption keys/.test(e.message));
   await close(stranger);
   await a2.put("after-restart", ["x"]);
