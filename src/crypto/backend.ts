@@ -93,6 +93,14 @@ export interface CryptoBackend {
   unpickleInboundGroupSession(key: Uint8Array, pickle: string): InboundGroupSessionObj;
   /** True when `signature` is a valid Ed25519 signature by `publicKey` over UTF-8 `message`. */
   verifyEd25519(publicKey: string, message: string, signature: string): boolean;
+  /** An Ed25519 signing key from a 32-byte seed (cross-signing keys; libolm's PkSigning). */
+  signingKeyFromSeed(seed: Uint8Array): SigningKeyObj;
+}
+
+export interface SigningKeyObj extends Freeable {
+  /** Unpadded base64 public key. */
+  readonly publicKey: string;
+  sign(message: string): string;
 }
 
 /** Run `fn` with a freshly made object and always free it. */

@@ -9,3 +9,4 @@ export { canonicalJson, signingPayload } from "./canonical-json.js";
 export * from "./errors.js";
 export { olmBackend, type OlmWasm } from "./olm/backend.js";
 export { AttachmentError, decryptAttachment, encryptAttachment, sha256Base64, type EncryptedFileInfo } from "./attachments.js";
+export type { CrossSigningSecrets, CrossSigningPublicKeys } from "./cross-signing.js";

@@ -6,7 +6,7 @@
  *
  * Every public async method runs under one lock and ends by flushing its store writes in one setMany.
  */
-import { type AccountRecord, keysUploadBody, oneTimeKeysToGenerate, SIGNED_CURVE25519, FORGET_OLD_FALLBACK_AFTER_MS } from "./account.js";
+import { type AccountRecord, deviceKeys, keysUploadBody, oneTimeKeysToGenerate, SIGNED_CURVE25519, FORGET_OLD_FALLBACK_AFTER_MS } from "./account.js";
 import { BackendError, type AccountObj, type CryptoBackend, type IdentityKeys } from "./backend.js";
 import type { CryptoContext } from "./context.js";
 import { DeviceBook, type DeviceRecord } from "./devices.js";
@@ -20,6 +20,7 @@ import { olmBackend } from "./olm/backend.js";
 import { applyClaimResponse, claimBody } from "./olm/claim.js";
 import { OlmSessions } from "./olm/sessions.js";
 import { requestRoomKey, type KeyForwardingPolicy } from "./key-requests.js";
+import { createCrossSigningKeys, deviceSignatureBody, deviceSigningUploadBody, loadCrossSigningSecrets, type CrossSigningSecrets } from "./cross-signing.js";
 import { newId, type OutgoingRequest } from "./requests.js";
 import { SealedStore, type KeyValueStore, type RandomBytes } from "./store.js";
 import { ToDeviceHandler, type DecryptedToDevice } from "./to-device.js";
@@ -313,6 +314,24 @@ export class CryptoMachine {
   /** A member left: the next shareRoomKey starts a new session. */
   onRoomMemberLeft(roomId: string): Promise<void> {
     return this.exclusive(async () => invalidateOutbound(this.ctx, await getOutbound(this.ctx, roomId)));
+  }
+
+  /**
+   * Cross-signing keys (made once, persisted sealed) and the two bodies that publish them and sign
+   * this device (cross-signing.ts). The caller sends them, handling user-interactive auth.
+   */
+  bootstrapCrossSigning(): Promise<{ deviceSigningUpload: Record<string, unknown>; signaturesUpload: Record<string, unknown> }> {
+    return this.exclusive(async () => {
+      const { ctx } = this;
+      const secrets = await createCrossSigningKeys(ctx.store, ctx.random);
+      const ours = deviceKeys(ctx.account, ctx.ids, ctx.userId, ctx.deviceId);
+      return { deviceSigningUpload: deviceSigningUploadBody(ctx.backend, ctx.userId, secrets), signaturesUpload: deviceSignatureBody(ctx.backend, ctx.userId, ctx.deviceId, ours, secrets) };
+    });
+  }
+
+  /** The private cross-signing seeds (unpadded base64), for secret storage; undefined before bootstrap. Never log them. */
+  crossSigningSecrets(): Promise<CrossSigningSecrets | undefined> {
+    return this.exclusive(() => loadCrossSigningSecrets(this.ctx.store));
   }
 
   /** Frees the account, the only long-lived Olm object (all others are freed after each use). */
