@@ -102,6 +102,8 @@ export interface CryptoBackend {
   pkEncrypt(publicKey: string, plaintext: string): PkMessage;
   /** Its inverse; throws BackendError "BadMessage" when the MAC does not verify. */
   pkDecrypt(privateKey: Uint8Array, message: PkMessage): string;
+  /** An Ed25519 signing key from a 32-byte seed (cross-signing keys; libolm's PkSigning). */
+  signingKeyFromSeed(seed: Uint8Array): SigningKeyObj;
 }
 
 /** session_data of a backed-up key: all unpadded base64. */
@@ -109,6 +111,12 @@ export interface PkMessage {
   ciphertext: string;
   mac: string;
   ephemeral: string;
+}
+
+export interface SigningKeyObj extends Freeable {
+  /** Unpadded base64 public key. */
+  readonly publicKey: string;
+  sign(message: string): string;
 }
 
 /** Run `fn` with a freshly made object and always free it. */

@@ -20,7 +20,7 @@
  * token is saved (beforeSyncCommit); then members of encrypted rooms are tracked and every request
  * the machine has queued is sent (CryptoDriver).
  */
-import { CryptoMachine, CryptoError, NoOutboundSessionError, olmBackend, UnknownSessionError, type CryptoBackend, type OlmWasm, type SyncChanges } from "../crypto/index.js";
+import { CryptoMachine, CryptoError, NoOutboundSessionError, olmBackend, UnknownSessionError, type CryptoBackend, type KeyForwardingPolicy, type OlmWasm, type SyncChanges } from "../crypto/index.js";
 import type { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { send } from "../http/endpoints/events/send.js";
@@ -44,6 +44,8 @@ export interface EncryptionOptions {
   storePassphrase?: string;
   storeKeyFile?: string;
   olmWasm?: OlmWasm;
+  /** src/db/options.ts; default "shared-with". */
+  forwardRoomKeysTo?: KeyForwardingPolicy;
   onError?: (error: unknown) => void;
 }
 
@@ -75,6 +77,7 @@ export async function openEncryption(
     deviceId: deps.deviceId,
     store: deps.store,
     storeKey,
+    forwardRoomKeysTo: opts.forwardRoomKeysTo ?? "shared-with",
     onRejected: (e) => onError(e),
   });
   storeKey.fill(0);

@@ -164,7 +164,7 @@ export class Memory {
     if (!found) return undefined;
     if (value instanceof PendingValue) return cloneJson(value.plaintext);
     // A copy either way: the crypto layer may cache what it decrypted.
-    return cloneJson(await this.reveal(room, key, value));
+    return cloneJson(await this.reveal(room.roomId, key, value));
   }
 
   /** @internal */
@@ -205,7 +205,7 @@ export class Memory {
       current: () => requests.currentEvent(stateKeyFor(this.singleStateKey, key)),
       event: requests.event,
       // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
-      reveal: (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e),
+      reveal: (stored) => this.reveal(room.roomId, key, stored).then(cloneJson, (e: unknown) => e),
     };
   }
 
@@ -227,7 +227,8 @@ export class Memory {
       }
       if (value instanceof PendingValue) values.push(cloneJson(value.plaintext));
       // A copy: `value` is the synced event's content (or a queued write), which the caller must not reach.
-      else values.push(cloneJson(await this.reveal(room, key, value).catch(() => undefined)));
+      // A value we cannot read is still deleted, and reported as its error (UndecryptableValueError), never as absent.
+      else values.push(await this.reveal(room.roomId, key, value).then(cloneJson, (e: unknown) => e));
       writes.push(room.writer(stateKey).enqueue({ kind: "delete", key }));
     }
     await Promise.all(writes);
@@ -285,7 +286,7 @@ export class Memory {
     const room = await this.target(undefined);
     const stored = async (key: string) => {
       const { value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
-      return isEncryptedRef(value) ? this.decrypt(room, key, value).catch(() => undefined) : value;
+      return isEncryptedRef(value) ? this.decrypt(room.roomId, key, value).catch(() => undefined) : value;
     };
     return mediaReferences(await this.keysIn(room.roomId), stored);
   }
@@ -317,7 +318,7 @@ export class Memory {
         for (const c of keyChanges(change)) {
           // A copy: c.value is inside the synced state event, which later reads and writes start from.
           let value = cloneJson(c.value);
-          if ((isEncryptedRef(value) && room) || isMediaRef(value)) value = await this.reveal(room, c.key, value).then(cloneJson, (e: unknown) => e);
+          if (isEncryptedRef(value) || isMediaRef(value)) value = await this.reveal(room?.roomId ?? change.roomId, c.key, value).then(cloneJson, (e: unknown) => e);
           yield { room: change.roomId, key: c.key, value, sender: change.event!.sender, eventId: change.event!.event_id };
         }
       }
@@ -423,14 +424,14 @@ export class Memory {
   }
 
   /** What a stored value stands for: decrypted if it is an encrypted reference, downloaded if it is (then) a media reference. */
-  private async reveal(room: RoomMemory | undefined, key: string, stored: unknown): Promise<unknown> {
-    const value = isEncryptedRef(stored) && room ? await this.decrypt(room, key, stored) : stored;
+  private async reveal(roomId: string, key: string, stored: unknown): Promise<unknown> {
+    const value = isEncryptedRef(stored) ? await this.decrypt(roomId, key, stored) : stored;
     return isMediaRef(value) ? this.media.load(key, value) : value;
   }
 
-  private async decrypt(room: RoomMemory, key: string, ref: EncryptedRef): Promise<unknown> {
-    if (!this.crypto) throw new UndecryptableValueError(key, room.roomId, ref.encrypted_val, "this memory has no encryption support enabled");
-    return this.crypto.decryptValue(room.roomId, key, ref.encrypted_val);
+  private async decrypt(roomId: string, key: string, ref: EncryptedRef): Promise<unknown> {
+    if (!this.crypto) throw new UndecryptableValueError(key, roomId, ref.encrypted_val, "this memory has no encryption support enabled");
+    return this.crypto.decryptValue(roomId, key, ref.encrypted_val);
   }
 
   private assertOpen(): void {

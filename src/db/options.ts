@@ -5,6 +5,7 @@
 import { utf8Length } from "../crypto/bytes.js";
 import { decodeRecoveryKey } from "../crypto/backup/recovery-key.js";
 import type { OlmWasm } from "../crypto/olm/backend.js";
+import type { KeyForwardingPolicy } from "../crypto/key-requests.js";
 import { HAS_FILE_SYSTEM, RUNTIME } from "../http/runtime.js";
 import type { Clock, Transport } from "../http/types.js";
 import type { StateAfterOption } from "../http/capabilities.js";
@@ -38,6 +39,13 @@ export interface MemoryOptions {
    * false: no crypto layer, and puts into encrypted rooms with shouldEncrypt are refused.
    */
   encryption?: boolean;
+  /**
+   * Which of our own devices get a room key they ask for (m.room_key_request): "shared-with" (default)
+   * only a device we delivered that session to; "all-own-devices" any own device with valid keys (a
+   * homeserver, or anyone with the password, can add one); or a function of the device and the
+   * session. Other users' requests are always refused (src/crypto/README.md "Who gets room keys").
+   */
+  forwardRoomKeysTo?: KeyForwardingPolicy;
   /** Seals the crypto store with a key derived from this passphrase (scrypt; src/db/README.md "Encryption at rest"). */
   storePassphrase?: string;
   /**

@@ -211,6 +211,17 @@ const backend: CryptoBackend = {
   inboundGroupSessionFromKey: (k) => make(new Olm.InboundGroupSession(), (g) => g.create(k), inbound),
   importInboundGroupSession: (k) => make(new Olm.InboundGroupSession(), (g) => g.import_session(k), inbound),
   unpickleInboundGroupSession: (key, p) => make(new Olm.InboundGroupSession(), (g) => g.unpickle(k(key), p), inbound),
+  signingKeyFromSeed: (seed) => {
+    const pk = new Olm.PkSigning();
+    try {
+      // A copy: the caller's seed stays as it was whatever libolm does with its argument.
+      const publicKey = pk.init_with_seed(seed.slice());
+      return { publicKey, sign: (message: string) => pk.sign(message), free: () => pk.free() };
+    } catch (e) {
+      pk.free();
+      throw e;
+    }
+  },
   verifyEd25519: (publicKey, message, signature) => {
     const u = new Olm.Utility();
     try {
