@@ -21,8 +21,9 @@ const history: Command = {
     await withMemory(p, "history", async ({ memory }) => {
       for await (const v of memory.history(key!, limit === undefined ? {} : { limit })) {
         const value = v.value instanceof Error ? { error: v.value.message } : v.value;
-        if (bool(p, "json")) out(JSON.stringify({ ts: v.ts, time: new Date(v.ts).toISOString(), sender: v.sender, eventId: v.eventId, ...(v.deleted ? { deleted: true } : { value }) }));
-        else out(`${new Date(v.ts).toISOString()}  ${v.sender}  ${v.eventId}  ${v.deleted ? "deleted" : JSON.stringify(value)}`);
+        const legacy = v.legacy ? { legacy: true } : {};
+        if (bool(p, "json")) out(JSON.stringify({ ts: v.ts, time: new Date(v.ts).toISOString(), sender: v.sender, eventId: v.eventId, ...(v.deleted ? { deleted: true } : { value }), ...legacy }));
+        else out(`${new Date(v.ts).toISOString()}  ${v.sender}  ${v.eventId}  ${v.deleted ? "deleted" : JSON.stringify(value)}${v.legacy ? "  (legacy opsdroid.database)" : ""}`);
       }
     });
     return EXIT.ok;

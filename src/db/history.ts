@@ -4,7 +4,9 @@
  * walking that chain back from the current event, one `GET /rooms/{roomId}/event/{eventId}` per
  * step, holding one event at a time. With a shared state key (singleStateKey true or a string) an
  * event holds every key, and a version of *this* key is an event where its value differs from the
- * event before it; a version where the key is gone is a delete.
+ * event before it; a version where the key is gone is a delete. Below the first `dev.opsdroid.database`
+ * event the walk goes on through opsdroid's legacy `opsdroid.database` events of the same state key
+ * (docs/OPSDROID.md "Legacy migration"), read as the migration reads them.
  */
 import { jsonEqual, hasOwn } from "./format.js";
 import type { LineageEvent } from "./lineage.js";
@@ -18,6 +20,8 @@ export interface KeyVersion {
   eventId: string;
   /** Present, true, when this version removed the key. */
   deleted?: true;
+  /** Present, true, for a version in a legacy `opsdroid.database` event (older than the migration). */
+  legacy?: true;
 }
 
 export interface HistoryOptions {
@@ -34,6 +38,13 @@ export interface HistorySource {
   event(eventId: string): Promise<LineageEvent | undefined>;
   /** What a stored value stands for (an encrypted or media reference resolved); errors are returned as values. */
   reveal(stored: unknown): Promise<unknown>;
+  /** The current legacy `opsdroid.database` event of the same state key, and its content as the migration copies it. */
+  legacy?: { current(): Promise<LineageEvent | undefined>; asCurrent(content: Record<string, unknown>): Record<string, unknown> };
+}
+
+/** An event of the key's chain, its content read as `dev.opsdroid.database` content. */
+export interface ChainEvent extends LineageEvent {
+  legacy?: true;
 }
 
 /** Walks longer than this end the history (a key rewritten more often is paged with `before`). */
@@ -48,6 +59,27 @@ export async function* stateChain(first: LineageEvent | undefined, event: (event
   }
 }
 
+/**
+ * The key's state events newest first: the `dev.opsdroid.database` chain, then the legacy chain
+ * below it. The legacy event the migration copied was redacted by it; its content is the copy's,
+ * the oldest `dev.opsdroid.database` event.
+ */
+export async function* keyChain(source: HistorySource): AsyncGenerator<ChainEvent, void, undefined> {
+  let oldest: LineageEvent | undefined;
+  for await (const e of stateChain(await source.current(), (id) => source.event(id))) {
+    oldest = e;
+    yield e;
+  }
+  if (!source.legacy) return;
+  const { asCurrent } = source.legacy;
+  let head = true;
+  for await (const e of stateChain(await source.legacy.current(), (id) => source.event(id))) {
+    const content = head && e.redacted && oldest ? oldest.content : asCurrent(e.content);
+    head = false;
+    yield { ...e, content, legacy: true };
+  }
+}
+
 export async function* keyHistory(key: string, source: HistorySource, options: HistoryOptions = {}): AsyncGenerator<KeyVersion, void, undefined> {
   const limit = options.limit ?? Infinity;
   const beforeTs = options.before instanceof Date ? options.before.getTime() : typeof options.before === "number" ? options.before : undefined;
@@ -55,19 +87,20 @@ export async function* keyHistory(key: string, source: HistorySource, options: H
   let skipping = beforeId !== undefined;
   let yielded = 0;
   // Each event is judged against the one it replaced, so the walk runs one event ahead.
-  let newer: LineageEvent | undefined;
-  const judge = async (e: LineageEvent, older: LineageEvent | undefined): Promise<KeyVersion | undefined> => {
+  let newer: ChainEvent | undefined;
+  const judge = async (e: ChainEvent, older: ChainEvent | undefined): Promise<KeyVersion | undefined> => {
     const had = hasOwn(e.content, key);
     const changed = older ? had !== hasOwn(older.content, key) || (had && !jsonEqual(e.content[key], older.content[key])) : had;
     const wanted = changed && !skipping && (beforeTs === undefined || e.ts < beforeTs);
     if (e.eventId === beforeId) skipping = false;
     if (!wanted) return undefined;
+    const legacy = e.legacy ? { legacy: true as const } : {};
     return had
-      ? { value: await source.reveal(e.content[key]), sender: e.sender ?? "", ts: e.ts, eventId: e.eventId }
-      : { value: undefined, sender: e.sender ?? "", ts: e.ts, eventId: e.eventId, deleted: true };
+      ? { value: await source.reveal(e.content[key]), sender: e.sender ?? "", ts: e.ts, eventId: e.eventId, ...legacy }
+      : { value: undefined, sender: e.sender ?? "", ts: e.ts, eventId: e.eventId, deleted: true, ...legacy };
   };
   if (limit <= 0) return;
-  for await (const older of stateChain(await source.current(), (id) => source.event(id))) {
+  for await (const older of keyChain(source)) {
     const v = newer && (await judge(newer, older));
     newer = older;
     if (!v) continue;

@@ -14,7 +14,7 @@ import type { MemoryOptions, ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomHandle } from "./room-handle.js";
 import type { RoomMemory } from "./room-memory.js";
-import { newRoomMemory, roomRequests } from "./room-requests.js";
+import { historySource, newRoomMemory, roomRequests } from "./room-requests.js";
 import { auditRoom, type AuditEntry } from "./audit.js";
 import { PendingValue } from "./writer.js";
 import { estimateEventSize } from "./size.js";
@@ -200,13 +200,8 @@ export class Memory {
   }
 
   private historySource(room: RoomMemory, key: string): HistorySource {
-    const requests = roomRequests(this.http, room.roomId);
-    return {
-      current: () => requests.currentEvent(stateKeyFor(this.singleStateKey, key)),
-      event: requests.event,
-      // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
-      reveal: (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e),
-    };
+    // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
+    return historySource(roomRequests(this.http, room.roomId), this.singleStateKey, key, (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e));
   }
 
   /** @internal */

@@ -13,23 +13,35 @@ import { putState } from "../http/endpoints/state/put-state.js";
 import { macrotask } from "../http/runtime.js";
 import type { Clock } from "../http/types.js";
 import type { SyncLoop } from "../sync/sync-loop.js";
-import { EVENT_TYPE, type SingleStateKey } from "./format.js";
+import { EVENT_TYPE, LEGACY_EVENT_TYPE, legacyAsCurrent, stateKeyFor, type SingleStateKey } from "./format.js";
+import type { HistorySource } from "./history.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import type { ResolvedOptions } from "./options.js";
 import { RoomMemory } from "./room-memory.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export interface RoomRequests {
-  /** The current event of a state key (undefined: none). */
-  currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
+  /** The current event of a state key (undefined: none); of `dev.opsdroid.database` unless another type is given. */
+  currentEvent(stateKey: string, eventType?: string): Promise<LineageEvent | undefined>;
   /** An event of the room by ID (undefined: not found). */
   event(eventId: string): Promise<LineageEvent | undefined>;
 }
 
 export function roomRequests(http: HttpClient, roomId: string): RoomRequests {
   return {
-    currentEvent: (stateKey) => notFoundAsUndefined(async () => lineageEvent(await http.send(getStateEvent, { roomId, eventType: EVENT_TYPE, stateKey }))),
+    currentEvent: (stateKey, eventType = EVENT_TYPE) => notFoundAsUndefined(async () => lineageEvent(await http.send(getStateEvent, { roomId, eventType, stateKey }))),
     event: (eventId) => notFoundAsUndefined(async () => lineageEvent(await http.send(getEvent, { roomId, eventId }))),
+  };
+}
+
+/** Where the history of `key` is read (./history.ts): its state key's chain, then the legacy one below it. */
+export function historySource(requests: RoomRequests, mode: SingleStateKey, key: string, reveal: (stored: unknown) => Promise<unknown>): HistorySource {
+  const stateKey = stateKeyFor(mode, key);
+  return {
+    current: () => requests.currentEvent(stateKey),
+    event: requests.event,
+    reveal,
+    legacy: { current: () => requests.currentEvent(stateKey, LEGACY_EVENT_TYPE), asCurrent: (content) => legacyAsCurrent(mode, stateKey, content) },
   };
 }
 

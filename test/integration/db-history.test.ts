@@ -2,7 +2,8 @@
  * History, reads as of a time, restore (docs/HISTORY.md) on the stock Synapse: versions written by
  * two mxdb users and by opsdroid itself, in both state key modes; a shared state key where other
  * keys' writes are not versions of this one; encrypted values decrypted in the history; `at` reads
- * across a delete, by time and by event ID; a restore that shows in the history.
+ * across a delete, by time and by event ID; a restore that shows in the history; a room opsdroid wrote
+ * with its legacy `opsdroid.database` events (raw PUTs), migrated, then written by mxdb: one history.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +15,7 @@ import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js
 import { startOpsdroid } from "../helpers/opsdroid.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { eventually } from "../helpers/wait.js";
+import { putState } from "../../src/http/endpoints/state/put-state.js";
 
 let baseUrl: string;
 let alice: TestUser;
@@ -38,6 +40,7 @@ async function all(it: AsyncIterable<KeyVersion>): Promise<KeyVersion[]> {
 }
 
 const brief = (vs: KeyVersion[]) => vs.map((v) => [v.deleted ? "deleted" : v.value, v.sender]);
+const full = (vs: KeyVersion[]) => vs.map((v) => [v.deleted ? "deleted" : v.value, v.sender, v.eventId, v.legacy ?? false]);
 
 before(async () => {
   baseUrl = (await testHomeserver()).info.baseUrl;
@@ -111,3 +114,44 @@ test("encrypted values are decrypted in the history", { timeout: 300_000 }, asyn
   assert.deepEqual(brief(await all(a.history("secret"))), [[{ n: 2 }, bob.userId], [{ n: 1 }, alice.userId]]);
   assert.deepEqual(brief(await all(b.history("secret"))), [[{ n: 2 }, bob.userId], [{ n: 1 }, alice.userId]]);
 });
+
+for (const singleStateKey of [true, false]) {
+  test(`legacy opsdroid.database events, migrated, then mxdb writes: one history, oldest versions flagged legacy (singleStateKey ${singleStateKey})`, { timeout: 300_000 }, async () => {
+    const room = await sharedRoom(alice, [olly]);
+    // What an older opsdroid wrote: opsdroid.database events, put by hand as it put them.
+    const legacyPut = async (stateKey: string, content: Record<string, unknown>) =>
+      (await olly.client.send(putState, { roomId: room, eventType: "opsdroid.database", stateKey, content })).event_id;
+    const v1 = { n: 1 };
+    const v2 = { n: 2, list: [1, 2] };
+    const v3 = { n: 3 };
+    let expected: unknown[][];
+    if (singleStateKey) {
+      const l1 = await legacyPut("", { k: v1, other: "x" });
+      const l2 = await legacyPut("", { k: v2, other: "x" });
+      await legacyPut("", { k: v2, other: "y" }); // another key: not a version of k
+      const l4 = await legacyPut("", { other: "y" });
+      const l5 = await legacyPut("", { k: v3, other: "y" });
+      expected = [[v3, olly.userId, l5, true], ["deleted", olly.userId, l4, true], [v2, olly.userId, l2, true], [v1, olly.userId, l1, true]];
+    } else {
+      // One event per key, its content the value itself (the migration wraps it as {k: value}).
+      const l1 = await legacyPut("k", v1);
+      const l2 = await legacyPut("k", v2);
+      const l3 = await legacyPut("k", v3);
+      await legacyPut("other", { x: 1 });
+      expected = [[v3, olly.userId, l3, true], [v2, olly.userId, l2, true], [v1, olly.userId, l1, true]];
+    }
+    // Opening migrates (copies the current legacy events, redacts them); then mxdb writes k twice.
+    const a = await memory(alice, room, { singleStateKey, encryption: false });
+    assert.deepEqual(await a.get("k"), v3, "migrated");
+    await a.put("k", { n: 4 });
+    await a.flush();
+    await a.put("k", { n: 5 });
+    await a.flush();
+    const versions = await all(a.history("k"));
+    assert.deepEqual(full(versions), [[{ n: 5 }, alice.userId, versions[0]!.eventId, false], [{ n: 4 }, alice.userId, versions[1]!.eventId, false], ...expected]);
+    for (let i = 1; i < versions.length; i++) assert.ok(versions[i - 1]!.ts >= versions[i]!.ts, "newest first");
+    // Reads as of a legacy version, and paging into the legacy part.
+    assert.deepEqual(await a.get("k", { at: expected.at(-2)![2] as string }), expected.at(-2)![0] === "deleted" ? undefined : expected.at(-2)![0]);
+    assert.deepEqual(full(await all(a.history("k", { before: versions[1]!.eventId, limit: 2 }))), expected.slice(0, 2));
+  });
+}
