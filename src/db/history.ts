@@ -8,7 +8,8 @@
  * event the walk goes on through opsdroid's legacy `opsdroid.database` events of the same state key
  * (docs/OPSDROID.md "Legacy migration"), read as the migration reads them.
  */
-import { jsonEqual, hasOwn } from "./format.js";
+import { jsonEqual } from "./format.js";
+import { repairs, slot, STALE_WINDOW, staleChange, type KeyChange } from "./repair-marks.js";
 import type { LineageEvent } from "./lineage.js";
 
 export interface KeyVersion {
@@ -22,6 +23,15 @@ export interface KeyVersion {
   deleted?: true;
   /** Present, true, for a version in a legacy `opsdroid.database` event (older than the migration). */
   legacy?: true;
+  /**
+   * Present, true, when this version was a lost update: its writer built on an old picture and set the
+   * key back to an older value, or dropped it (docs/HISTORY.md "Repairs").
+   */
+  stale?: true;
+  /** The event of the version that undid this stale one: it put back the value this one dropped. */
+  repairedBy?: string;
+  /** This version is a repair: it put back the value that this event (a stale version) had dropped. */
+  repairOf?: string;
 }
 
 export interface HistoryOptions {
@@ -82,33 +92,78 @@ export async function* keyChain(source: HistorySource): AsyncGenerator<ChainEven
 
 export async function* keyHistory(key: string, source: HistorySource, options: HistoryOptions = {}): AsyncGenerator<KeyVersion, void, undefined> {
   const limit = options.limit ?? Infinity;
+  if (limit <= 0) return;
   const beforeTs = options.before instanceof Date ? options.before.getTime() : typeof options.before === "number" ? options.before : undefined;
   const beforeId = typeof options.before === "string" ? options.before : undefined;
   let skipping = beforeId !== undefined;
   let yielded = 0;
-  // Each event is judged against the one it replaced, so the walk runs one event ahead.
-  let newer: ChainEvent | undefined;
-  const judge = async (e: ChainEvent, older: ChainEvent | undefined): Promise<KeyVersion | undefined> => {
-    const had = hasOwn(e.content, key);
-    const changed = older ? had !== hasOwn(older.content, key) || (had && !jsonEqual(e.content[key], older.content[key])) : had;
-    const wanted = changed && !skipping && (beforeTs === undefined || e.ts < beforeTs);
-    if (e.eventId === beforeId) skipping = false;
-    if (!wanted) return undefined;
-    const legacy = e.legacy ? { legacy: true as const } : {};
-    return had
-      ? { value: await source.reveal(e.content[key]), sender: e.sender ?? "", ts: e.ts, eventId: e.eventId, ...legacy }
-      : { value: undefined, sender: e.sender ?? "", ts: e.ts, eventId: e.eventId, deleted: true, ...legacy };
-  };
-  if (limit <= 0) return;
-  for await (const older of keyChain(source)) {
-    const v = newer && (await judge(newer, older));
-    newer = older;
-    if (!v) continue;
-    yield v;
-    if (++yielded >= limit) return;
+  // Events newest first: the one being judged, and the few below it a stale check reads (bounded).
+  const chain = keyChain(source);
+  const window: ChainEvent[] = [];
+  let ended = false;
+  // The newest change found and not handed out yet: whether it was a repair needs the next older change.
+  let held: Held | undefined;
+  try {
+    for (;;) {
+      while (!ended && window.length <= STALE_WINDOW) {
+        const r = await chain.next();
+        if (r.done) ended = true;
+        else window.push(r.value);
+      }
+      const e = window.shift();
+      if (!e) break;
+      const older = window[0];
+      const before = older ? slot(older.content, key) : slot({}, key);
+      const after = slot(e.content, key);
+      const changed = after.had !== before.had || (after.had && !jsonEqual(after.value, before.value));
+      const wanted = changed && !skipping && (beforeTs === undefined || e.ts < beforeTs);
+      if (e.eventId === beforeId) skipping = false;
+      if (!changed) continue;
+      const stale = older !== undefined && staleChange(key, e.content, window.map((w) => w.content), ended);
+      const next: Held = { change: { eventId: e.eventId, before, after, stale }, event: e, wanted };
+      if (held) {
+        if (repairs(held.change, next.change)) {
+          held.repairOf = e.eventId;
+          next.repairedBy = held.event.eventId;
+        }
+        const v = await version(held, source);
+        if (v) {
+          yield v;
+          if (++yielded >= limit) return;
+        }
+      }
+      held = next;
+    }
+    const last = held && (await version(held, source));
+    if (last) yield last;
+  } finally {
+    await chain.return(undefined);
   }
-  const last = newer && (await judge(newer, undefined));
-  if (last) yield last;
+}
+
+interface Held {
+  change: KeyChange;
+  event: ChainEvent;
+  wanted: boolean;
+  repairOf?: string;
+  repairedBy?: string;
+}
+
+async function version(h: Held, source: HistorySource): Promise<KeyVersion | undefined> {
+  if (!h.wanted) return undefined;
+  const e = h.event;
+  const { had, value } = h.change.after;
+  return {
+    value: had ? await source.reveal(value) : undefined,
+    sender: e.sender ?? "",
+    ts: e.ts,
+    eventId: e.eventId,
+    ...(had ? {} : { deleted: true as const }),
+    ...(e.legacy ? { legacy: true as const } : {}),
+    ...(h.change.stale ? { stale: true as const } : {}),
+    ...(h.repairedBy !== undefined ? { repairedBy: h.repairedBy } : {}),
+    ...(h.repairOf !== undefined ? { repairOf: h.repairOf } : {}),
+  };
 }
 
 /**
