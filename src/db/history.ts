@@ -48,6 +48,13 @@ export interface HistorySource {
   event(eventId: string): Promise<LineageEvent | undefined>;
   /** What a stored value stands for (an encrypted or media reference resolved); errors are returned as values. */
   reveal(stored: unknown): Promise<unknown>;
+  /**
+   * Where the room can answer cheaply (a shared state key, or few keys): the key's state events in
+   * force just after an event (the room's state there, one request; undefined when the event is not
+   * found), and the room's event at or before a time (undefined: none). ./history-at.ts.
+   */
+  stateAt?(eventId: string): Promise<{ current?: LineageEvent; legacy?: LineageEvent } | undefined>;
+  eventBefore?(ts: number): Promise<string | undefined>;
   /** The current legacy `opsdroid.database` event of the same state key, and its content as the migration copies it. */
   legacy?: { current(): Promise<LineageEvent | undefined>; asCurrent(content: Record<string, unknown>): Record<string, unknown> };
 }
@@ -74,9 +81,9 @@ export async function* stateChain(first: LineageEvent | undefined, event: (event
  * below it. The legacy event the migration copied was redacted by it; its content is the copy's,
  * the oldest `dev.opsdroid.database` event.
  */
-export async function* keyChain(source: HistorySource): AsyncGenerator<ChainEvent, void, undefined> {
+export async function* keyChain(source: HistorySource, start?: LineageEvent): AsyncGenerator<ChainEvent, void, undefined> {
   let oldest: LineageEvent | undefined;
-  for await (const e of stateChain(await source.current(), (id) => source.event(id))) {
+  for await (const e of stateChain(start ?? (await source.current()), (id) => source.event(id))) {
     oldest = e;
     yield e;
   }
@@ -98,7 +105,7 @@ export async function* keyHistory(key: string, source: HistorySource, options: H
   let skipping = beforeId !== undefined;
   let yielded = 0;
   // Events newest first: the one being judged, and the few below it a stale check reads (bounded).
-  const chain = keyChain(source);
+  const chain = keyChain(source, await pageStart(source, options.before));
   const window: ChainEvent[] = [];
   let ended = false;
   // The newest change found and not handed out yet: whether it was a repair needs the next older change.
@@ -167,18 +174,21 @@ async function version(h: Held, source: HistorySource): Promise<KeyVersion | und
 }
 
 /**
- * The version in force at `at`: a time, or an event ID (of one of the key's versions, or any event
- * of the room, whose time `eventTs` gives). Undefined when the key did not exist then.
+ * Where a page of history can start instead of the current event: the version named by `before`
+ * (an event of the key's state key), or the key's state event in force just before a time.
+ * Undefined: start at the current event.
  */
-export async function versionAt(key: string, source: HistorySource, at: string | Date | number, eventTs: (eventId: string) => Promise<number | undefined>): Promise<KeyVersion | undefined> {
-  let atTs: number | undefined = at instanceof Date ? at.getTime() : typeof at === "number" ? at : undefined;
-  for await (const v of keyHistory(key, source)) {
-    if (typeof at === "string" && v.eventId === at) return v;
-    if (atTs === undefined && typeof at === "string") {
-      atTs = await eventTs(at);
-      if (atTs === undefined) return undefined;
-    }
-    if (v.ts <= atTs!) return v;
+export async function pageStart(source: HistorySource, before: string | Date | number | undefined): Promise<LineageEvent | undefined> {
+  if (before === undefined) return undefined;
+  if (typeof before === "string") {
+    const e = await source.event(before);
+    const head = await source.current();
+    // Only an event of this state key's chain (same type and state key as the current one).
+    return e && head && e.type === head.type && e.stateKey === head.stateKey ? e : undefined;
   }
-  return undefined;
+  if (!source.stateAt || !source.eventBefore) return undefined;
+  const eventId = await source.eventBefore((before instanceof Date ? before.getTime() : before) - 1);
+  const held = eventId === undefined ? undefined : (await source.stateAt(eventId))?.current;
+  // The room's state may come without `replaces_state`, which the walk needs: then fetched by ID.
+  return held && (held.replaces !== undefined ? held : await source.event(held.eventId));
 }

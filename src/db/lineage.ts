@@ -19,6 +19,9 @@ export interface LineageEvent {
   sender?: string;
   /** Redacted (`unsigned.redacted_because`): its content is gone. */
   redacted?: true;
+  /** The event's type and state key, when it came with them. */
+  type?: string;
+  stateKey?: string;
 }
 
 /** Walks longer than this are taken as "not built on it" (durability errs towards writing again). */
@@ -134,7 +137,7 @@ export class Lineage {
 /** A client-format event (sync timeline or GET event) as a lineage entry, if it has the fields. */
 export function lineageEvent(raw: unknown): LineageEvent | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const e = raw as { event_id?: unknown; content?: unknown; origin_server_ts?: unknown; sender?: unknown; unsigned?: { replaces_state?: unknown; redacted_because?: unknown }; replaces_state?: unknown };
+  const e = raw as { event_id?: unknown; type?: unknown; state_key?: unknown; content?: unknown; origin_server_ts?: unknown; sender?: unknown; unsigned?: { replaces_state?: unknown; redacted_because?: unknown }; replaces_state?: unknown };
   if (typeof e.event_id !== "string" || typeof e.origin_server_ts !== "number") return undefined;
   const content = typeof e.content === "object" && e.content !== null && !Array.isArray(e.content) ? (e.content as Record<string, unknown>) : {};
   const replaces = typeof e.unsigned?.replaces_state === "string" ? e.unsigned.replaces_state : typeof e.replaces_state === "string" ? e.replaces_state : undefined;
@@ -145,5 +148,7 @@ export function lineageEvent(raw: unknown): LineageEvent | undefined {
     ts: e.origin_server_ts,
     ...(typeof e.sender === "string" ? { sender: e.sender } : {}),
     ...(e.unsigned?.redacted_because !== undefined ? { redacted: true as const } : {}),
+    ...(typeof e.type === "string" ? { type: e.type } : {}),
+    ...(typeof e.state_key === "string" ? { stateKey: e.state_key } : {}),
   };
 }

@@ -3,14 +3,16 @@
  * two mxdb users and by opsdroid itself, in both state key modes; a shared state key where other
  * keys' writes are not versions of this one; encrypted values decrypted in the history; `at` reads
  * across a delete, by time and by event ID; a restore that shows in the history; a room opsdroid wrote
- * with its legacy `opsdroid.database` events (raw PUTs), migrated, then written by mxdb: one history.
+ * with its legacy `opsdroid.database` events (raw PUTs), migrated, then written by mxdb: one history;
+ * `at` reads in a shared state key with many writes go through the room's state at that point
+ * (`/timestamp_to_event`, `/context`), not the chain.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Memory, type KeyVersion, type MemoryOptions } from "../../src/index.js";
+import { Memory, memoryTraceSink, type KeyVersion, type MemoryOptions } from "../../src/index.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
 import { startOpsdroid } from "../helpers/opsdroid.js";
 import { sharedRoom } from "../helpers/rooms.js";
@@ -155,3 +157,37 @@ for (const singleStateKey of [true, false]) {
     assert.deepEqual(full(await all(a.history("k", { before: versions[1]!.eventId, limit: 2 }))), expected.slice(0, 2));
   });
 }
+
+test("get at in a shared state key with many writes reads the room's state there, not the chain; history pages start at before", { timeout: 300_000 }, async () => {
+  // Limits lifted for this user: 60 state events in a row, one awaited put each.
+  const writer = await newUser("hist-many", { unlimited: true });
+  const room = await sharedRoom(writer);
+  const trace = memoryTraceSink();
+  const m = await memory(writer, room, { singleStateKey: true, encryption: false, trace });
+  await m.put("k", "old");
+  for (let i = 0; i < 40; i++) await m.put("n", i);
+  await m.put("k", "new");
+  for (let i = 40; i < 60; i++) await m.put("n", i);
+  await m.flush();
+  const versions = await all(m.history("k"));
+  assert.deepEqual(versions.map((v) => v.value), ["new", "old"]);
+
+  const requests = (from: number) =>
+    trace.records
+      .slice(from)
+      .map((r) => `${r.method} ${new URL(r.url).pathname.replace(/\/rooms\/[^/]+/, "/rooms/R").replace(/\/context\/.*$/, "/context/E")}`)
+      .filter((r) => !r.includes("/sync"));
+  let from = trace.records.length;
+  assert.equal(await m.get("k", { at: new Date(versions[0]!.ts - 1) }), "old");
+  assert.deepEqual(requests(from), ["GET /_matrix/client/v1/rooms/R/timestamp_to_event", "GET /_matrix/client/v3/rooms/R/context/E"]);
+  from = trace.records.length;
+  assert.equal(await m.get("k", { at: versions[0]!.eventId }), "new");
+  assert.equal(await m.get("n", { at: versions[0]!.eventId }), 39);
+  assert.deepEqual(requests(from), ["GET /_matrix/client/v3/rooms/R/context/E", "GET /_matrix/client/v3/rooms/R/context/E"]);
+  assert.equal(await m.get("k", { at: new Date(versions[1]!.ts - 60_000) }), undefined, "before the room had it");
+
+  // A page before a time or a version starts there: the same versions as the full walk.
+  assert.deepEqual(brief(await all(m.history("k", { before: versions[0]!.ts }))), brief(versions.slice(1)));
+  assert.deepEqual(brief(await all(m.history("k", { before: versions[0]!.eventId }))), brief(versions.slice(1)));
+  assert.deepEqual(brief(await all(m.history("n", { before: versions[0]!.ts, limit: 3 }))), [[39, writer.userId], [38, writer.userId], [37, writer.userId]]);
+});
