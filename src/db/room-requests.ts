@@ -7,6 +7,7 @@ import type PQueue from "p-queue";
 import type { HttpClient } from "../http/client.js";
 import { context } from "../http/endpoints/events/context.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
+import { messages } from "../http/endpoints/events/messages.js";
 import { timestampToEvent } from "../http/endpoints/events/timestamp-to-event.js";
 import { redact } from "../http/endpoints/events/redact.js";
 import { getAllState } from "../http/endpoints/state/get-all-state.js";
@@ -17,6 +18,7 @@ import type { Clock } from "../http/types.js";
 import type { SyncLoop } from "../sync/sync-loop.js";
 import { EVENT_TYPE, LEGACY_EVENT_TYPE, legacyAsCurrent, sharesOneEvent, stateKeyFor, type SingleStateKey } from "./format.js";
 import type { HistorySource } from "./history.js";
+import { PAGE_EVENTS, pagedLookup, type PagedSource } from "./paged-events.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import type { ResolvedOptions } from "./options.js";
 import { RoomMemory } from "./room-memory.js";
@@ -31,6 +33,8 @@ export interface RoomRequests {
   eventBefore(ts: number): Promise<string | undefined>;
   /** The memory's state events (both types) just after an event (undefined: event not found). */
   stateAt(eventId: string): Promise<LineageEvent[] | undefined>;
+  /** Reads `dev.opsdroid.database` events a page at a time (./paged-events.ts). */
+  paged: PagedSource;
 }
 
 export function roomRequests(http: HttpClient, roomId: string): RoomRequests {
@@ -43,6 +47,19 @@ export function roomRequests(http: HttpClient, roomId: string): RoomRequests {
         const { state } = await http.send(context, { roomId, eventId, limit: 0, filter: { types: [EVENT_TYPE, LEGACY_EVENT_TYPE] } });
         return (state ?? []).flatMap((raw) => lineageEvent(raw) ?? []);
       }),
+    paged: {
+      event: (eventId) => notFoundAsUndefined(async () => lineageEvent(await http.send(getEvent, { roomId, eventId }))),
+      context: (eventId) =>
+        notFoundAsUndefined(async () => {
+          const c = await http.send(context, { roomId, eventId, limit: 0, filter: { types: [EVENT_TYPE] } });
+          const event = lineageEvent(c.event);
+          return event && { event, before: c.start };
+        }),
+      page: async (from) => {
+        const r = await http.send(messages, { roomId, dir: "b", from, limit: PAGE_EVENTS, filter: { types: [EVENT_TYPE] } });
+        return { events: r.chunk.flatMap((raw) => lineageEvent(raw) ?? []), next: r.chunk.length === 0 ? undefined : r.end };
+      },
+    },
   };
 }
 
@@ -72,7 +89,8 @@ export function historySource(requests: RoomRequests, mode: SingleStateKey, key:
         }
       : {}),
     current: () => requests.currentEvent(stateKey),
-    event: requests.event,
+    // A shared state key's chain is most of the type's timeline: read it a page at a time.
+    event: sharesOneEvent(mode) ? pagedLookup(requests.paged) : requests.event,
     reveal,
     legacy: { current: () => requests.currentEvent(stateKey, LEGACY_EVENT_TYPE), asCurrent: (content) => legacyAsCurrent(mode, stateKey, content) },
   };
