@@ -15,7 +15,7 @@ import type { MemoryOptions, ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomHandle } from "./room-handle.js";
 import type { RoomMemory } from "./room-memory.js";
-import { newRoomMemory, roomRequests } from "./room-requests.js";
+import { historySource, newRoomMemory, roomRequests } from "./room-requests.js";
 import { auditRoom, type AuditEntry } from "./audit.js";
 import { PendingValue } from "./writer.js";
 import { estimateEventSize } from "./size.js";
@@ -23,7 +23,8 @@ import { validateKey, validateValue } from "./validate.js";
 import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
 import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from "./media-values.js";
-import { keyHistory, versionAt, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
+import { keyHistory, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
+import { valueAt, type ValueAt } from "./history-at.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
 import { Recovery } from "./recovery.js";
 
@@ -104,7 +105,7 @@ export class Memory {
 
   /** The value of `key`, or undefined when absent. Served from the synced picture: no request. */
   get(key: string, options: { at?: string | Date | number } = {}): Promise<unknown> {
-    if (options.at !== undefined) return this.versionIn(undefined, key, options.at).then((v) => v?.value);
+    if (options.at !== undefined) return this.valueIn(undefined, key, options.at).then((v) => v.value);
     return this.getIn(undefined, key);
   }
 
@@ -121,11 +122,11 @@ export class Memory {
    * if it did not exist then), so it shows in the history too. Resolves to the value restored.
    */
   async restore(key: string, options: { to: string | Date | number }): Promise<unknown> {
-    const version = await this.versionIn(undefined, key, options.to);
-    if (version === undefined || version.deleted) await this.delete(key);
-    else if (version.value instanceof Error) throw version.value;
-    else await this.put(key, version.value);
-    return version?.value;
+    const then = await this.valueIn(undefined, key, options.to);
+    if (!then.present) await this.delete(key);
+    else if (then.value instanceof Error) throw then.value;
+    else await this.put(key, then.value);
+    return then.value;
   }
 
   /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
@@ -190,23 +191,19 @@ export class Memory {
     yield* keyHistory(key, this.historySource(room, key), options);
   }
 
-  /** @internal The version of `key` in force at `at`. */
-  async versionIn(ref: string | undefined, key: string, at: string | Date | number): Promise<KeyVersion | undefined> {
+  /** @internal The value of `key` in force at `at` (./history-at.ts). */
+  async valueIn(ref: string | undefined, key: string, at: string | Date | number): Promise<ValueAt> {
     this.assertOpen();
     validateKey(key, true);
     const room = await this.target(ref);
     const eventTs = async (eventId: string) => (await roomRequests(this.http, room.roomId).event(eventId))?.ts;
-    return versionAt(key, this.historySource(room, key), at, eventTs);
+    return valueAt(key, this.historySource(room, key), at, eventTs);
   }
 
   private historySource(room: RoomMemory, key: string): HistorySource {
-    const requests = roomRequests(this.http, room.roomId);
-    return {
-      current: () => requests.currentEvent(stateKeyFor(this.singleStateKey, key)),
-      event: requests.event,
-      // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
-      reveal: (stored) => this.reveal(room.roomId, key, stored).then(cloneJson, (e: unknown) => e),
-    };
+    // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
+    const reveal = (stored: unknown) => this.reveal(room.roomId, key, stored).then(cloneJson, (e: unknown) => e);
+    return historySource(roomRequests(this.http, room.roomId), this.singleStateKey, key, reveal, room.stateKeys().length);
   }
 
   /** @internal */
