@@ -16,11 +16,10 @@ import type { StateChange } from "../state/types.js";
 import type { Store } from "../store/store.js";
 import { planSync, saveRoom, type SyncPlan } from "./apply.js";
 import { DELTA_PREFIX, deltaPrefix, deltaSeq, type SnapshotInfo } from "./snapshots.js";
-import { getAllState } from "../http/endpoints/state/get-all-state.js";
-import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { isStateEvent } from "../state/types.js";
 import { SyncTimeoutError } from "./errors.js";
 import { loadRooms } from "./load.js";
+import { fillGaps, settleForks } from "./settle.js";
 import { sanitizeSyncReply } from "./sanitize.js";
 import { ChangeStreams, type ChangeFilter } from "./change-stream.js";
 import { ensureFilter } from "./filter.js";
@@ -302,8 +301,9 @@ export class SyncLoop {
       }
       for (const key of await this.opts.store.keys(DELTA_PREFIX)) if (!plan.rooms.has(key.slice(DELTA_PREFIX.length, key.lastIndexOf("/")))) plan.entries[key] = undefined;
     }
-    await this.fillGaps(plan);
-    await this.settleForks(plan);
+    const ask = { http: this.opts.http, signal: this.abort.signal, held: (roomId: string) => this.roomMap.get(roomId), report: (e: unknown) => this.report(e), saveRooms: this.opts.saveRooms !== false };
+    await fillGaps(plan, ask);
+    await settleForks(plan, ask);
     // Deltas a new base (or a dropped room) leaves behind go in the same write.
     for (const roomId of plan.rewritten) {
       const from = plan.snapshots.get(roomId)?.deltaFrom ?? Infinity;
@@ -332,74 +332,6 @@ export class SyncLoop {
     for (const { roomId, inviter } of plan.invited) await this.maybeJoin(roomId, inviter);
   }
 
-  /**
-   * A classic response with a gap may miss state stored on a concurrent branch before the timeline
-   * (seen on the stock Synapse: a fresh open after 100 concurrent per-key puts held 76 to 84 of them),
-   * so take the room's whole current state from the server
-   * (https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidstate).
-   */
-  private async fillGaps(plan: SyncPlan): Promise<void> {
-    for (const roomId of plan.gaps) {
-      const held = plan.rooms.get(roomId);
-      if (!held) continue;
-      let events: readonly unknown[];
-      try {
-        events = await this.opts.http.send(getAllState, { roomId }, { signal: this.abort.signal });
-      } catch (e) {
-        this.report(e);
-        continue;
-      }
-      const room = held === this.roomMap.get(roomId) ? held.clone() : held;
-      const changes: StateChange[] = [];
-      const present = new Set<string>();
-      for (const e of events) {
-        if (!isStateEvent(e)) continue;
-        present.add(JSON.stringify([e.type, e.state_key]));
-        const c = room.put(e);
-        if (c) changes.push(c);
-      }
-      for (const e of [...room.events()]) {
-        if (present.has(JSON.stringify([e.type, e.state_key]))) continue;
-        const c = room.remove(e.type, e.state_key);
-        if (c) changes.push(c);
-      }
-      // The whole state is now the server's: the fork checks of this room have their answer.
-      plan.uncertain = plan.uncertain.filter((u) => u.roomId !== roomId);
-      if (changes.length === 0) continue;
-      plan.rooms.set(roomId, room);
-      plan.changes.push(...changes);
-      if (this.opts.saveRooms !== false) saveRoom(plan, room, changes);
-    }
-  }
-
-  /**
-   * A classic response listed a state event that forked off an older parent: whether it won state
-   * resolution is not in the response, so ask for the key's current event
-   * (https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey).
-   */
-  private async settleForks(plan: SyncPlan): Promise<void> {
-    for (const u of plan.uncertain) {
-      const held = plan.rooms.get(u.roomId);
-      if (!held) continue;
-      let event: unknown;
-      try {
-        event = await this.opts.http.send(getStateEvent, { roomId: u.roomId, eventType: u.type, stateKey: u.stateKey }, { signal: this.abort.signal });
-      } catch (e) {
-        if (isMatrixError(e, "M_NOT_FOUND")) event = undefined;
-        else {
-          this.report(e);
-          continue;
-        }
-      }
-      // A copy: the room state in use is swapped only when the whole response is saved.
-      const room = held === this.roomMap.get(u.roomId) ? held.clone() : held;
-      const change = event && isStateEvent(event) ? room.put(event) : room.remove(u.type, u.stateKey);
-      if (!change) continue;
-      plan.rooms.set(u.roomId, room);
-      plan.changes.push(change);
-      if (this.opts.saveRooms !== false) saveRoom(plan, room, [change]);
-    }
-  }
 
   private async maybeJoin(roomId: string, inviter: string | undefined): Promise<void> {
     const rule = this.opts.autoJoin ?? false;
