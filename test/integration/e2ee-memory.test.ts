@@ -4,15 +4,13 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { EncryptionUnavailableError, Memory, UndecryptableValueError, type MemoryOptions } from "../../src/index.js";
 import { UnknownSessionError, UntrustedKeyShareError } from "../../src/crypto/index.js";
 import { getEvent } from "../../src/http/endpoints/events/get-event.js";
 import { getStateContent } from "../../src/http/endpoints/state/get-state.js";
 import { memoryTraceSink } from "../../src/http/trace.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { memories } from "../helpers/memories.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -20,24 +18,12 @@ let baseUrl: string;
 let alice: TestUser;
 let bob: TestUser;
 let roomId: string;
-const dirs: string[] = [];
-const open = new Set<Memory>();
+const mem = memories("mxdb-e2ee-");
+const tempDir = () => mem.tempDir();
+const close = (m: Memory) => mem.close(m);
 
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "mxdb-e2ee-"));
-  dirs.push(d);
-  return d;
-}
-
-async function memory(options: Partial<MemoryOptions>): Promise<Memory> {
-  const m = await Memory.open({ homeserver: baseUrl, rooms: { main: roomId }, syncTimeoutMs: 2000, ...options } as MemoryOptions);
-  open.add(m);
-  return m;
-}
-
-async function close(m: Memory): Promise<void> {
-  open.delete(m);
-  await m.close();
+function memory(options: Partial<MemoryOptions>): Promise<Memory> {
+  return mem.open({ homeserver: baseUrl, rooms: { main: roomId }, ...options } as MemoryOptions);
 }
 
 before(async () => {
@@ -46,8 +32,7 @@ before(async () => {
   roomId = await sharedRoom(alice, [bob], { encrypted: true });
 });
 after(async () => {
-  await Promise.all([...open].map((m) => m.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await mem.cleanup();
 });
 
 test("values in an encrypted room: Megolm events referenced from state, read by another user's device, after restarts and by a second device", { timeout: 600_000 }, async () => {

@@ -6,9 +6,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { Memory, RecoveryKeyFormatError, UndecryptableValueError, WrongRecoveryKeyError, type MemoryOptions } from "../../src/index.js";
 import { decodeRecoveryKey, encodeRecoveryKey } from "../../src/crypto/backup/recovery-key.js";
 import { getAccountData } from "../../src/http/endpoints/account/account-data.js";
@@ -16,29 +14,18 @@ import { getBackupVersion } from "../../src/http/endpoints/room-keys/version.js"
 import { getRoomKeys } from "../../src/http/endpoints/room-keys/keys.js";
 import { memoryTraceSink, type TraceRecord } from "../../src/http/trace.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { memories } from "../helpers/memories.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
 let baseUrl: string;
 let alice: TestUser;
 let roomId: string;
-const dirs: string[] = [];
-const open = new Set<Memory>();
+const mem = memories("mxdb-recovery-");
+const tempDir = () => mem.tempDir();
+const close = (m: Memory) => mem.close(m);
 
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "mxdb-recovery-"));
-  dirs.push(d);
-  return d;
-}
-
-async function memory(options: Partial<MemoryOptions>): Promise<Memory> {
-  const m = await Memory.open({ homeserver: baseUrl, rooms: { main: roomId }, syncTimeoutMs: 2000, ...options } as MemoryOptions);
-  open.add(m);
-  return m;
-}
-
-async function close(m: Memory): Promise<void> {
-  open.delete(m);
-  await m.close();
+function memory(options: Partial<MemoryOptions>): Promise<Memory> {
+  return mem.open({ homeserver: baseUrl, rooms: { main: roomId }, ...options } as MemoryOptions);
 }
 
 before(async () => {
@@ -47,8 +34,7 @@ before(async () => {
   roomId = await sharedRoom(alice, [], { encrypted: true });
 });
 after(async () => {
-  await Promise.all([...open].map((m) => m.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await mem.cleanup();
 });
 
 const VALUES: Record<string, unknown> = {

@@ -5,12 +5,10 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Memory, UndecryptableValueError, type MemoryOptions, type Transport } from "../../src/index.js";
 import { undiciTransport } from "../../src/http/undici-transport.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { memories } from "../helpers/memories.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -18,18 +16,12 @@ let baseUrl: string;
 let alice: TestUser;
 let bob: TestUser;
 let carol: TestUser;
-const dirs: string[] = [];
-const open = new Set<Memory>();
+const mem = memories("mxdb-share-restart-");
+const tempDir = () => mem.tempDir();
+const close = (m: Memory) => mem.close(m);
 
-async function memory(roomId: string, options: Partial<MemoryOptions>): Promise<Memory> {
-  const m = await Memory.open({ homeserver: baseUrl, rooms: { main: roomId }, syncTimeoutMs: 2000, ...options } as MemoryOptions);
-  open.add(m);
-  return m;
-}
-
-async function close(m: Memory): Promise<void> {
-  open.delete(m);
-  await m.close();
+function memory(roomId: string, options: Partial<MemoryOptions>): Promise<Memory> {
+  return mem.open({ homeserver: baseUrl, rooms: { main: roomId }, ...options } as MemoryOptions);
 }
 
 /** The real transport, but every m.room.encrypted to-device PUT is refused while `failing` is set. */
@@ -51,14 +43,12 @@ before(async () => {
   [alice, bob, carol] = await Promise.all([newUser("alice"), newUser("bob"), newUser("carol")]);
 });
 after(async () => {
-  await Promise.all([...open].map((m) => m.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await mem.cleanup();
 });
 
 test("a room-key share whose PUT failed is sent after a restart: every reader decrypts", { timeout: 300_000 }, async () => {
   const roomId = await sharedRoom(alice, [bob, carol], { encrypted: true });
-  const [store, bobStore, carolStore] = ["a", "b", "c"].map((n) => mkdtempSync(join(tmpdir(), `mxdb-share-${n}-`)));
-  dirs.push(store!, bobStore!, carolStore!);
+  const [store, bobStore, carolStore] = [tempDir(), tempDir(), tempDir()];
   // The readers' devices exist (and have keys) before the writer shares.
   const b = await memory(roomId, { accessToken: bob.accessToken, store: bobStore! });
   const c = await memory(roomId, { accessToken: carol.accessToken, store: carolStore! });
