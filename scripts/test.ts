@@ -7,12 +7,16 @@
  *
  * Second sync path: integration files whose first lines hold the marker `mxdb-test: msc4222-too`
  * run again afterwards against a second Synapse with MSC4222 on (MXDB_TEST_MSC4222=1).
+ * Second implementation: files marked `mxdb-test: dendrite-too` run again against a stock Dendrite
+ * (MXDB_TEST_DENDRITE=1; built once with `go install` into .venv/dendrite, src/homeserver/dendrite.ts).
  *
  *   npm test                          all of test/unit and test/integration
  *   npm test -- --unit                unit tests only (no Synapse)
  *   npm test -- --integration         integration tests only
  *   npm test -- test/unit/x.test.ts   just these files
  *   npm test -- --no-msc4222          skip the MSC4222 second run
+ *   npm test -- --no-dendrite         skip the Dendrite run
+ *   npm test -- --dendrite FILES      the integration files on Dendrite only (no Synapse runs)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -20,12 +24,15 @@ import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { Homeserver } from "../src/homeserver/synapse.js";
 import { projectRoot } from "../src/homeserver/venv.js";
-import { TEST_HOMESERVER_ENV, TEST_MSC4222_ENV, TEST_RATE_LIMITS } from "../test/helpers/homeserver.js";
+import { TEST_DENDRITE_ENV, TEST_HOMESERVER_ENV, TEST_MSC4222_ENV, TEST_RATE_LIMITS } from "../test/helpers/homeserver.js";
 
 /** Backstop for a test without its own timeout (the rules test requires one on every test). */
 const TEST_TIMEOUT_MS = 300_000;
 /** In a test file's first lines: run it on the MSC4222 sync path too. */
 const MSC4222_MARKER = "mxdb-test: msc4222-too";
+/** In a test file's first lines: run it on Dendrite too. */
+const DENDRITE_MARKER = "mxdb-test: dendrite-too";
+const FLAGS = new Set(["--unit", "--integration", "--no-msc4222", "--no-dendrite", "--dendrite"]);
 
 const root = projectRoot();
 const started = Date.now();
@@ -47,10 +54,10 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-function selectFiles(args: string[]): { files: string[]; integration: number; msc4222: string[] } {
+function selectFiles(args: string[]): { files: string[]; integration: number; msc4222: string[]; dendrite: string[] } {
   const flags = new Set(args.filter((a) => a.startsWith("--")));
-  for (const flag of flags) if (flag !== "--unit" && flag !== "--integration" && flag !== "--no-msc4222") throw new Error(`unknown option ${flag} (use --unit, --integration, --no-msc4222 or file paths)`);
-  flags.delete("--no-msc4222");
+  for (const flag of flags) if (!FLAGS.has(flag)) throw new Error(`unknown option ${flag} (use ${[...FLAGS].join(", ")} or file paths)`);
+  for (const flag of ["--no-msc4222", "--no-dendrite", "--dendrite"]) flags.delete(flag);
   const explicit = args.filter((a) => !a.startsWith("--")).map((a) => resolve(a));
   const unitDir = join(root, "test", "unit");
   const integrationDir = join(root, "test", "integration");
@@ -61,12 +68,14 @@ function selectFiles(args: string[]): { files: string[]; integration: number; ms
     files = [...(both || flags.has("--unit") ? findTests(unitDir) : []), ...(both || flags.has("--integration") ? findTests(integrationDir) : [])];
   }
   const integrationFiles = files.filter((f) => f.startsWith(integrationDir + sep));
-  const msc4222 = args.includes("--no-msc4222") ? [] : integrationFiles.filter(optsIntoMsc4222);
-  return { files, integration: integrationFiles.length, msc4222 };
+  if (args.includes("--dendrite")) return { files: [], integration: 0, msc4222: [], dendrite: integrationFiles };
+  const msc4222 = args.includes("--no-msc4222") ? [] : integrationFiles.filter((f) => hasMarker(f, MSC4222_MARKER));
+  const dendrite = args.includes("--no-dendrite") ? [] : integrationFiles.filter((f) => hasMarker(f, DENDRITE_MARKER));
+  return { files, integration: integrationFiles.length, msc4222, dendrite };
 }
 
-function optsIntoMsc4222(file: string): boolean {
-  return readFileSync(file, "utf8").slice(0, 2_000).includes(MSC4222_MARKER);
+function hasMarker(file: string, marker: string): boolean {
+  return readFileSync(file, "utf8").slice(0, 2_000).includes(marker);
 }
 
 /** Counts from the TAP copy of the run (the spec reporter goes to the console). */
@@ -104,8 +113,8 @@ async function runNodeTest(files: string[], env: NodeJS.ProcessEnv, tapFile: str
 }
 
 async function main(): Promise<number> {
-  const { files, integration, msc4222 } = selectFiles(process.argv.slice(2));
-  if (files.length === 0) {
+  const { files, integration, msc4222, dendrite } = selectFiles(process.argv.slice(2));
+  if (files.length === 0 && dendrite.length === 0) {
     console.error("mxdb test: no test files found");
     return 1;
   }
@@ -126,6 +135,7 @@ async function main(): Promise<number> {
   try {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env[TEST_MSC4222_ENV];
+    delete env[TEST_DENDRITE_ENV];
     let version = "";
     if (integration > 0) {
       const hs = await Homeserver.start({ rateLimits: TEST_RATE_LIMITS, onProgress: progress });
@@ -134,8 +144,11 @@ async function main(): Promise<number> {
       console.log(`mxdb test: integration tests run against stock Synapse ${version} at ${hs.info.baseUrl} (default rate limits but rc_login.address)`);
       env[TEST_HOMESERVER_ENV] = JSON.stringify(hs.info);
     }
-    console.log(`mxdb test: ${files.length - integration} unit and ${integration} integration test files`);
-    const runs = [await runNodeTest(files, env, join(scratch, "run.tap"), setChild)];
+    const runs: RunResult[] = [];
+    if (files.length > 0) {
+      console.log(`mxdb test: ${files.length - integration} unit and ${integration} integration test files`);
+      runs.push(await runNodeTest(files, env, join(scratch, "run.tap"), setChild));
+    }
     if (msc4222.length > 0 && !interrupted) {
       // The second sync path: the opted-in files again, against a fresh Synapse with MSC4222 on.
       await homeservers.pop()?.stop();
@@ -144,10 +157,18 @@ async function main(): Promise<number> {
       console.log(`mxdb test: ${msc4222.length} integration files again with MSC4222 on (${hs.info.baseUrl})`);
       runs.push(await runNodeTest(msc4222, { ...env, [TEST_HOMESERVER_ENV]: JSON.stringify(hs.info), [TEST_MSC4222_ENV]: "1" }, join(scratch, "msc4222.tap"), setChild));
     }
+    if (dendrite.length > 0 && !interrupted) {
+      // The second implementation: the opted-in files again, against a stock Dendrite (classic sync: it has no state_after).
+      await homeservers.pop()?.stop();
+      const hs = await Homeserver.start({ implementation: "dendrite", rateLimits: TEST_RATE_LIMITS, onProgress: progress });
+      homeservers.push(hs);
+      console.log(`mxdb test: ${dendrite.length} integration files on Dendrite ${hs.info.version} (${hs.info.baseUrl})`);
+      runs.push(await runNodeTest(dendrite, { ...env, [TEST_HOMESERVER_ENV]: JSON.stringify(hs.info), [TEST_DENDRITE_ENV]: "1" }, join(scratch, "dendrite.tap"), setChild));
+    }
     const code = runs.find((r) => r.code !== 0)?.code ?? 0;
     const pass = runs.reduce((n, r) => n + r.pass, 0);
     const fail = runs.reduce((n, r) => n + r.fail, 0);
-    console.log(`mxdb test: ${files.length} files${msc4222.length > 0 ? ` (+${msc4222.length} on MSC4222)` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s, exit code ${code}${version ? ` (Synapse ${version})` : ""}`);
+    console.log(`mxdb test: ${files.length} files${msc4222.length > 0 ? ` (+${msc4222.length} on MSC4222)` : ""}${dendrite.length > 0 ? ` (+${dendrite.length} on Dendrite)` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s, exit code ${code}${version ? ` (Synapse ${version})` : ""}`);
     console.log(`mxdb: ${pass} passed, ${fail} failed`);
     return code;
   } finally {

@@ -2,6 +2,7 @@
  * Memory on a real Synapse: read-your-writes, coalesced bursts, concurrent writers, rooms, per-key mode.
  *
  * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
+ * mxdb-test: dendrite-too (the core memory suite, on the second homeserver implementation too)
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
