@@ -23,6 +23,7 @@ export {
   RoomScopeUnavailableError,
   ValueTooLargeError,
   MediaValueError,
+  UnverifiableWriteError,
 } from "./db/errors.js";
 export { EVENT_TYPE, LEGACY_EVENT_TYPE, MEDIA_FIELD, type SingleStateKey } from "./db/format.js";
 export { MxdbError, MatrixError, HttpError, TransportError, TransportRefusedError, ResponseShapeError, AbortedError, isMxdbError, isMatrixError } from "./http/errors.js";

@@ -86,8 +86,8 @@ export interface DendriteConfigOptions {
 
 /**
  * generate-config's monolith SQLite config (every database a file in `dir`), then only what a
- * loopback test server needs: the key, the registration shared secret, no federation and no
- * perspective key servers (nothing leaves loopback). Rate limiting stays Dendrite's own (on,
+ * loopback test server needs: the key, the registration shared secret and no perspective key
+ * servers (nothing leaves loopback). Rate limiting stays Dendrite's own (on,
  * threshold 5, cooloff 500 ms) except in "lifted" mode, where it is off.
  */
 export function writeDendriteConfig(build: DendriteBuild, o: DendriteConfigOptions): string {
@@ -100,7 +100,8 @@ export function writeDendriteConfig(build: DendriteBuild, o: DendriteConfigOptio
   if (gen.status !== 0) throw new Error(`mxdb: dendrite generate-config failed (${gen.status ?? gen.signal}):\n${gen.stdout}${gen.stderr}`);
   const config = parse(gen.stdout) as DendriteYaml;
   config.global.private_key = join(o.dir, KEY_FILE);
-  config.global.disable_federation = true;
+  // Federation stays on (its routes share the client port): /_matrix/federation/v1/version is how mxdb
+  // tells Dendrite apart. With no perspective key servers and every room local, nothing leaves loopback.
   config.client_api.registration_shared_secret = o.sharedSecret;
   if (o.rateLimits === "lifted") config.client_api.rate_limiting = { ...config.client_api.rate_limiting, enabled: false };
   config.federation_api.key_perspectives = [];
