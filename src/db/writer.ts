@@ -215,7 +215,11 @@ export class StateKeyWriter {
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
     await this.refuseUnsoundLineage(ours, current);
-    return planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
+    const repairs = await planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
+    // A plan drawn from a lineage that cannot show forks is not written.
+    const server = repairs.length > 0 ? await this.ctx.linearReplacesState?.() : undefined;
+    if (server !== undefined) throw new UnverifiableWriteError([...new Set(repairs.map((r) => r.op.key))], server);
+    return repairs;
   }
 
   /**

@@ -2,7 +2,7 @@
  * Memory on a real Synapse: read-your-writes, coalesced bursts, concurrent writers, rooms, per-key mode.
  *
  * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
- * mxdb-test: dendrite-too (the core memory suite, on the second homeserver implementation too)
+ * On Dendrite: `npx tsx scripts/test.ts --dendrite test/integration/db-memory.test.ts` (docs/HOMESERVERS.md "Dendrite").
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
