@@ -43,7 +43,7 @@ class Observer {
       const step: Step = { name, responses: [] };
       for (let i = 0; ; i++) {
         if (i > 20) throw new Error(`step ${name} (${mode}): condition not met after 20 syncs`);
-        const r = await this.client.send(sync, { filter: FILTER, since: this.since[mode], timeout: this.since[mode] ? 3000 : 0, useStateAfter: mode === "state_after" });
+        const r = await this.client.send(sync, { filter: FILTER, since: this.since[mode], timeout: this.since[mode] ? 3000 : 0, stateAfter: mode === "state_after" ? "unstable" : undefined });
         this.since[mode] = r.next_batch;
         step.responses.push(r);
         if (done(r)) break;

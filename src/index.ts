@@ -7,7 +7,13 @@
  * Node-only. On Node, Bun and Deno the package's entry is ./node.ts, which adds FileStore,
  * undiciTransport and fileTraceSink (docs/RUNTIMES.md).
  */
-export { Memory, memoryInEventRoom, type MemoryOptions, type MemoryChange, type MediaReference, type HistoryOptions, type KeyVersion, type MemoryEntry, type AuditEntry } from "./db/memory.js";
+export { Memory, type MemoryEntry } from "./db/memory.js";
+export { memoryInEventRoom } from "./db/event-room.js";
+export type { MemoryOptions } from "./db/options.js";
+export type { MemoryChange } from "./db/watch.js";
+export type { MediaReference } from "./db/media-values.js";
+export type { HistoryOptions, KeyVersion } from "./db/history.js";
+export type { AuditEntry } from "./db/audit.js";
 export { RoomHandle } from "./db/room-handle.js";
 export {
   InvalidValueError,
@@ -25,6 +31,8 @@ export {
   MediaValueError,
   UnverifiableWriteError,
 } from "./db/errors.js";
+export { RecoveryKeyFormatError, WrongRecoveryKeyError, RecoverySetupError, SecretDecryptionError, BackupDecryptionError } from "./crypto/backup/errors.js";
+export type { Recovery, RecoveryStatus } from "./db/recovery.js";
 export { EVENT_TYPE, LEGACY_EVENT_TYPE, MEDIA_FIELD, type SingleStateKey } from "./db/format.js";
 export { MxdbError, MatrixError, HttpError, TransportError, TransportRefusedError, ResponseShapeError, AbortedError, isMxdbError, isMatrixError } from "./http/errors.js";
 export { HttpClient, type HttpClientOptions } from "./http/client.js";
@@ -34,5 +42,6 @@ export { detectRuntime, RUNTIME, type RuntimeName } from "./http/runtime.js";
 export { tracingTransport, memoryTraceSink, type TraceRecord, type TraceSink } from "./http/trace.js";
 export { MemoryStore, IndexedDBStore, StoreFormatError, type Store } from "./store/index.js";
 export { SyncLoop, type SyncLoopOptions } from "./sync/sync-loop.js";
+export { UnsupportedHomeserverError, decideCapabilities, type ServerCapabilities, type SyncPath, type StateAfterOption } from "./http/capabilities.js";
 export { MalformedEventError, SyncTimeoutError } from "./sync/errors.js";
 export { RoomState, type StateEvent, type StateChange } from "./state/index.js";

@@ -6,6 +6,7 @@
 import { bool, positionals, str, type Command } from "./args.js";
 import { EXIT, UsageError } from "./errors.js";
 import { OPTIONS, out, parseWhen, withMemory } from "./memory-commands.js";
+import type { KeyVersion } from "../index.js";
 
 
 const history: Command = {
@@ -21,8 +22,10 @@ const history: Command = {
     await withMemory(p, "history", async ({ memory }) => {
       for await (const v of memory.history(key!, limit === undefined ? {} : { limit })) {
         const value = v.value instanceof Error ? { error: v.value.message } : v.value;
-        if (bool(p, "json")) out(JSON.stringify({ ts: v.ts, time: new Date(v.ts).toISOString(), sender: v.sender, eventId: v.eventId, ...(v.deleted ? { deleted: true } : { value }) }));
-        else out(`${new Date(v.ts).toISOString()}  ${v.sender}  ${v.eventId}  ${v.deleted ? "deleted" : JSON.stringify(value)}`);
+        const { legacy, stale, repairedBy, repairOf } = v;
+        const marks = { ...(legacy ? { legacy } : {}), ...(stale ? { stale } : {}), ...(repairedBy ? { repairedBy } : {}), ...(repairOf ? { repairOf } : {}) };
+        if (bool(p, "json")) out(JSON.stringify({ ts: v.ts, time: new Date(v.ts).toISOString(), sender: v.sender, eventId: v.eventId, ...(v.deleted ? { deleted: true } : { value }), ...marks }));
+        else out(`${new Date(v.ts).toISOString()}  ${v.sender}  ${v.eventId}  ${v.deleted ? "deleted" : JSON.stringify(value)}${describeMarks(v)}`);
       }
     });
     return EXIT.ok;
@@ -45,5 +48,11 @@ const restore: Command = {
     return EXIT.ok;
   },
 };
+
+/** A version's marks in words (docs/HISTORY.md "Repairs"). */
+function describeMarks(v: KeyVersion): string {
+  const words = [v.legacy && "legacy opsdroid.database", v.stale && "stale write (lost update)", v.repairedBy && `repaired by ${v.repairedBy}`, v.repairOf && `repair of ${v.repairOf}`].filter(Boolean);
+  return words.length ? `  (${words.join("; ")})` : "";
+}
 
 export const historyCommands: Command[] = [history, restore];

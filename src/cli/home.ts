@@ -61,6 +61,8 @@ export interface LocalUser {
   password: string;
   accessToken: string;
   deviceId: string;
+  /** The user's homeserver when it is not the first (`mxdb homeserver start --servers N`). */
+  baseUrl?: string;
 }
 
 export interface LocalHomeserver {
@@ -69,4 +71,6 @@ export interface LocalHomeserver {
   roomAlias: string;
   roomId: string;
   users: LocalUser[];
+  /** With `--servers N`: every server, the first one included (baseUrl and serverName above are its). */
+  servers?: Array<{ baseUrl: string; serverName: string }>;
 }

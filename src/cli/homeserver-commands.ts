@@ -2,16 +2,19 @@
  * `mxdb homeserver start|stop|status`: a throwaway Synapse on loopback for trying mxdb out, through
  * the same harness the tests use (src/homeserver). It runs detached, so it outlives the command;
  * its files are in $MXDB_HOME/homeserver, its users and room in $MXDB_HOME/local.json. With no
- * other homeserver configured, the memory commands use it (./connect.ts).
+ * other homeserver configured, the memory commands use it (./connect.ts). `--servers N` starts N
+ * Synapses that federate (src/homeserver/federation.ts, in $MXDB_HOME/homeserver/hs1..hsN), a user
+ * on each, and one room they share (docs/FEDERATION.md).
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { Federation } from "../homeserver/federation.js";
 import { Homeserver, STATE_FILE } from "../homeserver/synapse.js";
 import { createRoom } from "../http/endpoints/rooms/create-room.js";
 import { join as joinRoom } from "../http/endpoints/rooms/join.js";
-import { bool, CONNECTION, type Command, type Parsed } from "./args.js";
-import { EXIT } from "./errors.js";
+import { bool, CONNECTION, str, type Command, type Parsed } from "./args.js";
+import { EXIT, UsageError } from "./errors.js";
 import { paths, readJson, removeFile, slug, writeSecretJson, type LocalHomeserver, type LocalUser, type SavedSession } from "./home.js";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -20,10 +23,19 @@ const progress = (line: string) => process.stderr.write(`mxdb: ${line}\n`);
 export const LOCAL_USERS = ["mxdb", "mxdb2"];
 export const LOCAL_ROOM = "mxdb";
 
-/** The harness's view of the local homeserver, if its state file exists. */
-function attached(): Homeserver | undefined {
+/** The harness's view of the local homeserver(s): one in the dir, or hs1..hsN under it (--servers N). */
+function attached(): Homeserver[] {
   const dir = paths.homeserverDir();
-  return existsSync(join(dir, STATE_FILE)) ? Homeserver.attach(dir) : undefined;
+  if (existsSync(join(dir, STATE_FILE))) return [Homeserver.attach(dir)];
+  if (!existsSync(dir)) return [];
+  const subdirs = readdirSync(dir).filter((d) => /^hs\d+$/.test(d) && existsSync(join(dir, d, STATE_FILE)));
+  return subdirs.sort((x, y) => Number(x.slice(2)) - Number(y.slice(2))).map((d) => Homeserver.attach(join(dir, d)));
+}
+
+async function allRunning(servers: Homeserver[]): Promise<boolean> {
+  if (servers.length === 0) return false;
+  for (const s of servers) if (!(await s.isRunning())) return false;
+  return true;
 }
 
 function printLocal(local: LocalHomeserver, p: Parsed, withSecrets: boolean): void {
@@ -31,19 +43,20 @@ function printLocal(local: LocalHomeserver, p: Parsed, withSecrets: boolean): vo
     out(JSON.stringify(withSecrets ? local : { ...local, users: local.users.map((u) => ({ userId: u.userId, deviceId: u.deviceId })) }));
     return;
   }
-  out(`homeserver: ${local.baseUrl}  (server name ${local.serverName})`);
+  for (const s of local.servers ?? [{ baseUrl: local.baseUrl, serverName: local.serverName }]) out(`homeserver: ${s.baseUrl}  (server name ${s.serverName})`);
   out(`room:       ${local.roomAlias}  (${local.roomId})`);
   for (const u of local.users) {
-    out(withSecrets ? `user:       ${u.userId}  password ${u.password}  access token ${u.accessToken}  device ${u.deviceId}` : `user:       ${u.userId}`);
+    const on = u.baseUrl !== undefined ? `  on ${u.baseUrl}` : "";
+    out(withSecrets ? `user:       ${u.userId}  password ${u.password}  access token ${u.accessToken}  device ${u.deviceId}${on}` : `user:       ${u.userId}${on}`);
   }
 }
 
-/** Forget everything about a (stopped) local homeserver: its files, users, stores, and a login on it. */
-function forgetLocal(baseUrl: string | undefined): string[] {
+/** Forget everything about (stopped) local homeservers: their files, users, stores, and a login on one. */
+function forgetLocal(baseUrls: string[]): string[] {
   const notes: string[] = [];
   removeFile(paths.homeserverDir());
   removeFile(paths.local());
-  if (baseUrl !== undefined) {
+  for (const baseUrl of new Set(baseUrls)) {
     removeFile(join(paths.stores(), slug(baseUrl)));
     const session = readJson<SavedSession>(paths.session());
     if (session?.homeserver === baseUrl) {
@@ -54,26 +67,71 @@ function forgetLocal(baseUrl: string | undefined): string[] {
   return notes;
 }
 
+function knownUrls(known: LocalHomeserver | undefined, running: Homeserver[]): string[] {
+  return [...(known?.servers?.map((s) => s.baseUrl) ?? (known ? [known.baseUrl] : [])), ...running.map((s) => s.baseUrl)];
+}
+
+/** `--servers N`: N federating Synapses, the user `mxdb` on each, and a room on the first that all share. */
+async function startFederation(n: number, p: Parsed): Promise<LocalHomeserver> {
+  const fed = await Federation.start({
+    servers: n,
+    dir: paths.homeserverDir(),
+    detached: true,
+    rateLimits: bool(p, "default-rate-limits") ? "default" : "lifted",
+    onProgress: progress,
+  });
+  try {
+    const users = [];
+    for (let i = 0; i < n; i++) users.push(await fed.registerUser(i, "mxdb", { password: randomBytes(12).toString("hex") }));
+    const [owner, ...members] = users;
+    const roomId = await fed.sharedRoom(owner!, members, { room_alias_name: LOCAL_ROOM, name: "mxdb" });
+    const first = fed.servers[0]!;
+    return {
+      baseUrl: first.baseUrl,
+      serverName: first.info.serverName,
+      roomAlias: `#${LOCAL_ROOM}:${first.info.serverName}`,
+      roomId,
+      users: users.map(({ server, ...u }) => (server === first ? u : { ...u, baseUrl: server.baseUrl })),
+      servers: fed.servers.map((s) => ({ baseUrl: s.baseUrl, serverName: s.info.serverName })),
+    };
+  } catch (e) {
+    await fed.stop();
+    throw e;
+  }
+}
+
 const start: Command = {
   name: "homeserver start",
-  usage: "homeserver start [--default-rate-limits] [--json]",
+  usage: "homeserver start [--servers N] [--default-rate-limits] [--json]",
   summary: "Start a throwaway Synapse on 127.0.0.1 (installed into .venv/synapse on first use), register two users, create a room, and print the URL and the users' credentials.",
-  details: "Rate limits are lifted unless --default-rate-limits. The data lives until mxdb homeserver stop.",
+  details:
+    "Rate limits are lifted unless --default-rate-limits. The data lives until mxdb homeserver stop. " +
+    "--servers N (2 or more) starts N Synapses named localhost:PORT that federate over TLS on loopback (a CA made at start), the user mxdb on each, and a room on the first that they share.",
   options: {
+    servers: { type: "string", arg: "N", desc: "how many federating homeservers (default 1)" },
     "default-rate-limits": { type: "boolean", desc: "keep Synapse's own rate limits" },
     json: CONNECTION.json!,
   },
   async run(p) {
+    const n = Number(str(p, "servers") ?? "1");
+    if (!Number.isInteger(n) || n < 1 || n > 8) throw new UsageError(`--servers takes a whole number from 1 to 8, not ${JSON.stringify(str(p, "servers"))}`, "homeserver start");
     const running = attached();
     const known = readJson<LocalHomeserver>(paths.local());
-    if (running && known && (await running.isRunning())) {
+    if (known && (await allRunning(running))) {
       progress(`the local homeserver is already running (${paths.homeserverDir()})`);
       printLocal(known, p, true);
       return EXIT.ok;
     }
     // A throwaway: whatever a crashed earlier run left behind is dropped.
-    if (running) await running.stop();
-    forgetLocal(known?.baseUrl ?? running?.baseUrl);
+    for (const s of running) await s.stop();
+    forgetLocal(knownUrls(known, running));
+    if (n > 1) {
+      const local = await startFederation(n, p);
+      writeSecretJson(paths.local(), local);
+      progress(`${n} federating homeservers, users and room ready; state in ${paths.homeserverDir()} (mxdb homeserver stop removes it)`);
+      printLocal(local, p, true);
+      return EXIT.ok;
+    }
     const hs = await Homeserver.start({
       dir: paths.homeserverDir(),
       detached: true,
@@ -109,7 +167,7 @@ const start: Command = {
       printLocal(local, p, true);
     } catch (e) {
       await hs.stop();
-      forgetLocal(hs.baseUrl);
+      forgetLocal([hs.baseUrl]);
       throw e;
     }
     return EXIT.ok;
@@ -122,15 +180,15 @@ const stop: Command = {
   summary: "Stop the local homeserver and delete its data, users and the stores kept for it.",
   options: {},
   async run() {
-    const hs = attached();
+    const servers = attached();
     const known = readJson<LocalHomeserver>(paths.local());
-    if (!hs && !known) {
+    if (servers.length === 0 && !known) {
       out("no local homeserver");
       return EXIT.ok;
     }
-    await hs?.stop();
-    for (const note of forgetLocal(known?.baseUrl ?? hs?.baseUrl)) progress(note);
-    out(`stopped the local homeserver${hs ? ` at ${hs.baseUrl}` : ""}`);
+    for (const s of servers) await s.stop();
+    for (const note of forgetLocal(knownUrls(known, servers))) progress(note);
+    out(`stopped the local homeserver${servers.length ? ` at ${servers.map((s) => s.baseUrl).join(", ")}` : ""}`);
     return EXIT.ok;
   },
 };
@@ -141,15 +199,17 @@ const status: Command = {
   summary: "Is the local homeserver running? Prints its URL, version, users and room (exit status 3 when it is not running).",
   options: { json: CONNECTION.json! },
   async run(p) {
-    const hs = attached();
-    const running = hs ? await hs.isRunning() : false;
+    const servers = attached();
+    const running = await allRunning(servers);
     const known = readJson<LocalHomeserver>(paths.local());
+    const hs = servers[0];
     if (bool(p, "json")) {
-      out(JSON.stringify({ running, dir: paths.homeserverDir(), ...(hs ? { baseUrl: hs.baseUrl, pid: hs.info.pid, version: hs.info.version, rateLimits: hs.info.rateLimits } : {}), ...(known ? { room: known.roomAlias, users: known.users.map((u) => u.userId) } : {}) }));
+      const each = servers.map((s) => ({ baseUrl: s.baseUrl, serverName: s.info.serverName, pid: s.info.pid }));
+      out(JSON.stringify({ running, dir: paths.homeserverDir(), ...(hs ? { baseUrl: hs.baseUrl, pid: hs.info.pid, version: hs.info.version, rateLimits: hs.info.rateLimits } : {}), ...(servers.length > 1 ? { servers: each } : {}), ...(known ? { room: known.roomAlias, users: known.users.map((u) => u.userId) } : {}) }));
     } else if (!hs) {
       out(`no local homeserver in ${paths.homeserverDir()} — start one with mxdb homeserver start`);
     } else {
-      out(`${running ? "running" : "NOT running"}: Synapse ${hs.info.version} at ${hs.baseUrl}, pid ${hs.info.pid}, rate limits ${hs.info.rateLimits}, files in ${hs.info.dir}`);
+      for (const s of servers) out(`${(await s.isRunning()) ? "running" : "NOT running"}: Synapse ${s.info.version} at ${s.baseUrl} (${s.info.serverName}), pid ${s.info.pid}, rate limits ${s.info.rateLimits}, files in ${s.info.dir}`);
       if (known) printLocal(known, p, false);
     }
     return running ? EXIT.ok : EXIT.notFound;

@@ -12,8 +12,9 @@ import { historyCommands } from "./history-commands.js";
 import { transferCommands } from "./transfer-commands.js";
 import { sessionCommands } from "./session-commands.js";
 import { traceCommand } from "./trace-command.js";
+import { recoveryCommands } from "./recovery-commands.js";
 
-export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...transferCommands, ...sessionCommands, ...homeserverCommands, traceCommand];
+export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...transferCommands, ...sessionCommands, ...recoveryCommands, ...homeserverCommands, traceCommand];
 
 const BRIEF: Record<string, string> = {
   put: "store a JSON value under KEY",
@@ -35,6 +36,9 @@ const BRIEF: Record<string, string> = {
   export: "the room's memory as JSON lines, with provenance",
   import: "put an export's keys into a room (resumable)",
   audit: "who changed which keys when, with flags",
+  "recovery create": "make a recovery key and back up every room key",
+  "recovery restore": "restore room keys with the recovery key (from MXDB_RECOVERY_KEY or stdin)",
+  "recovery status": "secret storage, the key backup, what waits to upload",
 };
 
 function usage(): string {
@@ -70,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const found = find(argv);
     if (!found) {
+      if (argv[0] === "recovery") throw new UsageError(`recovery needs create, restore or status${argv[1] ? `, not ${JSON.stringify(argv[1])}` : ""}`, "recovery create");
       if (argv[0] === "homeserver") throw new UsageError(`homeserver needs start, stop or status${argv[1] ? `, not ${JSON.stringify(argv[1])}` : ""}`, "homeserver start");
       throw new UsageError(`unknown command ${JSON.stringify(argv[0])}`);
     }

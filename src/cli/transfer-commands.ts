@@ -91,7 +91,10 @@ const audit: Command = {
     const report = await withMemory(p, "audit", ({ memory }) => memory.audit(allow ? { allow } : {}));
     for (const r of report) {
       if (bool(p, "json")) out(JSON.stringify(r));
-      else out(`${new Date(r.ts).toISOString()}  ${r.sender}  ${r.kind} ${JSON.stringify(r.key)}${r.flags.length ? `  !! ${r.flags.join(", ")}` : ""}`);
+      else {
+        const marks = `${r.repairedBy ? `  (dropped, repaired by ${r.repairedBy})` : ""}${r.repairOf ? `  (repair of ${r.repairOf})` : ""}`;
+        out(`${new Date(r.ts).toISOString()}  ${r.sender}  ${r.kind} ${JSON.stringify(r.key)}${marks}${r.flags.length ? `  !! ${r.flags.join(", ")}` : ""}`);
+      }
     }
     const flagged = report.filter((r) => r.flags.length > 0).length;
     if (!bool(p, "json")) progress(`${report.length} changes, ${flagged} flagged`);

@@ -93,6 +93,30 @@ export interface CryptoBackend {
   unpickleInboundGroupSession(key: Uint8Array, pickle: string): InboundGroupSessionObj;
   /** True when `signature` is a valid Ed25519 signature by `publicKey` over UTF-8 `message`. */
   verifyEd25519(publicKey: string, message: string, signature: string): boolean;
+  /**
+   * Curve25519 public key (unpadded base64) of a 32-byte private key (key backup,
+   * https://spec.matrix.org/v1.19/client-server-api/#backup-algorithm-mmegolm_backupv1curve25519-aes-sha2).
+   */
+  pkPublicKey(privateKey: Uint8Array): string;
+  /** The backup algorithm's encryption to `publicKey` (an ephemeral key each call; libolm's PkEncryption). */
+  pkEncrypt(publicKey: string, plaintext: string): PkMessage;
+  /** Its inverse; throws BackendError "BadMessage" when the MAC does not verify. */
+  pkDecrypt(privateKey: Uint8Array, message: PkMessage): string;
+  /** An Ed25519 signing key from a 32-byte seed (cross-signing keys; libolm's PkSigning). */
+  signingKeyFromSeed(seed: Uint8Array): SigningKeyObj;
+}
+
+/** session_data of a backed-up key: all unpadded base64. */
+export interface PkMessage {
+  ciphertext: string;
+  mac: string;
+  ephemeral: string;
+}
+
+export interface SigningKeyObj extends Freeable {
+  /** Unpadded base64 public key. */
+  readonly publicKey: string;
+  sign(message: string): string;
 }
 
 /** Run `fn` with a freshly made object and always free it. */

@@ -9,11 +9,15 @@
  * Requesting (requestRoomKey): one unencrypted m.room_key_request {action:"request"} to our own other
  * devices, remembered (persisted) until a forwarded key for that session arrives, then cancelled.
  *
- * Answering an incoming request:
+ * Answering an incoming request (README.md "Who gets room keys"):
  *   1. from our own user                                              -> UntrustedKeyShareError
  *   2. the requesting device is known (else wait for a keys/query) and trusted -> UntrustedKeyShareError
- *   3. we hold the session (else ignore); an Olm session to the device exists (else claim one first)
- *   4. send m.forwarded_room_key over Olm with export_session(first known index).
+ *   3. we hold the session (else ignore)
+ *   4. the forwarding policy allows this device this session (default: we delivered it this very
+ *      session, to this curve25519 key, see megolm/shares.ts)       -> UntrustedKeyShareError
+ *   5. an Olm session to the device exists (else claim one first)
+ *   6. send m.forwarded_room_key over Olm with export_session(first known index), or from the index
+ *      the device was given when only the "shared-with" rule lets it have the key.
  *
  * Accepting m.forwarded_room_key (only ever over Olm; see machine.ts):
  *   1. from one of our own trusted devices                            -> UntrustedKeyShareError
@@ -26,6 +30,7 @@ import type { CryptoContext } from "./context.js";
 import type { DeviceRecord } from "./devices.js";
 import { MalformedEventError, UnrequestedForwardedKeyError, UntrustedKeyShareError } from "./errors.js";
 import { roomKeyFields } from "./megolm/inbound.js";
+import { sessionShares } from "./megolm/shares.js";
 import { olmEncrypt } from "./olm/encrypt.js";
 import { newId, toDeviceRequests, type ToDeviceRequest } from "./requests.js";
 
@@ -77,6 +82,29 @@ export async function requestRoomKey(
   return requestMessages(ctx, rec, "request");
 }
 
+/** What a key request asks for, as the forwarding policy sees it. */
+export interface KeyForwardRequest {
+  roomId: string;
+  sessionId: string;
+  /** We delivered this session (one of our outbound sessions) to this very device key. */
+  sharedWith: boolean;
+}
+
+/**
+ * Which of our own devices get a room key they request:
+ *   "shared-with"     (default) only devices we delivered that session to (a lost copy comes back);
+ *   "all-own-devices" every own device that passes the keys/query checks (before issue 12's default;
+ *                     a homeserver or anyone with the password can add such a device);
+ *   a function        the caller decides per device and session.
+ */
+export type KeyForwardingPolicy = "shared-with" | "all-own-devices" | ((device: DeviceRecord, request: KeyForwardRequest) => boolean);
+
+function allowed(policy: KeyForwardingPolicy, device: DeviceRecord, request: KeyForwardRequest): boolean {
+  if (policy === "shared-with") return request.sharedWith;
+  if (policy === "all-own-devices") return true;
+  return policy(device, request) === true;
+}
+
 export type KeyRequestOutcome =
   | { kind: "answer"; requests: ToDeviceRequest[] }
   | { kind: "wait-for-device" }
@@ -88,6 +116,7 @@ export async function answerKeyRequest(
   sender: string,
   content: Record<string, unknown>,
   isTrusted: (d: DeviceRecord) => boolean,
+  policy: KeyForwardingPolicy = "shared-with",
 ): Promise<KeyRequestOutcome> {
   const requester = String(content.requesting_device_id);
   // 1.
@@ -104,12 +133,20 @@ export async function answerKeyRequest(
   }
   const rec = await ctx.inbound.get(body.room_id, body.session_id);
   if (!rec) return { kind: "ignore" };
-  if (!(await ctx.olm.has(device.curve25519))) return { kind: "need-olm-session", device };
   // 4.
+  const given = (await sessionShares(ctx, body.session_id))?.[device.userId]?.[device.deviceId];
+  const sharedWith = given !== undefined && given.curve25519 === device.curve25519 && rec.roomId === body.room_id;
+  if (!allowed(policy, device, { roomId: body.room_id, sessionId: body.session_id, sharedWith })) {
+    throw new UntrustedKeyShareError("m.room_key_request", sender, requester);
+  }
+  // 5.
+  if (!(await ctx.olm.has(device.curve25519))) return { kind: "need-olm-session", device };
+  // 6.
+  const from = policy === "shared-with" && given ? Math.max(rec.firstKnownIndex, given.index) : rec.firstKnownIndex;
   const ig = ctx.inbound.unpickle(rec);
   let sessionKey: string;
   try {
-    sessionKey = ig.exportAt(rec.firstKnownIndex);
+    sessionKey = ig.exportAt(from);
   } finally {
     ig.free();
   }

@@ -6,7 +6,7 @@
  *
  * Every public async method runs under one lock and ends by flushing its store writes in one setMany.
  */
-import { type AccountRecord, keysUploadBody, oneTimeKeysToGenerate, SIGNED_CURVE25519, FORGET_OLD_FALLBACK_AFTER_MS } from "./account.js";
+import { type AccountRecord, deviceKeys, keysUploadBody, oneTimeKeysToGenerate, SIGNED_CURVE25519, FORGET_OLD_FALLBACK_AFTER_MS } from "./account.js";
 import { BackendError, type AccountObj, type CryptoBackend, type IdentityKeys } from "./backend.js";
 import type { CryptoContext } from "./context.js";
 import { DeviceBook, type DeviceRecord } from "./devices.js";
@@ -14,11 +14,14 @@ import { CryptoError, MachineClosedError, MalformedEventError, StoreDecryptionEr
 import { InboundGroupSessions } from "./megolm/inbound.js";
 import { megolmDecrypt, type RoomEvent } from "./megolm/decrypt.js";
 import { megolmEncrypt } from "./megolm/encrypt.js";
-import { getOutbound, invalidateOutbound, shareRoomKey, type RotationSettings } from "./megolm/outbound.js";
+import { getOutbound, invalidateOutbound, type RotationSettings } from "./megolm/outbound.js";
+import { markShareSent, pendingShares, shareRoomKey } from "./megolm/shares.js";
 import { olmBackend } from "./olm/backend.js";
 import { applyClaimResponse, claimBody } from "./olm/claim.js";
 import { OlmSessions } from "./olm/sessions.js";
-import { requestRoomKey } from "./key-requests.js";
+import { RoomKeyBackup } from "./backup/room-key-backup.js";
+import { requestRoomKey, type KeyForwardingPolicy } from "./key-requests.js";
+import { createCrossSigningKeys, deviceSignatureBody, deviceSigningUploadBody, loadCrossSigningSecrets, type CrossSigningSecrets } from "./cross-signing.js";
 import { newId, type OutgoingRequest } from "./requests.js";
 import { SealedStore, type KeyValueStore, type RandomBytes } from "./store.js";
 import { ToDeviceHandler, type DecryptedToDevice } from "./to-device.js";
@@ -39,10 +42,13 @@ export interface CryptoMachineOptions {
   /** Default: libolm. A vodozemac backend implements the same interface (backend.ts). */
   backend?: CryptoBackend;
   /**
-   * Which of our own devices may request and forward room keys. Default: every own device whose
-   * self-signed keys passed the keys/query checks (no cross-signing here; see README "Doubts").
+   * Which of our own devices may request and forward room keys at all. Default: every own device
+   * whose self-signed keys passed the keys/query checks. Requests are then also subject to
+   * forwardRoomKeysTo.
    */
   isTrustedOwnDevice?: (device: DeviceRecord) => boolean;
+  /** Which own devices get a room key they request (README "Who gets room keys"). Default "shared-with". */
+  forwardRoomKeysTo?: KeyForwardingPolicy;
   /** Every event or device refused by a spec check, with its typed error (sync batches never throw). */
   onRejected?: (error: CryptoError, subject: unknown) => void;
 }
@@ -58,7 +64,8 @@ type Pending =
   | { kind: "keys_upload" }
   | { kind: "keys_query"; users: string[] }
   | { kind: "keys_claim"; devices: DeviceRecord[] }
-  | { kind: "to_device" };
+  | { kind: "to_device" }
+  | { kind: "room_key_share" };
 
 const ACCOUNT = "account";
 const QUERY_TIMEOUT_MS = 10_000;
@@ -73,6 +80,8 @@ export class CryptoMachine {
   private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly toDevice: ToDeviceHandler;
+  /** Server-side key backup: pending room keys, upload bodies, imports (backup/room-key-backup.ts). */
+  readonly backup: RoomKeyBackup;
 
   private constructor(
     private readonly ctx: CryptoContext,
@@ -81,9 +90,11 @@ export class CryptoMachine {
   ) {
     this.toDevice = new ToDeviceHandler(ctx, {
       isTrusted: opts.isTrustedOwnDevice ?? (() => true),
+      forwardTo: opts.forwardRoomKeysTo ?? "shared-with",
       report: (e, s) => this.report(e, s),
       queue: (reqs) => reqs.forEach((r) => this.enqueue(r, true)),
     });
+    this.backup = new RoomKeyBackup(ctx, (fn) => this.exclusive(fn));
   }
 
   /** Opens (or creates, once) the device's account; a new account is persisted before any upload. */
@@ -140,6 +151,8 @@ export class CryptoMachine {
       throw e;
     }
     machine = new CryptoMachine(ctx, rec, opts);
+    // Room-key shares not known to have been sent before the last close go out again, as they were.
+    for (const share of Object.values(await pendingShares(ctx))) machine.register(share.request, { kind: "room_key_share" }, true);
     return machine;
   }
 
@@ -235,6 +248,10 @@ export class CryptoMachine {
         }
         case "to_device":
           return;
+        case "room_key_share":
+          // Only now do its devices count as having the key (README "Protocol steps" 5.2).
+          await markShareSent(ctx, requestId);
+          return;
       }
     });
   }
@@ -258,11 +275,14 @@ export class CryptoMachine {
     return this.claimFor(missing, false);
   }
 
-  /** 2) m.room_key over Olm to every device of every user not yet reached (rotating first if due). */
+  /**
+   * 2) m.room_key over Olm to every device of every user not yet reached (rotating first if due).
+   * The requests are persisted until marked sent, and listed by outgoingRequests() after a restart.
+   */
   shareRoomKey(roomId: string, users: string[], settings: RotationSettings = {}): Promise<OutgoingRequest[]> {
     return this.exclusive(async () => {
       const reqs = await shareRoomKey(this.ctx, roomId, users, settings);
-      reqs.forEach((r) => this.register(r, { kind: "to_device" }, false));
+      reqs.forEach((r) => this.register(r, { kind: "room_key_share" }, false));
       return reqs;
     });
   }
@@ -298,6 +318,24 @@ export class CryptoMachine {
   /** A member left: the next shareRoomKey starts a new session. */
   onRoomMemberLeft(roomId: string): Promise<void> {
     return this.exclusive(async () => invalidateOutbound(this.ctx, await getOutbound(this.ctx, roomId)));
+  }
+
+  /**
+   * Cross-signing keys (made once, persisted sealed) and the two bodies that publish them and sign
+   * this device (cross-signing.ts). The caller sends them, handling user-interactive auth.
+   */
+  bootstrapCrossSigning(): Promise<{ deviceSigningUpload: Record<string, unknown>; signaturesUpload: Record<string, unknown> }> {
+    return this.exclusive(async () => {
+      const { ctx } = this;
+      const secrets = await createCrossSigningKeys(ctx.store, ctx.random);
+      const ours = deviceKeys(ctx.account, ctx.ids, ctx.userId, ctx.deviceId);
+      return { deviceSigningUpload: deviceSigningUploadBody(ctx.backend, ctx.userId, secrets), signaturesUpload: deviceSignatureBody(ctx.backend, ctx.userId, ctx.deviceId, ours, secrets) };
+    });
+  }
+
+  /** The private cross-signing seeds (unpadded base64), for secret storage; undefined before bootstrap. Never log them. */
+  crossSigningSecrets(): Promise<CrossSigningSecrets | undefined> {
+    return this.exclusive(() => loadCrossSigningSecrets(this.ctx.store));
   }
 
   /** Frees the account, the only long-lived Olm object (all others are freed after each use). */

@@ -13,7 +13,7 @@
 import type { CryptoContext } from "./context.js";
 import type { DeviceRecord } from "./devices.js";
 import { type CryptoError, MalformedEventError, OlmDecryptionError, UnencryptedRoomKeyError, UnknownSenderDeviceError } from "./errors.js";
-import { acceptForwardedKey, answerKeyRequest } from "./key-requests.js";
+import { acceptForwardedKey, answerKeyRequest, type KeyForwardingPolicy } from "./key-requests.js";
 import { roomKeyFields } from "./megolm/inbound.js";
 import { olmDecrypt, checkSenderDevice, type OlmDecrypted } from "./olm/decrypt.js";
 import { olmEncrypt } from "./olm/encrypt.js";
@@ -57,6 +57,7 @@ export class ToDeviceHandler {
     private readonly ctx: CryptoContext,
     private readonly hooks: {
       isTrusted: (d: DeviceRecord) => boolean;
+      forwardTo: KeyForwardingPolicy;
       report: (e: CryptoError, subject: unknown) => void;
       queue: (reqs: ToDeviceRequest[]) => void;
     },
@@ -119,6 +120,7 @@ export class ToDeviceHandler {
           senderUserId: sender,
           forwarded: false,
           forwardingChain: [],
+          sharedHistory: content.shared_history === true,
         });
         break;
       case "m.forwarded_room_key":
@@ -170,7 +172,7 @@ export class ToDeviceHandler {
       );
       return;
     }
-    const outcome = await answerKeyRequest(this.ctx, sender, content, this.hooks.isTrusted);
+    const outcome = await answerKeyRequest(this.ctx, sender, content, this.hooks.isTrusted, this.hooks.forwardTo);
     if (outcome.kind === "answer") return this.hooks.queue(outcome.requests);
     if (outcome.kind === "ignore" || attempts + 1 >= MAX_KEY_REQUEST_ATTEMPTS) return;
     if (outcome.kind === "wait-for-device") this.ctx.devices.markOutdated(this.ctx.userId);

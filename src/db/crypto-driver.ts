@@ -24,7 +24,10 @@ import { isMatrixError } from "../http/errors.js";
 export class CryptoDriver {
   private running: Promise<void> | undefined;
   private again = false;
-  /** Room-key shares whose send failed: they are retried by every run until they get through. */
+  /**
+   * Room-key shares whose send failed: retried by every run until they get through. The machine keeps
+   * them in its store too, and lists them from outgoingRequests() after a restart.
+   */
   private readonly unsent = new Map<string, OutgoingRequest>();
   private closed = false;
   /** After a failed request, runs started by sync wait this long (doubling up to 5 min, reset on success). */

@@ -20,7 +20,7 @@
  * token is saved (beforeSyncCommit); then members of encrypted rooms are tracked and every request
  * the machine has queued is sent (CryptoDriver).
  */
-import { CryptoMachine, CryptoError, NoOutboundSessionError, olmBackend, UnknownSessionError, type CryptoBackend, type OlmWasm, type SyncChanges } from "../crypto/index.js";
+import { CryptoMachine, CryptoError, NoOutboundSessionError, olmBackend, UnknownSessionError, type CryptoBackend, type KeyForwardingPolicy, type OlmWasm, type SyncChanges } from "../crypto/index.js";
 import type { HttpClient } from "../http/client.js";
 import { getEvent } from "../http/endpoints/events/get-event.js";
 import { send } from "../http/endpoints/events/send.js";
@@ -33,6 +33,7 @@ import { EncryptionUnavailableError, UndecryptableValueError } from "./errors.js
 import { VALUE_EVENT_TYPE } from "./format.js";
 import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
+import { KeyBackup, type UnlockedRecovery } from "./key-backup.js";
 
 const ENCRYPTED = "m.room.encrypted";
 
@@ -43,6 +44,8 @@ export interface EncryptionOptions {
   storePassphrase?: string;
   storeKeyFile?: string;
   olmWasm?: OlmWasm;
+  /** src/db/options.ts; default "shared-with". */
+  forwardRoomKeysTo?: KeyForwardingPolicy;
   onError?: (error: unknown) => void;
 }
 
@@ -52,7 +55,7 @@ export interface EncryptionOptions {
  */
 export async function openEncryption(
   opts: EncryptionOptions,
-  deps: { http: HttpClient; store: Store; userId: string; deviceId: string | undefined },
+  deps: { http: HttpClient; store: Store; userId: string; deviceId: string | undefined; recovery?: UnlockedRecovery },
 ): Promise<ValueEncryption | UnavailableEncryption | undefined> {
   if (opts.encryption === false) return undefined;
   if (deps.deviceId === undefined) return new UnavailableEncryption("the session has no device ID (give deviceId, or log in with a password)");
@@ -74,6 +77,7 @@ export async function openEncryption(
     deviceId: deps.deviceId,
     store: deps.store,
     storeKey,
+    forwardRoomKeysTo: opts.forwardRoomKeysTo ?? "shared-with",
     onRejected: (e) => onError(e),
   });
   storeKey.fill(0);
@@ -90,7 +94,10 @@ export async function openEncryption(
       );
     }
   }
-  return new ValueEncryption(machine, deps.userId, deps.http, onError);
+  const layer = new ValueEncryption(machine, deps.userId, deps.http, onError);
+  // Memory.open({recoveryKey}): every backed-up room key before the first read.
+  if (deps.recovery) await layer.backup.restore(deps.recovery);
+  return layer;
 }
 
 /** Refuses every call with one reason (the memory then writes nothing). */
@@ -111,6 +118,8 @@ export class UnavailableEncryption implements ValueCrypto {
 export class ValueEncryption implements ValueCrypto {
   readonly machine: CryptoMachine;
   private readonly driver: CryptoDriver;
+  /** Server-side key backup (./key-backup.ts): room keys uploaded after each sync and before a value using a new one is sent. */
+  readonly backup: KeyBackup;
   private sync: SyncLoop | undefined;
   /** event ID -> decrypted value (JSON text, so callers get their own copy). */
   private readonly cache = new Map<string, string>();
@@ -127,6 +136,7 @@ export class ValueEncryption implements ValueCrypto {
   ) {
     this.machine = machine;
     this.driver = new CryptoDriver(machine, http, onError);
+    this.backup = new KeyBackup(machine, http, userId, onError);
   }
 
   /** SyncLoop's beforeCommit: the machine's writes land before the token that delivered them is saved. */
@@ -148,6 +158,7 @@ export class ValueEncryption implements ValueCrypto {
       this.trackEncryptedRooms();
       const run = this.driver.processSoon();
       this.firstRun ??= run;
+      void this.backup.upload();
     });
   }
 
@@ -196,11 +207,15 @@ export class ValueEncryption implements ValueCrypto {
       // 2. Olm sessions, then the room key to every device not reached yet.
       const claim = this.machine.getMissingSessions(members);
       if (claim) await this.driver.sendOwn(claim);
+      const visibility = this.historyVisibility(roomId);
       const shares = await this.machine.shareRoomKey(roomId, members, {
+        sharedHistory: visibility === "shared" || visibility === "world_readable",
         ...(settings?.rotation_period_ms !== undefined ? { rotationPeriodMs: settings.rotation_period_ms } : {}),
         ...(settings?.rotation_period_msgs !== undefined ? { rotationPeriodMsgs: settings.rotation_period_msgs } : {}),
       });
       for (const req of shares) await this.driver.sendOwn(req);
+      // A new room key reaches the backup before the first value it encrypts reaches the room.
+      await this.backup.upload();
       // 3.
       try {
         return await this.machine.encryptRoomEvent(roomId, VALUE_EVENT_TYPE, content);
@@ -230,7 +245,7 @@ export class ValueEncryption implements ValueCrypto {
     try {
       event = await this.fetchEvent(roomId, eventId);
     } catch (e) {
-      if (isMatrixError(e) && e.status === 404) throw fail("the event was not found in this room (or we may not see it)", e);
+      if (isMatrixError(e) && e.status === 404) throw fail(`the event was not found in this room (or we may not see it${this.hiddenHistory(roomId)})`, e);
       throw e;
     }
     if (event.type !== ENCRYPTED) throw fail(`the event is not encrypted (type ${event.type})`);
@@ -245,7 +260,7 @@ export class ValueEncryption implements ValueCrypto {
         // Ask our own other devices; the key comes back as m.forwarded_room_key in a later sync.
         await this.machine.requestRoomKey(e.roomId, e.sessionId, e.senderKey).catch(this.onError);
         void this.driver.process();
-        throw fail(`its room key (Megolm session ${e.sessionId}) is unknown to this device; it was requested from our other devices, try again later`, e);
+        throw fail(`its room key (Megolm session ${e.sessionId}) is unknown to this device${this.laterMember(roomId, event.origin_server_ts)}; it was requested from our other devices, try again later`, e);
       }
       if (e instanceof CryptoError) throw fail(`decryption was refused: ${e.message}`, e);
       throw e;
@@ -279,6 +294,26 @@ export class ValueEncryption implements ValueCrypto {
       await this.driver.process();
       return await this.machine.decryptRoomEvent(event);
     }
+  }
+
+  /** m.room.history_visibility now (the spec's default is shared). */
+  private historyVisibility(roomId: string): string {
+    const v = this.sync?.room(roomId)?.get("m.room.history_visibility", "")?.content.history_visibility;
+    return typeof v === "string" ? v : "shared";
+  }
+
+  private hiddenHistory(roomId: string): string {
+    const v = this.historyVisibility(roomId);
+    return v === "joined" || v === "invited" ? `: the room's history visibility is ${v}, so events from before this account ${v === "joined" ? "joined" : "was invited"} are hidden` : "";
+  }
+
+  /** Why a reader that joined after the event may lack its key (https://spec.matrix.org/v1.19/client-server-api/#shareable-encryption-sessions). */
+  private laterMember(roomId: string, sentAt: number): string {
+    const joinedAt = this.sync?.room(roomId)?.get("m.room.member", this.userId)?.origin_server_ts;
+    if (joinedAt === undefined || sentAt >= joinedAt) return "";
+    const v = this.historyVisibility(roomId);
+    if (v === "joined" || v === "invited") return ` (it was sent before this account joined, and the room's history visibility is ${v}: earlier keys are not shared with later members)`;
+    return " (it was sent before this account joined; its sender shares keys only with members present then, unless its session was marked shareable (shared_history) and a member shares the history)";
   }
 
   private trackEncryptedRooms(): void {

@@ -87,6 +87,14 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return ak.length === Object.keys(bo).length && ak.every((k) => hasOwn(bo, k) && jsonEqual((a as Record<string, unknown>)[k], bo[k]));
 }
 
+/**
+ * A legacy `opsdroid.database` event's content as the `dev.opsdroid.database` content the migration
+ * makes of it: as is when keys share an event, wrapped as `{state_key: content}` when they do not.
+ */
+export function legacyAsCurrent(mode: SingleStateKey, stateKey: string, content: Record<string, unknown>): Record<string, unknown> {
+  return mode ? content : { [stateKey]: content };
+}
+
 /** A legacy event to copy to the new type, and then redact. */
 export interface LegacyMigration {
   stateKey: string;
@@ -108,7 +116,7 @@ export function planLegacyMigration(
   const plan: LegacyMigration[] = [];
   for (const [stateKey, event] of legacy) {
     if (Object.keys(event.content).length === 0) continue;
-    plan.push({ stateKey, content: mode ? event.content : { [stateKey]: event.content }, redacts: event.event_id });
+    plan.push({ stateKey, content: legacyAsCurrent(mode, stateKey, event.content), redacts: event.event_id });
   }
   return plan;
 }

@@ -8,6 +8,8 @@ import type { HttpClient } from "../http/client.js";
 import type { Store } from "../store/store.js";
 import type { SyncLoop, SyncResponse } from "../sync/sync-loop.js";
 import type { EncryptionOptions, UnavailableEncryption, ValueEncryption } from "./encryption.js";
+import type { UnlockedRecovery } from "./key-backup.js";
+import { RecoverySetupError } from "../crypto/backup/errors.js";
 import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 
 const ENCRYPTION_EVENT = "m.room.encryption";
@@ -17,6 +19,8 @@ interface Deps {
   store: Store;
   userId: string;
   deviceId: string | undefined;
+  /** Memory.open({recoveryKey}): the layer opens with the first sync and restores the backup. */
+  recovery?: UnlockedRecovery | undefined;
 }
 
 export class LazyEncryption {
@@ -57,7 +61,14 @@ export class LazyEncryption {
     this.started = true;
   }
 
+  /** The layer now, opened if needed (undefined when encryption is off). */
+  async openNow(): Promise<ValueCrypto | undefined> {
+    if (this.opts.encryption !== false) await this.open();
+    return this.layer;
+  }
+
   private async wanted(response: SyncResponse): Promise<boolean> {
+    if (this.deps.recovery) return true;
     for (const room of Object.values(response.rooms?.join ?? {})) {
       const events = [...(room.state?.events ?? []), ...(room.state_after?.events ?? []), ...(room["org.matrix.msc4222.state_after"]?.events ?? []), ...(room.timeline?.events ?? [])];
       if (events.some((e) => e.type === ENCRYPTION_EVENT)) return true;
@@ -73,6 +84,8 @@ export class LazyEncryption {
       let layer: ValueEncryption | UnavailableEncryption | undefined;
       try {
         layer = await openEncryption(this.opts, this.deps);
+        // Opening with a recovery key and no usable crypto layer would look like a restore that worked.
+        if (this.deps.recovery && layer && "reason" in layer) throw new RecoverySetupError(`cannot restore: ${layer.reason}`);
       } catch (e) {
         if (!this.started) {
           this.opening = undefined;

@@ -17,12 +17,17 @@ export interface LineageEvent {
   /** origin_server_ts: one homeserver stamps an event after the events it was built on. */
   ts: number;
   sender?: string;
+  /** Redacted (`unsigned.redacted_because`): its content is gone. */
+  redacted?: true;
+  /** The event's type and state key, when it came with them. */
+  type?: string;
+  stateKey?: string;
 }
 
 /** Walks longer than this are taken as "not built on it" (durability errs towards writing again). */
 const MAX_STEPS = 500;
-/** How far back a stale writer's picture is looked for. */
-const BASE_DEPTH = 6;
+/** How far back a stale writer's picture is looked for: this many events and one more, below the replaced one. */
+export const STALE_DEPTH = 6;
 
 const has = (o: Record<string, unknown>, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 function sameValue(a: Record<string, unknown>, b: Record<string, unknown>, k: string): boolean {
@@ -30,6 +35,26 @@ function sameValue(a: Record<string, unknown>, b: Record<string, unknown>, k: st
 }
 function differing(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !sameValue(a, b, k));
+}
+
+/**
+ * The keys `content` set back to an older event's value (./Lineage.staleKeys). `ancestors` are the
+ * contents of the event it replaced, then of up to STALE_DEPTH + 1 older events, newest first, ending
+ * with `{}` when the chain began within them. Pure: the writer's repairs and the history's marks
+ * (docs/HISTORY.md "Repairs") judge by the same rule.
+ */
+export function staleKeysAgainst(content: Record<string, unknown>, ancestors: readonly Record<string, unknown>[]): Set<string> {
+  const [replaced, ...older] = ancestors;
+  if (!replaced) return new Set();
+  const nearest = differing(content, replaced);
+  let best: { content: Record<string, unknown>; count: number } | undefined;
+  for (const o of older) {
+    const count = differing(content, o).length;
+    if (count >= 1 && count < nearest.length && (!best || count < best.count)) best = { content: o, count };
+  }
+  if (!best) return new Set();
+  const base = best.content;
+  return new Set(nearest.filter((k) => sameValue(content, base, k)));
 }
 
 export class Lineage {
@@ -91,20 +116,16 @@ export class Lineage {
     if (e.replaces === undefined) return new Set();
     const replaced = await this.get(e.replaces);
     if (!replaced) return new Set();
-    const nearest = differing(e.content, replaced.content);
-    let best: { content: Record<string, unknown>; count: number } | undefined;
+    const ancestors = [replaced.content];
     let id: string | undefined = replaced.replaces;
-    for (let steps = 0; steps <= BASE_DEPTH; steps++) {
-      const older: { content: Record<string, unknown>; replaces: string | undefined } | undefined = id === undefined ? { content: {}, replaces: undefined } : await this.get(id);
+    for (let steps = 0; steps <= STALE_DEPTH; steps++) {
+      const older = id === undefined ? { content: {}, replaces: undefined } : await this.get(id);
       if (!older) break;
-      const count = differing(e.content, older.content).length;
-      if (count >= 1 && count < nearest.length && (!best || count < best.count)) best = { content: older.content, count };
+      ancestors.push(older.content);
       if (id === undefined) break;
       id = older.replaces;
     }
-    if (!best) return new Set();
-    const base = best.content;
-    return new Set(nearest.filter((k) => sameValue(e.content, base, k)));
+    return staleKeysAgainst(e.content, ancestors);
   }
 
   /** Forget everything (nothing left to check). */
@@ -116,9 +137,18 @@ export class Lineage {
 /** A client-format event (sync timeline or GET event) as a lineage entry, if it has the fields. */
 export function lineageEvent(raw: unknown): LineageEvent | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const e = raw as { event_id?: unknown; content?: unknown; origin_server_ts?: unknown; sender?: unknown; unsigned?: { replaces_state?: unknown }; replaces_state?: unknown };
+  const e = raw as { event_id?: unknown; type?: unknown; state_key?: unknown; content?: unknown; origin_server_ts?: unknown; sender?: unknown; unsigned?: { replaces_state?: unknown; redacted_because?: unknown }; replaces_state?: unknown };
   if (typeof e.event_id !== "string" || typeof e.origin_server_ts !== "number") return undefined;
   const content = typeof e.content === "object" && e.content !== null && !Array.isArray(e.content) ? (e.content as Record<string, unknown>) : {};
   const replaces = typeof e.unsigned?.replaces_state === "string" ? e.unsigned.replaces_state : typeof e.replaces_state === "string" ? e.replaces_state : undefined;
-  return { eventId: e.event_id, replaces, content, ts: e.origin_server_ts, ...(typeof e.sender === "string" ? { sender: e.sender } : {}) };
+  return {
+    eventId: e.event_id,
+    replaces,
+    content,
+    ts: e.origin_server_ts,
+    ...(typeof e.sender === "string" ? { sender: e.sender } : {}),
+    ...(e.unsigned?.redacted_because !== undefined ? { redacted: true as const } : {}),
+    ...(typeof e.type === "string" ? { type: e.type } : {}),
+    ...(typeof e.state_key === "string" ? { stateKey: e.state_key } : {}),
+  };
 }

@@ -52,11 +52,15 @@ export class MediaValues {
   private readonly cache = new Map<string, string>();
   private cached = 0;
 
-  constructor(private readonly http: HttpClient) {}
+  /** `legacy`: the server predates authenticated media (spec v1.11): config and download on /_matrix/media/v3. */
+  constructor(
+    private readonly http: HttpClient,
+    private readonly legacy = false,
+  ) {}
 
   /** Refuse a value past the server's `m.upload.size` (asked once) before anything else is sent. */
   async checkLimit(key: string, size: number): Promise<void> {
-    this.limit ??= this.http.send(mediaConfig, undefined).then(
+    this.limit ??= this.http.send(mediaConfig, { legacy: this.legacy }).then(
       (c) => c["m.upload.size"],
       () => undefined,
     );
@@ -90,7 +94,7 @@ export class MediaValues {
     if (known !== undefined) return JSON.parse(known) as unknown;
     let bytes: Uint8Array;
     try {
-      bytes = await this.http.send(download, where);
+      bytes = await this.http.send(download, { ...where, legacy: this.legacy });
     } catch (e) {
       throw new MediaValueError(key, uri!, `the download failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }

@@ -3,6 +3,7 @@
  * How a call travels: src/db/README.md.
  */
 import type PQueue from "p-queue";
+import type { ServerCapabilities } from "../http/capabilities.js";
 import type { HttpClient } from "../http/client.js";
 import type { Clock } from "../http/types.js";
 import type { Store } from "../store/store.js";
@@ -14,7 +15,7 @@ import type { MemoryOptions, ResolvedOptions } from "./options.js";
 import { resolveRoom } from "./resolve-room.js";
 import { RoomHandle } from "./room-handle.js";
 import type { RoomMemory } from "./room-memory.js";
-import { newRoomMemory, roomRequests } from "./room-requests.js";
+import { historySource, newRoomMemory, roomRequests } from "./room-requests.js";
 import { auditRoom, type AuditEntry } from "./audit.js";
 import { PendingValue } from "./writer.js";
 import { estimateEventSize } from "./size.js";
@@ -22,17 +23,11 @@ import { validateKey, validateValue } from "./validate.js";
 import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
 import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from "./media-values.js";
-import { keyHistory, versionAt, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
+import { keyHistory, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
+import { valueAt, type ValueAt } from "./history-at.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
+import { Recovery } from "./recovery.js";
 
-export type { MemoryOptions } from "./options.js";
-export type { MemoryChange } from "./watch.js";
-
-export type { ValueCrypto } from "./value-crypto.js";
-export { memoryInEventRoom } from "./event-room.js";
-export type { MediaReference } from "./media-values.js";
-export type { HistoryOptions, KeyVersion } from "./history.js";
-export type { AuditEntry } from "./audit.js";
 
 /** One key of Memory.entries(): the value and the state event that holds it. */
 export interface MemoryEntry {
@@ -50,6 +45,8 @@ export class Memory {
   readonly deviceId: string | undefined;
   /** The state key mode in force (opsdroid's single_state_key). */
   readonly singleStateKey: SingleStateKey;
+  /** What the homeserver's /versions said and the sync path and media endpoints chosen from it (docs/HOMESERVERS.md "Capabilities"). */
+  readonly capabilities: ServerCapabilities;
   private readonly opts: ResolvedOptions;
   private readonly http: HttpClient;
   private readonly sync: SyncLoop;
@@ -68,6 +65,8 @@ export class Memory {
   private readonly media: MediaValues;
   private readonly lifetime: AbortController;
   private closed = false;
+  /** The recovery key and the server-side key backup (./recovery.ts). */
+  readonly recovery: Recovery;
 
   private constructor(init: MemoryParts) {
     this.lifetime = init.lifetime;
@@ -81,7 +80,9 @@ export class Memory {
     this.deviceId = init.deviceId;
     this.singleStateKey = init.opts.singleStateKey;
     this.closers = init.closers;
-    this.media = new MediaValues(init.http);
+    this.capabilities = init.capabilities;
+    this.media = new MediaValues(init.http, init.capabilities.media === "legacy");
+    this.recovery = new Recovery(init.crypto);
   }
 
   /**
@@ -104,7 +105,7 @@ export class Memory {
 
   /** The value of `key`, or undefined when absent. Served from the synced picture: no request. */
   get(key: string, options: { at?: string | Date | number } = {}): Promise<unknown> {
-    if (options.at !== undefined) return this.versionIn(undefined, key, options.at).then((v) => v?.value);
+    if (options.at !== undefined) return this.valueIn(undefined, key, options.at).then((v) => v.value);
     return this.getIn(undefined, key);
   }
 
@@ -121,11 +122,11 @@ export class Memory {
    * if it did not exist then), so it shows in the history too. Resolves to the value restored.
    */
   async restore(key: string, options: { to: string | Date | number }): Promise<unknown> {
-    const version = await this.versionIn(undefined, key, options.to);
-    if (version === undefined || version.deleted) await this.delete(key);
-    else if (version.value instanceof Error) throw version.value;
-    else await this.put(key, version.value);
-    return version?.value;
+    const then = await this.valueIn(undefined, key, options.to);
+    if (!then.present) await this.delete(key);
+    else if (then.value instanceof Error) throw then.value;
+    else await this.put(key, then.value);
+    return then.value;
   }
 
   /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
@@ -164,7 +165,7 @@ export class Memory {
     if (!found) return undefined;
     if (value instanceof PendingValue) return cloneJson(value.plaintext);
     // A copy either way: the crypto layer may cache what it decrypted.
-    return cloneJson(await this.reveal(room, key, value));
+    return cloneJson(await this.reveal(room.roomId, key, value));
   }
 
   /** @internal */
@@ -190,23 +191,19 @@ export class Memory {
     yield* keyHistory(key, this.historySource(room, key), options);
   }
 
-  /** @internal The version of `key` in force at `at`. */
-  async versionIn(ref: string | undefined, key: string, at: string | Date | number): Promise<KeyVersion | undefined> {
+  /** @internal The value of `key` in force at `at` (./history-at.ts). */
+  async valueIn(ref: string | undefined, key: string, at: string | Date | number): Promise<ValueAt> {
     this.assertOpen();
     validateKey(key, true);
     const room = await this.target(ref);
     const eventTs = async (eventId: string) => (await roomRequests(this.http, room.roomId).event(eventId))?.ts;
-    return versionAt(key, this.historySource(room, key), at, eventTs);
+    return valueAt(key, this.historySource(room, key), at, eventTs);
   }
 
   private historySource(room: RoomMemory, key: string): HistorySource {
-    const requests = roomRequests(this.http, room.roomId);
-    return {
-      current: () => requests.currentEvent(stateKeyFor(this.singleStateKey, key)),
-      event: requests.event,
-      // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
-      reveal: (stored) => this.reveal(room, key, stored).then(cloneJson, (e: unknown) => e),
-    };
+    // A version that cannot be read (a lost room key) is reported as its error, and the walk goes on.
+    const reveal = (stored: unknown) => this.reveal(room.roomId, key, stored).then(cloneJson, (e: unknown) => e);
+    return historySource(roomRequests(this.http, room.roomId), this.singleStateKey, key, reveal, room.stateKeys().length);
   }
 
   /** @internal */
@@ -227,7 +224,8 @@ export class Memory {
       }
       if (value instanceof PendingValue) values.push(cloneJson(value.plaintext));
       // A copy: `value` is the synced event's content (or a queued write), which the caller must not reach.
-      else values.push(cloneJson(await this.reveal(room, key, value).catch(() => undefined)));
+      // A value we cannot read is still deleted, and reported as its error (UndecryptableValueError), never as absent.
+      else values.push(await this.reveal(room.roomId, key, value).then(cloneJson, (e: unknown) => e));
       writes.push(room.writer(stateKey).enqueue({ kind: "delete", key }));
     }
     await Promise.all(writes);
@@ -285,7 +283,7 @@ export class Memory {
     const room = await this.target(undefined);
     const stored = async (key: string) => {
       const { value } = room.lookup(stateKeyFor(this.singleStateKey, key), key);
-      return isEncryptedRef(value) ? this.decrypt(room, key, value).catch(() => undefined) : value;
+      return isEncryptedRef(value) ? this.decrypt(room.roomId, key, value).catch(() => undefined) : value;
     };
     return mediaReferences(await this.keysIn(room.roomId), stored);
   }
@@ -317,7 +315,7 @@ export class Memory {
         for (const c of keyChanges(change)) {
           // A copy: c.value is inside the synced state event, which later reads and writes start from.
           let value = cloneJson(c.value);
-          if ((isEncryptedRef(value) && room) || isMediaRef(value)) value = await this.reveal(room, c.key, value).then(cloneJson, (e: unknown) => e);
+          if (isEncryptedRef(value) || isMediaRef(value)) value = await this.reveal(room?.roomId ?? change.roomId, c.key, value).then(cloneJson, (e: unknown) => e);
           yield { room: change.roomId, key: c.key, value, sender: change.event!.sender, eventId: change.event!.event_id };
         }
       }
@@ -423,14 +421,14 @@ export class Memory {
   }
 
   /** What a stored value stands for: decrypted if it is an encrypted reference, downloaded if it is (then) a media reference. */
-  private async reveal(room: RoomMemory | undefined, key: string, stored: unknown): Promise<unknown> {
-    const value = isEncryptedRef(stored) && room ? await this.decrypt(room, key, stored) : stored;
+  private async reveal(roomId: string, key: string, stored: unknown): Promise<unknown> {
+    const value = isEncryptedRef(stored) ? await this.decrypt(roomId, key, stored) : stored;
     return isMediaRef(value) ? this.media.load(key, value) : value;
   }
 
-  private async decrypt(room: RoomMemory, key: string, ref: EncryptedRef): Promise<unknown> {
-    if (!this.crypto) throw new UndecryptableValueError(key, room.roomId, ref.encrypted_val, "this memory has no encryption support enabled");
-    return this.crypto.decryptValue(room.roomId, key, ref.encrypted_val);
+  private async decrypt(roomId: string, key: string, ref: EncryptedRef): Promise<unknown> {
+    if (!this.crypto) throw new UndecryptableValueError(key, roomId, ref.encrypted_val, "this memory has no encryption support enabled");
+    return this.crypto.decryptValue(roomId, key, ref.encrypted_val);
   }
 
   private assertOpen(): void {

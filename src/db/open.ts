@@ -8,6 +8,7 @@
  * from `node:async_hooks` where the runtime has it.
  */
 import PQueue from "p-queue";
+import { fetchCapabilities, type ServerCapabilities } from "../http/capabilities.js";
 import { HttpClient } from "../http/client.js";
 import { AbortedError } from "../http/errors.js";
 import { loadBeside, loadNodeOnly } from "../http/runtime.js";
@@ -42,7 +43,11 @@ export interface MemoryParts {
   lifetime: AbortController;
   userId: string;
   deviceId: string | undefined;
+  /** What /versions said and what mxdb chose from it (src/http/capabilities.ts). */
+  capabilities: ServerCapabilities;
   closers: Array<() => unknown>;
+  /** The crypto layer, opened now if it was not yet (Memory.recovery needs it without an encrypted room). */
+  crypto(): Promise<ValueCrypto | undefined>;
 }
 
 /** The calls open makes on the Memory it built (internal to src/db). */
@@ -89,9 +94,15 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
   let memory: M | undefined;
   let sync: SyncLoop | undefined;
   const steps = (async () => {
+    // Asked once, before anything else: an unsupported server fails open here (UnsupportedHomeserverError).
+    const capabilities = await fetchCapabilities(http, opts.stateAfter, lifetime.signal);
     const session = await openSession(http, store, opts);
+    // A recovery key is checked against secret storage before the sync starts: a wrong one uploads nothing.
+    const recovery = opts.recoveryKey !== undefined ? await unlock(http, session.userId, opts) : undefined;
+    delete opts.recoveryKey; // the memory keeps no reference to it
+
     // End-to-end encryption, loaded when needed (./lazy-encryption.ts): sees each /sync batch before its token is saved.
-    const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId }, (layer) => memory?.setCrypto(layer));
+    const e2ee = new LazyEncryption(opts, { http, store, userId: session.userId, deviceId: session.deviceId, recovery }, (layer) => memory?.setCrypto(layer));
     sync = new SyncLoop({
       http,
       userId: session.userId,
@@ -100,13 +111,13 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
       timeoutMs: opts.syncTimeoutMs,
       deadlineMarginMs: opts.syncDeadlineMarginMs,
       autoJoin: opts.autoJoin,
-      stateAfter: opts.stateAfter,
+      capabilities,
       onError: opts.onError,
       beforeCommit: e2ee.beforeCommit,
       saveRooms,
     });
     e2ee.bind(sync);
-    const m = make({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId, closers });
+    const m = make({ opts, http, sync, store, clock, queue, lifetime, userId: session.userId, deviceId: session.deviceId, capabilities, closers, crypto: () => e2ee.openNow() });
     memory = m;
     sync.on("sync", (response) => m.onSync(response.rooms?.join ?? {}));
     sync.start();
@@ -140,6 +151,12 @@ export async function openMemory<M extends OpenedMemory>(options: MemoryOptions,
     opts.signal?.removeEventListener("abort", abort);
     if (!timer.signal.aborted) timer.abort();
   }
+}
+
+/** The recovery code (and libolm) load only when a recovery key is given. */
+async function unlock(http: HttpClient, userId: string, opts: ResolvedOptions) {
+  const [{ unlockRecovery }, { olmBackend }] = await Promise.all([import("./key-backup.js"), import("../crypto/olm/backend.js")]);
+  return unlockRecovery(http, await olmBackend(opts.olmWasm), userId, opts.recoveryKey!);
 }
 
 /** FileStore uses node:fs: loaded only when a path is given (options.ts refuses one where there is no file system). */

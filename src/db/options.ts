@@ -3,9 +3,12 @@
  * Names are opsdroid's connector and database options in camelCase.
  */
 import { utf8Length } from "../crypto/bytes.js";
+import { decodeRecoveryKey } from "../crypto/backup/recovery-key.js";
 import type { OlmWasm } from "../crypto/olm/backend.js";
+import type { KeyForwardingPolicy } from "../crypto/key-requests.js";
 import { HAS_FILE_SYSTEM, RUNTIME } from "../http/runtime.js";
 import type { Clock, Transport } from "../http/types.js";
+import type { StateAfterOption } from "../http/capabilities.js";
 import type { TraceSink } from "../http/trace.js";
 import type { RetryPolicy } from "../http/retry.js";
 import type { Store } from "../store/store.js";
@@ -36,8 +39,22 @@ export interface MemoryOptions {
    * false: no crypto layer, and puts into encrypted rooms with shouldEncrypt are refused.
    */
   encryption?: boolean;
+  /**
+   * Which of our own devices get a room key they ask for (m.room_key_request): "shared-with" (default)
+   * only a device we delivered that session to; "all-own-devices" any own device with valid keys (a
+   * homeserver, or anyone with the password, can add one); or a function of the device and the
+   * session. Other users' requests are always refused (src/crypto/README.md "Who gets room keys").
+   */
+  forwardRoomKeysTo?: KeyForwardingPolicy;
   /** Seals the crypto store with a key derived from this passphrase (scrypt; src/db/README.md "Encryption at rest"). */
   storePassphrase?: string;
+  /**
+   * The recovery key (`memory.recovery.create()`, `mxdb recovery create`): restores every room key from
+   * the server-side key backup, so a new device with an empty store reads every encrypted value
+   * (docs/ENCRYPTION.md "Recovery"). A wrong key fails open with WrongRecoveryKeyError before anything
+   * is uploaded. Never logged or traced.
+   */
+  recoveryKey?: string;
   /** Seals the crypto store with a random key kept in this file (created 0600). Default for a store directory: `<store>/crypto.key`. */
   storeKeyFile?: string;
   /**
@@ -67,13 +84,19 @@ export interface MemoryOptions {
   writeTimeoutMs?: number;
   /** Long-poll timeout of the sync loop (ms), default 30000. */
   syncTimeoutMs?: number;
-  /** "never" forces the classic sync state algorithm; default "auto". */
-  stateAfter?: "auto" | "never";
+  /**
+   * The /sync state algorithm. "auto" (default): chosen from GET /versions at open (stable
+   * `use_state_after` from spec v1.16, MSC4222 when `unstable_features` lists it, else classic);
+   * "never" forces classic; "stable" / "unstable" force state_after under that name, for a server
+   * that has it without saying so (Synapse's `msc4222_enabled`). `db.capabilities` shows the choice.
+   */
+  stateAfter?: StateAfterOption;
   /** State PUTs in flight at once across all state keys (default 32: bench scenario 4 reached the homeserver's ceiling there). */
   writeConcurrency?: number;
   /**
    * How long after a write another write forked off the same parent can still land and win (ms,
-   * default 1000): flush() checks the homeserver's state only after it. docs/DURABILITY.md.
+   * default 1000; flush() waits longer when our PUTs were slow, twice the slowest): flush() checks
+   * the homeserver's state only after it. docs/DURABILITY.md.
    */
   settleMs?: number;
   /**
@@ -124,7 +147,13 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
       throw new ConfigError(`${name} is a path, and this runtime (${RUNTIME}) has no file system: pass ${name === "trace" ? "a TraceSink function" : name === "store" ? "a Store object (MemoryStore, or your own)" : "storePassphrase instead"}`);
     }
   }
+  if (options.recoveryKey !== undefined) {
+    if (typeof options.recoveryKey !== "string") throw new ConfigError("recoveryKey must be a string (48 base58 characters, spaces allowed)");
+    if (options.encryption === false) throw new ConfigError("recoveryKey restores encryption keys: it cannot be used with encryption: false");
+    decodeRecoveryKey(options.recoveryKey).fill(0); // RecoveryKeyFormatError before anything is sent
+  }
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
+  if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];

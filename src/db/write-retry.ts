@@ -25,7 +25,7 @@ export function writeRetryDelay(e: unknown, attempt: number, policy: RetryPolicy
 }
 
 /** A 404 (no such state or event) is an answer, not a failure. */
-export async function notFoundAsUndefined(fn: () => Promise<LineageEvent | undefined>): Promise<LineageEvent | undefined> {
+export async function notFoundAsUndefined<T = LineageEvent>(fn: () => Promise<T | undefined>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (e) {

@@ -93,6 +93,12 @@ const noop = () => {};
 /** An op with a value still being placed (PendingValue) as the JSON it will be written as. */
 const plain = (o: Op): Op => (o.kind === "put" && o.value instanceof PendingValue ? { ...o, value: o.value.toJSON() } : o);
 
+/**
+ * The settle window is at least this many times our slowest PUT: a sibling created just before ours
+ * was stored takes about as long to be stored as ours did (docs/DURABILITY.md "How mxdb makes it true").
+ */
+const SLOW_PUT_FACTOR = 2;
+
 export class StateKeyWriter {
   private pending: PendingOp[] = [];
   private inFlight: PendingOp[] | undefined;
@@ -103,6 +109,8 @@ export class StateKeyWriter {
   /** The current event as the last verification fetched it. */
   private checked: StateHead | undefined;
   private lastAcceptedAt = 0;
+  /** The slowest accepted PUT (ms) among the writes waiting to be verified: how loaded the server is. */
+  private slowestPutMs = 0;
   private scheduled = false;
   private failure: unknown;
   private failedRepairs: Repair[] = [];
@@ -188,8 +196,9 @@ export class StateKeyWriter {
         throw e;
       }
       if (this.writes.length === 0) return;
-      // A write created before ours was stored, off the same parent, may still be landing.
-      const wait = this.lastAcceptedAt + this.ctx.settleMs - this.ctx.now();
+      // A write created before ours was stored, off the same parent, may still be landing. A loaded
+      // server takes as long to store it as it took to store ours: the window grows with our PUTs.
+      const wait = this.lastAcceptedAt + Math.max(this.ctx.settleMs, SLOW_PUT_FACTOR * this.slowestPutMs) - this.ctx.now();
       if (wait > 0) {
         await this.ctx.sleep(wait);
         continue;
@@ -198,7 +207,10 @@ export class StateKeyWriter {
       const repairs = await this.plan(writes);
       this.writes = this.writes.filter((w) => !writes.includes(w));
       for (const [key, u] of this.unverified) if (writes.includes(u.write)) this.unverified.delete(key);
-      if (this.writes.length === 0) this.lineage.clear();
+      if (this.writes.length === 0) {
+        this.lineage.clear();
+        this.slowestPutMs = 0;
+      }
       for (const r of repairs) this.queueRepair(r);
       this.schedule();
     }
@@ -320,7 +332,10 @@ export class StateKeyWriter {
       const content = applyOps(base.content, ops);
       if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects };
       try {
-        return { eventId: await this.ctx.putState(this.stateKey, content), base, content, ops, expects };
+        const started = this.ctx.now();
+        const eventId = await this.ctx.putState(this.stateKey, content);
+        this.slowestPutMs = Math.max(this.slowestPutMs, this.ctx.now() - started);
+        return { eventId, base, content, ops, expects };
       } catch (e) {
         const wait = this.ctx.retryDelay(e, attempt);
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;

@@ -6,6 +6,7 @@
  * (docs/PROTOCOL.md "Synapse as the test homeserver").
  */
 import { join } from "node:path";
+import type { TlsFiles } from "./tls.js";
 
 /**
  * "default": Synapse's own limits. "lifted": every limiter at 9999/s (bench/ measures throughput).
@@ -29,6 +30,39 @@ export interface OverrideOptions {
   rateLimits: RateLimitMode;
   /** Turn on Synapse's experimental MSC4222 (`state_after` in /sync); off in a stock Synapse. */
   msc4222: boolean;
+  /** Federate with other test homeservers over TLS (./federation.ts); without it, no TLS listener. */
+  federation?: FederationOptions;
+  /** Synapse's `database` section (PostgreSQL: ./postgres.ts); default SQLite in `dir`. */
+  database?: Record<string, unknown> | undefined;
+}
+
+export interface FederationOptions {
+  /** The TLS federation listener's port on 127.0.0.1 (the server name's port, or a proxy's in front of it). */
+  tlsPort: number;
+  tls: TlsFiles;
+  /**
+   * Synapse's `federation.max_long_retry_delay` (default "60s"): a transaction that failed is retried
+   * within the same request after 4 s, 16 s, then this cap. A partition test shortens it so the heal
+   * is seen within a second instead of up to a minute later. Unset: Synapse's default.
+   */
+  maxLongRetryDelay?: string;
+}
+
+/**
+ * Federation between homeservers on loopback, certificates verified: Synapse refuses to send to
+ * 127.0.0.0/8 and ::1 by default (ip_range_blacklist); the allowlist lets exactly loopback through
+ * (it also applies to federation, as no federation_ip_range_blacklist is set). No notary servers:
+ * each server fetches the others' signing keys from them directly.
+ */
+export function federationConfig(f: FederationOptions): Record<string, unknown> {
+  return {
+    tls_certificate_path: f.tls.certFile,
+    tls_private_key_path: f.tls.keyFile,
+    federation_verify_certificates: true,
+    federation_custom_ca_list: [f.tls.caFile],
+    ip_range_whitelist: ["127.0.0.1", "::1"],
+    ...(f.maxLongRetryDelay !== undefined ? { federation: { max_long_retry_delay: f.maxLongRetryDelay } } : {}),
+  };
 }
 
 const LIFTED = { per_second: 9999, burst_count: 9999 };
@@ -69,10 +103,11 @@ export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
         type: "http",
         tls: false,
         x_forwarded: false,
-        resources: [{ names: ["client", "federation"], compress: false }],
+        resources: [{ names: o.federation ? ["client"] : ["client", "federation"], compress: false }],
       },
+      ...(o.federation ? [{ port: o.federation.tlsPort, bind_addresses: ["127.0.0.1"], type: "http", tls: true, x_forwarded: false, resources: [{ names: ["federation"], compress: false }] }] : []),
     ],
-    database: { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
+    database: o.database ?? { name: "sqlite3", args: { database: join(o.dir, "homeserver.db") } },
     media_store_path: join(o.dir, "media_store"),
     pid_file: join(o.dir, "homeserver.pid"),
     log_config: join(o.dir, LOG_CONFIG),
@@ -81,6 +116,7 @@ export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
     enable_registration_without_verification: true,
     report_stats: false,
     trusted_key_servers: [],
+    ...(o.federation ? federationConfig(o.federation) : {}),
     suppress_key_server_warning: true,
     presence: { enabled: false },
     bcrypt_rounds: 4,

@@ -14,16 +14,24 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { HttpClient } from "../http/client.js";
+import { resetConnection } from "../http/endpoints/admin/reset-connection.js";
 import { getServerVersion } from "../http/endpoints/admin/server-version.js";
+import { isMatrixError } from "../http/errors.js";
 import { overrideRateLimit, readRateLimitOverride, registerWithSharedSecret, type RateLimitSetting, type RegisteredUser, type RegisterOptions } from "./admin.js";
 import { disown, own, type Owned } from "./cleanup.js";
 import { DENDRITE_VERSION, ensureDendrite, spawnDendrite, writeDendriteConfig } from "./dendrite.js";
-import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type RateLimitMode } from "./config.js";
+import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type FederationOptions, type RateLimitMode } from "./config.js";
 import { freePort, healthy, killAndWait, logTail, pidAlive, spawnSynapse, waitHealthy } from "./process.js";
-import { ensureVenv, type Venv } from "./venv.js";
+import { Postgres, stopPostgres, synapseDatabaseConfig, type PostgresInfo } from "./postgres.js";
+import { ensureVenv, ensureVenvExtras, type Venv } from "./venv.js";
 
 export const SYNAPSE_VERSION = "1.163.2";
 export const SYNAPSE_PACKAGES = [`matrix-synapse==${SYNAPSE_VERSION}`];
+/** Synapse's PostgreSQL driver, added to the same venv on first use (built against the machine's libpq). */
+export const SYNAPSE_POSTGRES_EXTRAS = [`matrix-synapse[postgres]==${SYNAPSE_VERSION}`, "psycopg2==2.9.10"];
+
+/** Synapse's database: SQLite in its dir (the default), or a PostgreSQL cluster of its own (./postgres.ts). */
+export type DatabaseMode = "sqlite" | "postgres";
 export const STATE_FILE = "mxdb-homeserver.json";
 
 /** Which homeserver implementation: Synapse (the default) or Dendrite (./dendrite.ts, docs/HOMESERVERS.md "Dendrite"). */
@@ -44,6 +52,8 @@ export interface HomeserverOptions {
   rateLimits?: RateLimitMode;
   /** Turn on MSC4222 (`use_state_after` sync). Default false: a stock Synapse configuration. */
   msc4222?: boolean;
+  /** "sqlite" (default) or "postgres": a throwaway PostgreSQL started for this Synapse and stopped with it. */
+  database?: DatabaseMode;
   /** Data and config dir; default a fresh temp dir, removed by stop(). A given dir is kept. */
   dir?: string;
   /** Loopback port; default a free one. */
@@ -53,6 +63,8 @@ export interface HomeserverOptions {
   onProgress?: (line: string) => void;
   /** Keep Synapse running after this Node process exits (see attach()). */
   detached?: boolean;
+  /** A TLS federation listener (./federation.ts starts servers that federate); serverName should name its port. */
+  federation?: FederationOptions;
 }
 
 /** Everything another process needs to use (or stop) this homeserver; serialisable as JSON. */
@@ -69,12 +81,17 @@ export interface HomeserverInfo {
   version: string;
   rateLimits: RateLimitMode;
   msc4222: boolean;
+  database: DatabaseMode;
+  /** The PostgreSQL cluster (database "postgres"); stopped and removed by stop(). */
+  postgres?: PostgresInfo;
   python: string;
   configFiles: string[];
   logFile: string;
   /** The dir was created by start() and is removed by stop(). */
   tempDir: boolean;
   detached: boolean;
+  /** Its TLS federation listener, when it federates. */
+  federation?: FederationOptions;
 }
 
 export class Homeserver {
@@ -82,6 +99,8 @@ export class Homeserver {
   private readonly http: HttpClient;
   private readonly owned: Owned | undefined;
   private adminCache: Promise<RegisteredUser> | undefined;
+  /** The PostgreSQL this process started for it (database "postgres"). */
+  private pg: Postgres | undefined;
 
   private constructor(
     private state: HomeserverInfo,
@@ -113,11 +132,18 @@ export class Homeserver {
   static async start(options: HomeserverOptions = {}): Promise<Homeserver> {
     const progress = options.onProgress ?? (() => {});
     const implementation = options.implementation ?? "synapse";
+    const database = options.database ?? "sqlite";
+    // Refused before anything is installed or started: the Dendrite harness runs SQLite and does not federate.
+    if (implementation === "dendrite" && database !== "sqlite") throw new UnsupportedByHomeserverError("dendrite", `database "${database}" in this harness (SQLite only)`);
+    if (implementation === "dendrite" && options.federation) throw new UnsupportedByHomeserverError("dendrite", "federation in this harness");
     const dendrite = implementation === "dendrite" ? await ensureDendrite(progress) : undefined;
-    const venv = dendrite ? undefined : await ensureVenv({ name: "synapse", packages: SYNAPSE_PACKAGES, onProgress: progress });
+    const venvOptions = { name: "synapse", packages: SYNAPSE_PACKAGES, onProgress: progress };
+    const venv = dendrite ? undefined : database === "postgres" ? await ensureVenvExtras({ ...venvOptions, extras: SYNAPSE_POSTGRES_EXTRAS }) : await ensureVenv(venvOptions);
     const tempDir = options.dir === undefined;
     const dir = options.dir ? resolve(options.dir) : mkdtempSync(join(tmpdir(), `mxdb-${implementation}-`));
+    let pg: Postgres | undefined;
     try {
+      if (database === "postgres") pg = await Postgres.start({ onProgress: progress, detached: options.detached });
       mkdirSync(dir, { recursive: true });
       const serverName = options.serverName ?? "localhost";
       const rateLimits = options.rateLimits ?? "default";
@@ -128,13 +154,18 @@ export class Homeserver {
       // A given port is used as is; a free port could be taken between asking and binding, so retry then.
       for (let attempt = 1; ; attempt++) {
         const port = options.port ?? (await freePort());
-        const configFiles = dendrite ? [writeDendriteConfig(dendrite, { dir, serverName, sharedSecret, rateLimits })] : writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222 });
+        const federation = options.federation;
+        const configFiles = dendrite
+          ? [writeDendriteConfig(dendrite, { dir, serverName, sharedSecret, rateLimits })]
+          : writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222, ...(federation ? { federation } : {}), database: pg && synapseDatabaseConfig(pg.info) });
         const info: HomeserverInfo = {
-          implementation, baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222,
+          implementation, baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222, database, ...(pg ? { postgres: pg.info } : {}),
           python: dendrite ? dendrite.bin("dendrite") : venv!.python, configFiles, logFile: join(dir, dendrite ? "dendrite.log" : LOG_FILE), tempDir, detached: options.detached ?? false,
+          ...(federation ? { federation } : {}),
         };
         const hs = new Homeserver(info, undefined, true);
         try {
+          hs.pg = pg;
           await hs.startProcess(progress);
           return hs;
         } catch (error) {
@@ -145,6 +176,7 @@ export class Homeserver {
         }
       }
     } catch (error) {
+      await pg?.stop();
       if (tempDir) rmSync(dir, { recursive: true, force: true });
       throw error;
     }
@@ -191,9 +223,11 @@ export class Homeserver {
     this.child = undefined;
   }
 
-  /** Stop Synapse and remove its temp dir (a caller-given dir is kept). */
+  /** Stop Synapse (then its PostgreSQL) and remove its temp dir (a caller-given dir is kept). */
   async stop(): Promise<void> {
     await this.stopProcess();
+    if (this.pg) await this.pg.stop();
+    else if (this.state.postgres) await stopPostgres(this.state.postgres);
     if (this.owned) disown(this.owned);
     await this.http.close();
     if (this.state.tempDir) rmSync(this.state.dir, { recursive: true, force: true });
@@ -234,6 +268,26 @@ export class Homeserver {
     await this.overrideRateLimit(admin.accessToken, userId, { messagesPerSecond: 0, burstCount: 0 });
   }
 
+  /**
+   * Send to `destination` (another server's name) again now: Synapse backs off a destination for
+   * 10 minutes after failed sends, so after a healed partition the queue would otherwise wait.
+   * False when there was no backoff (or the destination is unknown).
+   */
+  async resetFederationConnection(destination: string): Promise<boolean> {
+    if (this.implementation === "dendrite") throw new UnsupportedByHomeserverError("dendrite", "the federation connection reset admin API");
+    const admin = await this.adminUser();
+    const client = this.client(admin.accessToken);
+    try {
+      await client.send(resetConnection, { destination });
+      return true;
+    } catch (error) {
+      if (isMatrixError(error) && (error.status === 400 || error.status === 404)) return false;
+      throw error;
+    } finally {
+      await client.close();
+    }
+  }
+
   readRateLimitOverride(adminToken: string, userId: string): Promise<RateLimitSetting | undefined> {
     if (this.implementation === "dendrite") return Promise.reject(new UnsupportedByHomeserverError("dendrite", "per-user rate-limit overrides"));
     return readRateLimitOverride(this.http, adminToken, userId);
@@ -262,7 +316,7 @@ function generateConfig(venv: Venv, dir: string, serverName: string): void {
   if (res.status !== 0) throw new Error(`mxdb: synapse --generate-config failed (${res.status ?? res.signal}):\n${res.stdout}${res.stderr}`);
 }
 
-function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean }): string[] {
+function writeOverrides(dir: string, o: { port: number; serverName: string; sharedSecret: string; rateLimits: RateLimitMode; msc4222: boolean; federation?: FederationOptions; database: Record<string, unknown> | undefined }): string[] {
   writeFileSync(join(dir, LOG_CONFIG), toYamlText(logConfig(dir)));
   // Holds the shared secret: owner-only.
   writeFileSync(join(dir, OVERRIDE_CONFIG), toYamlText(overrideConfig({ dir, ...o })), { mode: 0o600 });

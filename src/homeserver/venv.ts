@@ -100,6 +100,39 @@ export async function ensureVenv(options: VenvOptions): Promise<Venv> {
   }
 }
 
+/**
+ * Add `extras` (exact pins) to a venv made by ensureVenv, once: the marker lists them beside the base
+ * packages, so a second call is a no-op and a rebuilt venv (new base pins) gets them again on demand.
+ * Installed on top, never rebuilding: the base venv may be in use by another process meanwhile.
+ */
+export async function ensureVenvExtras(options: VenvOptions & { extras: string[] }): Promise<Venv> {
+  const venv = await ensureVenv(options);
+  const has = () => {
+    try {
+      const marker = JSON.parse(readFileSync(join(venv.dir, MARKER), "utf8")) as { extras?: unknown };
+      return Array.isArray(marker.extras) && options.extras.every((e) => (marker.extras as unknown[]).includes(e));
+    } catch {
+      return false;
+    }
+  };
+  if (has()) return venv;
+  const progress = options.onProgress ?? (() => {});
+  const release = await acquireLock(join(venvRoot(), `${options.name}.lock`), progress);
+  try {
+    if (has()) return venv;
+    progress(`installing ${options.extras.join(" ")} into ${venv.dir} ...`);
+    const started = Date.now();
+    await run(venv.bin("pip"), ["install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", ...options.packages, ...options.extras], pipSummariser(progress));
+    progress(`installed ${options.extras.join(" ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const marker = JSON.parse(readFileSync(join(venv.dir, MARKER), "utf8")) as Record<string, unknown>;
+    const before = Array.isArray(marker.extras) ? (marker.extras as string[]) : [];
+    writeFileSync(join(venv.dir, MARKER), `${JSON.stringify({ ...marker, extras: [...new Set([...before, ...options.extras])] }, null, 2)}\n`);
+    return venv;
+  } finally {
+    release();
+  }
+}
+
 /** Turn pip's chatty output into a few lines: a count of collected packages, then the result. */
 function pipSummariser(progress: (line: string) => void): (line: string) => void {
   let collected = 0;

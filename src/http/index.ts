@@ -34,6 +34,8 @@ export { send, type SendArgs } from "./endpoints/events/send.js";
 export { getEvent, type GetEventArgs } from "./endpoints/events/get-event.js";
 export { redact, redactResponse, type RedactArgs } from "./endpoints/events/redact.js";
 export { messages, messagesResponse, type MessagesArgs } from "./endpoints/events/messages.js";
+export { context, contextResponse, type ContextArgs } from "./endpoints/events/context.js";
+export { timestampToEvent, timestampToEventResponse, type TimestampToEventArgs } from "./endpoints/events/timestamp-to-event.js";
 export { crossSigningKey, deviceKeys, oneTimeKey, signatures, type DeviceKeys } from "./endpoints/keys/device-keys.js";
 export { uploadKeys, uploadKeysResponse, type UploadKeysArgs } from "./endpoints/keys/upload-keys.js";
 export { queryKeys, queryKeysResponse, type QueryKeysArgs } from "./endpoints/keys/query-keys.js";
@@ -43,3 +45,6 @@ export { sendToDevice, type SendToDeviceArgs } from "./endpoints/to-device/send-
 export { upload, uploadResponse, type UploadArgs } from "./endpoints/media/upload.js";
 export { download, parseMxc, type DownloadArgs } from "./endpoints/media/download.js";
 export { mediaConfig, mediaConfigResponse } from "./endpoints/media/config.js";
+export { getAccountData, putAccountData, type AccountDataArgs } from "./endpoints/account/account-data.js";
+export { backupVersionResponse, createBackupVersion, getBackupVersion, type CreateBackupVersionArgs } from "./endpoints/room-keys/version.js";
+export { getRoomKeys, putRoomKeys, roomKeysBody, type PutRoomKeysArgs } from "./endpoints/room-keys/keys.js";

@@ -4,7 +4,7 @@
  * went over the wire whatever transport is injected. Secrets are redacted in place, every other byte
  * is kept:
  * - the `Authorization` header;
- * - `access_token`, `refresh_token`, `password`, `new_password` and `mac` JSON string fields;
+ * - `access_token`, `refresh_token`, `password`, `new_password`, `mac`, `recovery_key` and `recoveryKey` JSON string fields;
  * - `access_token` / `refresh_token` query parameters (mxdb never sends them; a caller's URL might).
  */
 import { toBase64 } from "../crypto/bytes.js";
@@ -31,7 +31,8 @@ export interface TraceRecord {
 
 export type TraceSink = (record: TraceRecord) => void;
 
-const SECRET_FIELDS = ["access_token", "refresh_token", "password", "new_password", "mac"];
+// mxdb never sends a recovery key; its names are here in case a caller's request ever carries one.
+const SECRET_FIELDS = ["access_token", "refresh_token", "password", "new_password", "mac", "recovery_key", "recoveryKey"];
 const SECRET_FIELD_RE = new RegExp(`("(?:${SECRET_FIELDS.join("|")})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, "g");
 export const REDACTED = "<redacted>";
 

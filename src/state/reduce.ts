@@ -31,6 +31,12 @@ export interface ReduceResult {
    * response cannot say whether it won state resolution. The caller asks the server.
    */
   uncertain: Array<{ type: string; stateKey: string }>;
+  /**
+   * Classic path only: the timeline was limited (a gap). `state` is then the state just before the
+   * timeline's first event, which holds only that event's ancestors: a state event stored earlier on
+   * a concurrent branch is in neither block. The caller asks the server for the room's whole state.
+   */
+  gap: boolean;
 }
 
 /** The room's state_after events under the stable (v1.16) or the unstable MSC4222 name, if present. */
@@ -70,7 +76,7 @@ export function reduceJoinedRoom(current: RoomState | undefined, roomId: string,
     if (!target || target.unsigned?.redacted_because !== undefined) continue;
     push(work.put(redactStateEvent(target, r, work.roomVersion())));
   }
-  return { state: work, changes, mode, uncertain };
+  return { state: work, changes, mode, uncertain, gap: mode === "classic" && section.timeline?.limited === true };
 }
 
 /**

@@ -36,6 +36,8 @@ export interface SyncPlan {
   modes: Map<string, SyncMode>;
   /** Classic path: state keys whose timeline event forked off an older parent (ask the server). */
   uncertain: Array<{ roomId: string; type: string; stateKey: string }>;
+  /** Classic path: rooms whose timeline had a gap, so the response may miss state (ask the server). */
+  gaps: string[];
   /** Each room's snapshot info once `entries` are written. */
   snapshots: Map<string, SnapshotInfo>;
   /** Rooms written whole or dropped: their older deltas are deleted in the same write. */
@@ -58,7 +60,7 @@ function dropRoom(plan: SyncPlan, roomId: string): void {
 
 export function planSync(current: ReadonlyMap<string, RoomState>, response: SyncResponse, options: ApplyOptions): SyncPlan {
   const rooms = new Map(current);
-  const plan: SyncPlan = { rooms, entries: {}, changes: [], joined: [], left: [], invited: [], sawStateAfter: false, modes: new Map(), uncertain: [], snapshots: new Map(options.snapshots), rewritten: [] };
+  const plan: SyncPlan = { rooms, entries: {}, changes: [], joined: [], left: [], invited: [], sawStateAfter: false, modes: new Map(), uncertain: [], gaps: [], snapshots: new Map(options.snapshots), rewritten: [] };
   const join = response.rooms?.join ?? {};
   const sections = Object.entries(join) as [string, JoinedRoomSync][];
   plan.sawStateAfter = sections.some(([, s]) => stateAfterEvents(s) !== undefined);
@@ -89,6 +91,7 @@ export function planSync(current: ReadonlyMap<string, RoomState>, response: Sync
     });
     plan.modes.set(roomId, result.mode);
     for (const u of result.uncertain) plan.uncertain.push({ roomId, ...u });
+    if (result.gap) plan.gaps.push(roomId);
     if (!before) plan.joined.push(roomId);
     if (before && result.changes.length === 0) continue;
     rooms.set(roomId, result.state);

@@ -9,16 +9,17 @@ import type { Endpoint } from "../http/endpoint.js";
 import { sync, syncResponseSchema, type SyncArgs, type SyncResponse } from "../http/endpoints/sync/sync.js";
 import { AbortedError, HttpError, isMatrixError, MatrixError, ResponseShapeError, TransportRefusedError } from "../http/errors.js";
 import { backoffDelay } from "../http/retry.js";
+import { fetchCapabilities, UnsupportedHomeserverError, type ServerCapabilities, type StateAfterOption } from "../http/capabilities.js";
 import { systemClock, type Clock } from "../http/types.js";
 import type { RoomState } from "../state/room-state.js";
 import type { StateChange } from "../state/types.js";
 import type { Store } from "../store/store.js";
 import { planSync, saveRoom, type SyncPlan } from "./apply.js";
 import { DELTA_PREFIX, deltaPrefix, deltaSeq, type SnapshotInfo } from "./snapshots.js";
-import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { isStateEvent } from "../state/types.js";
 import { SyncTimeoutError } from "./errors.js";
 import { loadRooms } from "./load.js";
+import { fillGaps, settleForks } from "./settle.js";
 import { sanitizeSyncReply } from "./sanitize.js";
 import { ChangeStreams, type ChangeFilter } from "./change-stream.js";
 import { ensureFilter } from "./filter.js";
@@ -35,8 +36,14 @@ export interface SyncLoopOptions {
   timeoutMs?: number;
   /** Join rooms we are invited to: all (true), none (false, the default), or those the function accepts. */
   autoJoin?: boolean | ((roomId: string, inviter?: string) => boolean);
-  /** "auto" (default) asks for state_after and uses it when the server sends it; "never" forces the classic algorithm. */
-  stateAfter?: "auto" | "never";
+  /**
+   * "auto" (default): GET /versions once before the first sync and ask for state_after under the
+   * name the server advertises, else use the classic algorithm (src/http/capabilities.ts).
+   * "never" forces classic, "stable" / "unstable" force `use_state_after` / MSC4222's name.
+   */
+  stateAfter?: StateAfterOption;
+  /** Already decided (Memory.open asks /versions itself): the loop then sends no /versions. */
+  capabilities?: ServerCapabilities;
   /** Errors the loop recovers from (it backs off and tries again), listener errors, failed auto-joins. */
   onError?: (e: unknown) => void;
   /**
@@ -66,6 +73,9 @@ const rawSync: Endpoint<SyncArgs, { next_batch: string }> = { ...sync, response:
 
 type RoomEvent = "leave" | "join" | "invite";
 
+/** The /sync parameter each path sends (none on the classic path). */
+const STATE_AFTER_PARAM = { state_after: "stable", msc4222: "unstable", classic: undefined } as const;
+
 type Listener = (arg: never) => void;
 
 /**
@@ -91,6 +101,7 @@ export class SyncLoop {
   private snapshots = new Map<string, SnapshotInfo>();
   private token: string | undefined;
   private stateAfterSeen = false;
+  private caps: ServerCapabilities | undefined;
   private appliedOnce = false;
   private started = false;
   private ended = false;
@@ -119,6 +130,7 @@ export class SyncLoop {
     // Callers may never await these; a rejection must not crash the process.
     this.done.catch(() => undefined);
     this.synced.catch(() => undefined);
+    this.caps = opts.capabilities;
   }
 
   start(): void {
@@ -148,6 +160,11 @@ export class SyncLoop {
   /** The `next_batch` whose state is applied and saved. */
   get syncToken(): string | undefined {
     return this.token;
+  }
+
+  /** What /versions said and the sync path chosen from it; undefined until the loop has asked. */
+  get capabilities(): ServerCapabilities | undefined {
+    return this.caps;
   }
 
   /** The error the loop ended with (a revoked token, a persistent 4xx, a damaged store); undefined while it runs or after stop(). */
@@ -191,6 +208,7 @@ export class SyncLoop {
     let clientErrors = 0;
     while (!signal.aborted) {
       try {
+        this.caps ??= await fetchCapabilities(this.opts.http, this.opts.stateAfter, signal);
         filterId ??= await ensureFilter(this.opts.http, this.opts.store, this.opts.userId, undefined, signal);
         const initial = this.token === undefined;
         // The first sync after start() catches up at once (whenSynced must not wait out a
@@ -205,6 +223,8 @@ export class SyncLoop {
         if (isMatrixError(e, "M_UNKNOWN_TOKEN") || isMatrixError(e, "M_MISSING_TOKEN")) throw e;
         // The runtime refuses the request (no network permission): it will refuse the next one too.
         if (e instanceof TransportRefusedError) throw e;
+        // The server lacks what the loop needs: waiting will not add it.
+        if (e instanceof UnsupportedHomeserverError) throw e;
         // A client error that keeps coming back (a bad filter, a forbidden request) will not heal by waiting.
         clientErrors = isClientError(e) ? clientErrors + 1 : 0;
         if (clientErrors >= (this.opts.maxClientErrors ?? 5)) throw e;
@@ -235,7 +255,7 @@ export class SyncLoop {
   private async request(filterId: string, wait: number, signal: AbortSignal): Promise<SyncResponse> {
     // An initial sync is answered at once whatever its timeout: a random one makes it this process's own request.
     const timeout = this.token === undefined ? uniqueInitialTimeout() : wait;
-    const args = { filter: filterId, since: this.token, timeout, set_presence: "offline" as const, useStateAfter: this.opts.stateAfter !== "never" };
+    const args = { filter: filterId, since: this.token, timeout, set_presence: "offline" as const, stateAfter: STATE_AFTER_PARAM[this.caps!.syncPath] };
     const margin = this.opts.deadlineMarginMs ?? 15_000;
     const deadlineMs = wait + margin;
     const request = new AbortController();
@@ -281,7 +301,9 @@ export class SyncLoop {
       }
       for (const key of await this.opts.store.keys(DELTA_PREFIX)) if (!plan.rooms.has(key.slice(DELTA_PREFIX.length, key.lastIndexOf("/")))) plan.entries[key] = undefined;
     }
-    await this.settleForks(plan);
+    const ask = { http: this.opts.http, signal: this.abort.signal, held: (roomId: string) => this.roomMap.get(roomId), report: (e: unknown) => this.report(e), saveRooms: this.opts.saveRooms !== false };
+    await fillGaps(plan, ask);
+    await settleForks(plan, ask);
     // Deltas a new base (or a dropped room) leaves behind go in the same write.
     for (const roomId of plan.rewritten) {
       const from = plan.snapshots.get(roomId)?.deltaFrom ?? Infinity;
@@ -310,34 +332,6 @@ export class SyncLoop {
     for (const { roomId, inviter } of plan.invited) await this.maybeJoin(roomId, inviter);
   }
 
-  /**
-   * A classic response listed a state event that forked off an older parent: whether it won state
-   * resolution is not in the response, so ask for the key's current event
-   * (https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidstateeventtypestatekey).
-   */
-  private async settleForks(plan: SyncPlan): Promise<void> {
-    for (const u of plan.uncertain) {
-      const held = plan.rooms.get(u.roomId);
-      if (!held) continue;
-      let event: unknown;
-      try {
-        event = await this.opts.http.send(getStateEvent, { roomId: u.roomId, eventType: u.type, stateKey: u.stateKey }, { signal: this.abort.signal });
-      } catch (e) {
-        if (isMatrixError(e, "M_NOT_FOUND")) event = undefined;
-        else {
-          this.report(e);
-          continue;
-        }
-      }
-      // A copy: the room state in use is swapped only when the whole response is saved.
-      const room = held === this.roomMap.get(u.roomId) ? held.clone() : held;
-      const change = event && isStateEvent(event) ? room.put(event) : room.remove(u.type, u.stateKey);
-      if (!change) continue;
-      plan.rooms.set(u.roomId, room);
-      plan.changes.push(change);
-      if (this.opts.saveRooms !== false) saveRoom(plan, room, [change]);
-    }
-  }
 
   private async maybeJoin(roomId: string, inviter: string | undefined): Promise<void> {
     const rule = this.opts.autoJoin ?? false;

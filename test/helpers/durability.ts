@@ -15,7 +15,7 @@ import { messages } from "../../src/http/endpoints/events/messages.js";
 import { EVENT_TYPE, jsonEqual } from "../../src/db/format.js";
 import { Memory } from "../../src/index.js";
 import { Homeserver } from "../../src/homeserver/synapse.js";
-import type { TestUser } from "./homeserver.js";
+import { testDatabase, type TestUser } from "./homeserver.js";
 import { killChildren } from "./spawn-writers.js";
 
 let stock: Promise<Homeserver> | undefined;
@@ -23,10 +23,11 @@ let stock: Promise<Homeserver> | undefined;
 /** MXDB_DURABILITY_MSC4222=1 runs the same tests with MSC4222 on (the second sync path); default stock. */
 export const DURABILITY_MSC4222 = process.env.MXDB_DURABILITY_MSC4222 === "1";
 
-/** A Synapse of this test process with its default configuration and rate limits (stopped at exit). */
+/** A Synapse of this test process with its default configuration and rate limits (stopped at exit); on the run's database. */
 export function stockHomeserver(): Promise<Homeserver> {
   const progress = (line: string) => process.stderr.write(`# ${line}${DURABILITY_MSC4222 ? " (MSC4222 on)" : ""}\n`);
-  stock ??= Homeserver.start({ rateLimits: "default", msc4222: DURABILITY_MSC4222, onProgress: progress });
+  // On PostgreSQL in the `postgres-too` run (MXDB_TEST_DATABASE=postgres), as production Synapses run.
+  stock ??= Homeserver.start({ rateLimits: "default", msc4222: DURABILITY_MSC4222, database: testDatabase(), onProgress: progress });
   return stock;
 }
 
@@ -98,7 +99,7 @@ export async function serverValues(reader: TestUser, roomId: string): Promise<Re
 
 /** A fresh reader's picture: a new Memory for `reader` (no store) in the writers' mode, every key and value. */
 export async function readerValues(hs: Homeserver, reader: TestUser, roomId: string, singleStateKey: boolean): Promise<Record<string, unknown>> {
-  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: reader.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 1000 });
+  const db = await Memory.open({ homeserver: hs.baseUrl, accessToken: reader.accessToken, rooms: { main: roomId }, singleStateKey, syncTimeoutMs: 1000, stateAfter: DURABILITY_MSC4222 ? "unstable" : "auto" });
   try {
     return await db.dump();
   } finally {

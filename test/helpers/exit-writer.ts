@@ -37,6 +37,8 @@ const db = await Memory.open({
   ...(config.store ? { store: config.store } : {}),
   ...(config.trace ? { trace: config.trace } : {}),
   syncTimeoutMs: 5000,
+  // A Synapse with MSC4222 on does not list it in /versions: the MSC4222 durability run forces it.
+  stateAfter: process.env.MXDB_DURABILITY_MSC4222 === "1" ? "unstable" : "auto",
   onError: (e) => process.stderr.write(`writer ${config.by}: ${String(e)}\n`),
 });
 process.stdout.write("ready\n");

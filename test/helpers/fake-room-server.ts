@@ -1,10 +1,11 @@
 /**
  * A small in-process homeserver for Memory-level unit tests: one room, one user, whoami, filter,
  * state PUTs and a /sync that long-polls until something happens (or the request is aborted).
- * Classic sync only (no state_after). Tests can make /sync hang, fail, or answer late, and count
- * what is still in flight.
+ * Classic sync, or state_after when built with `stateAfter` and asked under that name. Tests can
+ * make /sync hang, fail, or answer late, and count what is still in flight.
  */
 import type { HttpRequest, HttpResponse, Transport } from "../../src/http/types.js";
+import { STOCK_VERSIONS } from "./msw-transport.js";
 
 export const USER = "@me:hs";
 export const ROOM = "!room:hs";
@@ -12,7 +13,12 @@ type Ev = { type: string; state_key: string; content: Record<string, unknown>; e
 
 const encode = (status: number, body: unknown): HttpResponse => ({ status, headers: { "content-type": "application/json" }, body: new TextEncoder().encode(JSON.stringify(body)) });
 
-export function fakeRoomServer() {
+export interface FakeRoomServerOptions {
+  /** Answer state_after (the state at the end of the timeline) when asked under this name. */
+  stateAfter?: "use_state_after" | "org.matrix.msc4222.use_state_after";
+}
+
+export function fakeRoomServer(options: FakeRoomServerOptions = {}) {
   let n = 0;
   const timeline: Ev[] = [];
   const ev = (type: string, stateKey: string, content: Record<string, unknown>, sender = USER): Ev => ({ type, state_key: stateKey, content, sender, event_id: `$e${++n}`, origin_server_ts: 1_000 + n });
@@ -58,6 +64,7 @@ export function fakeRoomServer() {
 
   const handle = async (req: HttpRequest): Promise<HttpResponse> => {
     const url = new URL(req.url);
+    if (url.pathname === "/_matrix/client/versions") return encode(200, STOCK_VERSIONS);
     if (url.pathname.endsWith("/account/whoami")) return encode(200, { user_id: USER });
     if (url.pathname.includes("/filter")) return encode(200, { filter_id: "f1" });
     const put = /\/rooms\/([^/]+)\/state\/([^/]+)\/?(.*)$/.exec(url.pathname);
@@ -93,7 +100,11 @@ export function fakeRoomServer() {
       }
       const initial = url.searchParams.get("since") === null;
       const fresh = timeline.slice(initial ? 0 : since);
-      const section = initial ? { state: { events: latest(fresh) }, timeline: { events: [] } } : { state: { events: [] }, timeline: { events: fresh, limited: false } };
+      let section: Record<string, unknown> = initial ? { state: { events: latest(fresh) }, timeline: { events: [] } } : { state: { events: [] }, timeline: { events: fresh, limited: false } };
+      if (options.stateAfter && url.searchParams.get(options.stateAfter) === "true") {
+        const name = options.stateAfter === "use_state_after" ? "state_after" : "org.matrix.msc4222.state_after";
+        section = { [name]: { events: latest(fresh) }, timeline: { events: initial ? [] : fresh, limited: false } };
+      }
       return encode(200, { next_batch: String(timeline.length), rooms: fresh.length || initial ? { join: { [ROOM]: section } } : {} });
     }
     return encode(404, { errcode: "M_UNRECOGNIZED", error: `fake: ${req.method} ${url.pathname}` });

@@ -3,14 +3,22 @@
  * (mswjs/msw#2165), so unit tests hand this transport to HttpClient instead of patching globals.
  * Every request is recorded with its exact bytes for assertions.
  */
-import { getResponse, type RequestHandler } from "msw";
+import { getResponse, http, HttpResponse as MswResponse, type RequestHandler } from "msw";
 import type { HttpRequest, HttpResponse, Transport } from "../../src/http/types.js";
 
 export interface RecordingTransport extends Transport {
   requests: HttpRequest[];
 }
 
+/** What a stock Synapse 1.163 answers to GET /versions (abridged): spec v1.1-v1.15, no MSC4222, so the classic sync path. */
+export const STOCK_VERSIONS = { versions: ["r0.6.1", ...Array.from({ length: 15 }, (_, i) => `v1.${i + 1}`)], unstable_features: { "org.matrix.msc3827.stable": true } };
+
+/**
+ * `handlers` first; GET /_matrix/client/versions falls back to STOCK_VERSIONS (Memory.open and the
+ * sync loop ask it once), so a test that does not care about capabilities need not serve it.
+ */
 export function mswTransport(handlers: RequestHandler[]): RecordingTransport {
+  handlers = [...handlers, http.get("*/_matrix/client/versions", () => MswResponse.json(STOCK_VERSIONS))];
   const requests: HttpRequest[] = [];
   const transport = async (req: HttpRequest): Promise<HttpResponse> => {
     requests.push(req);

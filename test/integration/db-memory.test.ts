@@ -2,13 +2,14 @@
  * Memory on a real Synapse: read-your-writes, coalesced bursts, concurrent writers, rooms, per-key mode.
  *
  * mxdb-test: msc4222-too (durability-relevant: runs on the MSC4222 sync path too)
+ * mxdb-test: postgres-too (and on a Synapse with PostgreSQL, as production runs it)
  * On Dendrite: `npx tsx scripts/test.ts --dendrite test/integration/db-memory.test.ts` (docs/HOMESERVERS.md "Dendrite").
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Memory, memoryInEventRoom, UnverifiableWriteError } from "../../src/index.js";
 import { memoryTraceSink } from "../../src/http/trace.js";
-import { testHomeserver, testImplementation, newUser, type TestUser } from "../helpers/homeserver.js";
+import { expectedSyncPath, testHomeserver, testImplementation, newUser, testStateAfter, type TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -19,7 +20,7 @@ let roomId: string;
 const open: Memory[] = [];
 
 async function memory(user: TestUser, extra: Partial<Parameters<typeof Memory.open>[0]> = {}): Promise<Memory> {
-  const m = await Memory.open({ homeserver: hs.info.baseUrl, accessToken: user.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000, ...extra });
+  const m = await Memory.open({ homeserver: hs.info.baseUrl, accessToken: user.accessToken, rooms: { main: roomId }, syncTimeoutMs: 5000, stateAfter: testStateAfter(), ...extra });
   open.push(m);
   return m;
 }
@@ -34,6 +35,28 @@ after(async () => {
 });
 
 describe("Memory on a real Synapse", () => {
+  test("the sync path comes from /versions: classic on a stock Synapse (spec v1.15, no MSC4222), and the wire shows it", { timeout: 180_000 }, async () => {
+    const trace = memoryTraceSink();
+    const room = await sharedRoom(alice, [bob]);
+    const a = await memory(alice, { rooms: { main: room }, trace });
+    await a.put("path", { chosen: a.capabilities.syncPath });
+    await a.flush();
+    assert.equal(a.capabilities.syncPath, expectedSyncPath());
+    assert.equal(a.capabilities.syncPathForced, testStateAfter() !== "auto");
+    // Dendrite 0.13.8 lists spec versions up to v1.2: the legacy media endpoints (docs/HOMESERVERS.md "Dendrite").
+    const dendrite = testImplementation() === "dendrite";
+    assert.equal(a.capabilities.media, dendrite ? "legacy" : "authenticated");
+    assert.ok(a.capabilities.versions.includes(dendrite ? "v1.2" : "v1.11"), `versions ${a.capabilities.versions.join(",")}`);
+    const versions = trace.records.filter((r) => r.url.endsWith("/_matrix/client/versions"));
+    assert.deepEqual(versions.map((r) => r.method), ["GET"], "/versions is asked once, at open");
+    const syncs = trace.records.filter((r) => r.url.includes("/_matrix/client/v3/sync"));
+    assert.ok(syncs.length > 0);
+    const params = new Set(syncs.flatMap((r) => [...new URL(r.url).searchParams.keys()].filter((k) => k.includes("state_after"))));
+    assert.deepEqual([...params], expectedSyncPath() === "classic" ? [] : ["org.matrix.msc4222.use_state_after"]);
+    const b = await memory(bob, { rooms: { main: room }, trace: undefined });
+    assert.deepEqual(await b.get("path"), { chosen: expectedSyncPath() });
+  });
+
   test("put, get and delete read their own writes at once, and another client sees them", { timeout: 180_000 }, async () => {
     const a = await memory(alice);
     const put = a.put("twim", { hello: "world" });

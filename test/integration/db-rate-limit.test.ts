@@ -14,6 +14,7 @@ import { memoryTraceSink } from "../../src/http/trace.js";
 import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
 import { EVENT_TYPE } from "../../src/db/format.js";
 import { Homeserver } from "../../src/homeserver/synapse.js";
+import { testDatabase } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
 
 const KEYS = 30;
@@ -24,7 +25,7 @@ const BURST = 10;
 let hs: Homeserver;
 
 before(async () => {
-  hs = await Homeserver.start({ rateLimits: "default", onProgress: (l) => process.stderr.write(`# ${l}\n`) });
+  hs = await Homeserver.start({ rateLimits: "default", database: testDatabase(), onProgress: (l) => process.stderr.write(`# ${l}\n`) });
 });
 after(async () => {
   await hs?.stop();

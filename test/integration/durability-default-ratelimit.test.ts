@@ -4,6 +4,8 @@
  * in the room's timeline), with the right values. Reports the time taken against the least the
  * limit allows: the burst at once, then one every 5 s. Kept small; the rate gate's own tests are
  * db-rate-limit.test.ts and http-ratelimit.test.ts.
+ *
+ * mxdb-test: postgres-too (the durability promise on a Synapse with PostgreSQL too, as production runs it)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

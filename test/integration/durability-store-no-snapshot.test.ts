@@ -5,6 +5,8 @@
  * room fetched again) or open fails with a typed StoreFormatError; either way all 30 values are
  * still on the server afterwards. The reopen runs in a child (test/helpers/store-reopen.ts) so a
  * hang is killed at OPEN_BOUND_MS rather than holding the test file for ten minutes.
+ *
+ * mxdb-test: postgres-too (the durability promise on a Synapse with PostgreSQL too, as production runs it)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

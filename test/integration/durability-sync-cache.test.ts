@@ -8,6 +8,8 @@
  * each of B's state events must carry all of A's values). A fresh reader then checks A's values.
  * A and B are two Memory instances of this process: to Synapse that is the same as two processes
  * (same token, same device).
+ *
+ * mxdb-test: postgres-too (the durability promise on a Synapse with PostgreSQL too, as production runs it)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

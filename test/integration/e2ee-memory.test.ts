@@ -4,15 +4,13 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { EncryptionUnavailableError, Memory, UndecryptableValueError, type MemoryOptions } from "../../src/index.js";
-import { UnknownSessionError } from "../../src/crypto/index.js";
+import { UnknownSessionError, UntrustedKeyShareError } from "../../src/crypto/index.js";
 import { getEvent } from "../../src/http/endpoints/events/get-event.js";
 import { getStateContent } from "../../src/http/endpoints/state/get-state.js";
 import { memoryTraceSink } from "../../src/http/trace.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { memories } from "../helpers/memories.js";
 import { sharedRoom } from "../helpers/rooms.js";
 import { eventually } from "../helpers/wait.js";
 
@@ -20,24 +18,12 @@ let baseUrl: string;
 let alice: TestUser;
 let bob: TestUser;
 let roomId: string;
-const dirs: string[] = [];
-const open = new Set<Memory>();
+const mem = memories("mxdb-e2ee-");
+const tempDir = () => mem.tempDir();
+const close = (m: Memory) => mem.close(m);
 
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "mxdb-e2ee-"));
-  dirs.push(d);
-  return d;
-}
-
-async function memory(options: Partial<MemoryOptions>): Promise<Memory> {
-  const m = await Memory.open({ homeserver: baseUrl, rooms: { main: roomId }, syncTimeoutMs: 2000, ...options } as MemoryOptions);
-  open.add(m);
-  return m;
-}
-
-async function close(m: Memory): Promise<void> {
-  open.delete(m);
-  await m.close();
+function memory(options: Partial<MemoryOptions>): Promise<Memory> {
+  return mem.open({ homeserver: baseUrl, rooms: { main: roomId }, ...options } as MemoryOptions);
 }
 
 before(async () => {
@@ -46,8 +32,7 @@ before(async () => {
   roomId = await sharedRoom(alice, [bob], { encrypted: true });
 });
 after(async () => {
-  await Promise.all([...open].map((m) => m.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await mem.cleanup();
 });
 
 test("values in an encrypted room: Megolm events referenced from state, read by another user's device, after restarts and by a second device", { timeout: 600_000 }, async () => {
@@ -80,7 +65,19 @@ test("values in an encrypted room: Megolm events referenced from state, read by 
 
   // A new process with the same store reads every earlier value with no other device online.
   await close(a);
-  const a2 = await memory({ accessToken: alice.accessToken, store: aliceStore, trace });
+  // Key forwarding (src/crypto/README.md "Who gets room keys"): by default only to a device the
+  // session was delivered to; this test then widens it to show a device the caller chose gets the key.
+  let trustNewDevices = false;
+  const refused: string[] = [];
+  const a2 = await memory({
+    accessToken: alice.accessToken,
+    store: aliceStore,
+    trace,
+    forwardRoomKeysTo: (_d, r) => r.sharedWith || trustNewDevices,
+    onError: (e) => {
+      if (e instanceof UntrustedKeyShareError) refused.push(e.message);
+    },
+  });
   assert.deepEqual(await a2.get("twim"), { hello: "world", n: 1 });
   // Served from the cache after the first decryption: no second GET of the event.
   const gets = () => trace.records.filter((r) => r.method === "GET" && r.url.includes("/event/")).length;
@@ -89,13 +86,43 @@ test("values in an encrypted room: Megolm events referenced from state, read by 
   assert.equal(gets(), before);
   // The same token without its store would be a new Olm account for a device that has keys already:
   // refused with the reason, nothing written.
+  await a2.put("doomed", { n: 2 });
+  await a2.flush();
   const stranger = await memory({ accessToken: alice.accessToken });
+  // Right after open, never absent: the value is there and cannot be read (issue 12 part 6).
+  const early = await stranger.get("twim").catch((e: unknown) => e);
+  assert.ok(early instanceof UndecryptableValueError, `got ${String(early)}`);
+  assert.ok((await stranger.dump().catch((e: unknown) => e)) instanceof UndecryptableValueError);
+  // watch reports another writer's value it cannot read as its error; delete still deletes and says what it could not read.
+  const changes = stranger.watch();
+  const next = changes.next();
+  await a2.put("watched", 3);
+  const seen = (await next).value;
+  assert.equal(seen?.key, "watched");
+  assert.ok(seen?.value instanceof UndecryptableValueError, String(seen?.value));
+  await changes.return(undefined);
+  const deleted = await stranger.delete("doomed");
+  assert.ok(deleted instanceof UndecryptableValueError, String(deleted));
+  await stranger.flush();
+  assert.equal(await eventually(() => a2.get("doomed"), (v) => v === undefined, 30_000, 200), undefined);
   await assert.rejects(stranger.put("k", 1), (e: unknown) => e instanceof EncryptionUnavailableError && /already has encryption keys/.test(e.message));
   await close(stranger);
   await a2.put("after-restart", ["x"]);
   assert.deepEqual(await a2.get("after-restart"), ["x"]);
 
-  // A second device of the same account, started later: the key is forwarded by the first device.
+  // A device added to the account with the password (a rogue one, as far as a2 knows) asks for every
+  // room key it cannot read and gets none: a2 refuses it (never shared with it).
+  const rogue = await memory({ userId: alice.userId, password: alice.password, store: tempDir() });
+  const refusedRead = await rogue.get("twim").catch((e: unknown) => e);
+  assert.ok(refusedRead instanceof UndecryptableValueError, String(refusedRead));
+  await eventually(() => refused.filter((m) => m.includes(rogue.deviceId!)), (v) => v.length > 0, 30_000, 200);
+  await a2.flush();
+  const still = await rogue.get("twim").catch((e: unknown) => e);
+  assert.ok(still instanceof UndecryptableValueError && still.cause instanceof UnknownSessionError, String(still));
+  await close(rogue);
+
+  // A second device of the same account, started later and trusted by the caller's policy: the key is forwarded by the first device.
+  trustNewDevices = true;
   const second = await memory({ userId: alice.userId, password: alice.password, store: tempDir() });
   assert.notEqual(second.deviceId, a2.deviceId);
   // It never had the room key: the first read is refused (never the reference) and asks for the key.

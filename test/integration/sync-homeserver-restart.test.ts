@@ -13,7 +13,7 @@ import type { HttpClient } from "../../src/http/client.js";
 import { isMxdbError } from "../../src/http/errors.js";
 import { MemoryStore } from "../../src/store/store.js";
 import { SyncLoop } from "../../src/sync/sync-loop.js";
-import { Homeserver, TEST_RATE_LIMITS, testMsc4222 } from "../helpers/homeserver.js";
+import { Homeserver, TEST_RATE_LIMITS, testDatabase, testMsc4222, testStateAfter } from "../helpers/homeserver.js";
 import { createRoom } from "../../src/http/endpoints/rooms/create-room.js";
 import { join } from "../../src/http/endpoints/rooms/join.js";
 
@@ -23,7 +23,7 @@ const clients: HttpClient[] = [];
 
 before(async () => {
   // The shared run's stock settings; MSC4222 when this file runs on the second sync path.
-  hs = await Homeserver.start({ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222() });
+  hs = await Homeserver.start({ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222(), database: testDatabase() });
 });
 after(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -41,7 +41,7 @@ test("Synapse stopped during a long-poll: the loop backs off, survives, and resu
   const errors: unknown[] = [];
   let sawError!: () => void;
   const firstError = new Promise<void>((r) => (sawError = r));
-  const loop = new SyncLoop({ http: B, userId: b.userId, store: new MemoryStore(), timeoutMs: 30_000, onError: (e) => (errors.push(e), sawError()) });
+  const loop = new SyncLoop({ http: B, userId: b.userId, store: new MemoryStore(), timeoutMs: 30_000, stateAfter: testStateAfter(), onError: (e) => (errors.push(e), sawError()) });
   loop.start();
   await loop.whenSynced();
   const requestsBeforeOutage = loop.requestCount;

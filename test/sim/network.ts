@@ -49,6 +49,11 @@ export class SimNetwork {
     const log = this.hs.log;
     if (sched.isDead(owner)) return Promise.reject(new Error("sim: process is dead"));
     const url = new URL(req.url);
+    // GET /versions (once per open, before anything else) is answered at once and draws nothing from
+    // the seeded randomness: the schedules of every seed stay what they were before mxdb asked it.
+    if (url.pathname === "/_matrix/client/versions") {
+      return this.hs.handle(req.method, url, req.headers, undefined).then((r) => ({ status: r.status, headers: { "content-type": "application/json" }, body: encoder.encode(JSON.stringify(r.body)) }));
+    }
     const what = `${req.method} ${this.describe(owner, url)}`;
     const bodyText = req.body ? decoder.decode(req.body) : undefined;
     log.push(`${sched.now} ${owner} -> ${what}${bodyText ? ` ${clip(bodyText)}` : ""}`);

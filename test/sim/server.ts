@@ -116,6 +116,8 @@ export class SimServer {
 
   async handle(method: string, url: URL, headers: Record<string, string>, body: unknown): Promise<SimResponse> {
     const path = decodeURI(url.pathname);
+    // Spec v1.15 like Synapse; MSC4222 advertised when on (Synapse does not, the simulation may: mxdb then asks for it).
+    if (method === "GET" && path === "/_matrix/client/versions") return ok({ versions: ["v1.1", "v1.15"], unstable_features: { "org.matrix.msc4222": this.opts.msc4222 === true } });
     const auth = /^Bearer (.+)$/.exec(headers.authorization ?? "");
     const account = auth ? this.accounts.get(auth[1]!) : undefined;
     if (!account) return err(401, "M_UNKNOWN_TOKEN", "Unknown access token");

@@ -51,7 +51,23 @@ class ModelServer {
   }
 }
 
-function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined; shared?: boolean; linear?: string } = {}) {
+/** Virtual time for the settle window: `sleep` moves it on and runs what was due by then. */
+class VirtualTime {
+  t = 0;
+  private timers: Array<{ at: number; fn: () => void }> = [];
+  at(at: number, fn: () => void): void {
+    this.timers.push({ at, fn });
+  }
+  async sleep(ms: number): Promise<void> {
+    this.t += ms;
+    for (const due of this.timers.filter((x) => x.at <= this.t)) {
+      this.timers.splice(this.timers.indexOf(due), 1);
+      due.fn();
+    }
+  }
+}
+
+function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined; shared?: boolean; time?: VirtualTime; settleMs?: number; putMs?: number; linear?: string } = {}) {
   const errors: unknown[] = [];
   const ctx: WriterContext = {
     queue: new PQueue({ concurrency: 4 }),
@@ -59,6 +75,7 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
     synced: options.synced ?? (() => server.head()),
     putState: async (_s, content) => {
       server.puts.push(content);
+      if (options.time && options.putMs) options.time.t += options.putMs;
       const hold = server.hold;
       server.hold = undefined;
       if (hold) await hold;
@@ -82,12 +99,12 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
     },
     currentEvent: async () => (server.current ? server.events.get(server.current) : undefined),
     fetchEvent: async (id) => server.events.get(id),
-    settleMs: 0,
+    settleMs: options.settleMs ?? 0,
     shared: options.shared ?? false,
     writeTimeoutMs: 60_000,
     retryDelay: (e) => (e instanceof Lost ? 0 : undefined),
-    now: () => 0,
-    sleep: async () => {},
+    now: () => options.time?.t ?? 0,
+    sleep: async (ms) => options.time?.sleep(ms),
     defer: (fn) => setImmediate(fn),
     onError: (e) => errors.push(e),
     ...(options.linear !== undefined ? { linearReplacesState: async () => options.linear } : {}),
@@ -266,4 +283,20 @@ test("a write whose answer was lost, then changed on purpose by another writer, 
   await h.writer.verify();
   assert.deepEqual(h.server.puts, [{ a: 1 }]);
   assert.deepEqual(h.server.content(), { a: 2, other: "after ours" });
+});
+
+test("settle window: when our PUT was slow, flush waits for a sibling stored as slowly, and repairs what it undid", { timeout: 10_000 }, async () => {
+  // Seen on the real Synapse under load: PUTs took 2 to 4 s, and a sibling created before ours was
+  // stored landed 1.6 s after ours was acknowledged, past the 1 s settleMs, then won.
+  const time = new VirtualTime();
+  const server = new ModelServer();
+  const base = server.write({});
+  const h = harness(server, { time, settleMs: 1000, putMs: 3000 });
+  await h.writer.enqueue({ kind: "put", key: "a", value: 1 });
+  const acknowledged = time.t;
+  server.sender = "@other:hs";
+  time.at(acknowledged + 1500, () => server.write({ other: 1 }, base, true));
+  await h.writer.verify();
+  await time.sleep(60_000); // whatever was still due has landed
+  assert.deepEqual(server.content(), { other: 1, a: 1 });
 });

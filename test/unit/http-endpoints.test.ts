@@ -115,6 +115,14 @@ const cases: Case[] = [
   },
   { ep: api.messages, args: { roomId: "!r:hs", dir: "f" }, method: "GET", url: `${C3}/rooms/!r%3Ahs/messages?dir=f`, reply: { start: "s", end: "e", chunk: [stateEvent], state: [] } },
   {
+    ep: api.context,
+    args: { roomId: ROOM, eventId: "$ev/+", limit: 0, filter: { types: ["dev.opsdroid.database"] } },
+    method: "GET",
+    url: `${C3}/rooms/${ROOM_ENC}/context/%24ev%2F%2B?limit=0&filter=%7B%22types%22%3A%5B%22dev.opsdroid.database%22%5D%7D`,
+    reply: { start: "s", end: "e", event: stateEvent, events_before: [], events_after: [], state: [stateEvent] },
+  },
+  { ep: api.timestampToEvent, args: { roomId: ROOM, ts: 1700000000000, dir: "b" }, method: "GET", url: `${HS}/_matrix/client/v1/rooms/${ROOM_ENC}/timestamp_to_event?ts=1700000000000&dir=b`, reply: { event_id: "$e", origin_server_ts: 1700000000000 } },
+  {
     ep: api.uploadKeys,
     args: { one_time_keys: { "signed_curve25519:AAAA": { key: "k", signatures: { "@a:hs": { "ed25519:D": "s" } } } } },
     method: "POST",
@@ -217,7 +225,7 @@ test("idempotent and rateLimited flags follow the spec and the kind of request",
   // Creating POSTs and consuming ones are never resent blindly.
   for (const ep of [api.login, api.register, api.logout, api.createRoom, api.claimKeys, api.upload]) assert.equal(ep.idempotent, false, ep.name);
   // GETs and PUTs with a transaction ID or a full value are.
-  for (const ep of [api.whoami, api.getStateContent, api.getStateEvent, api.getAllState, api.putState, api.send, api.redact, api.sendToDevice, api.getEvent, api.messages, api.download, api.resolveAlias])
+  for (const ep of [api.whoami, api.getStateContent, api.getStateEvent, api.getAllState, api.putState, api.send, api.redact, api.sendToDevice, api.getEvent, api.messages, api.context, api.timestampToEvent, api.download, api.resolveAlias])
     assert.equal(ep.idempotent, true, ep.name);
   // "Rate-limited: Yes" in the spec.
   for (const ep of [api.login, api.register, api.whoami, api.join, api.leave, api.upload, api.download, api.mediaConfig]) assert.equal(ep.rateLimited, true, ep.name);

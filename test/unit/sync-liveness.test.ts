@@ -29,13 +29,38 @@ const steps = (rec: Recording, ...names: string[]) => rec.steps.filter((s) => na
 type Answer = SyncResponse | { status: number; body: unknown } | "hang";
 const json = (status: number, body: unknown): HttpResponse => ({ status, headers: { "content-type": "application/json" }, body: new TextEncoder().encode(JSON.stringify(body)) });
 
-function server(queue: Answer[]) {
+/**
+ * The room's current state as the replies served so far built it, last event per key: what
+ * `GET /rooms/{roomId}/state` answers after a classic reply with a gap (the recordings never fork).
+ */
+function currentState(served: SyncResponse[], roomId: string): unknown[] {
+  const state = new Map<string, unknown>();
+  for (const reply of served) {
+    const section = reply.rooms?.join?.[roomId];
+    for (const e of [...(section?.state?.events ?? []), ...(section?.timeline?.events ?? [])] as Array<{ type?: unknown; state_key?: unknown }>) {
+      if (typeof e.state_key === "string" && typeof e.type === "string") state.set(JSON.stringify([e.type, e.state_key]), e);
+    }
+  }
+  return [...state.values()];
+}
+
+function server(queue: Answer[], elsewhere: unknown[] = []) {
   const syncs: URL[] = [];
+  const stateAsked: string[] = [];
+  const served: SyncResponse[] = [];
   let hanging = 0;
   const transport: Transport = async (req: HttpRequest) => {
     if (req.url.includes("/filter")) return json(200, { filter_id: "f1" });
+    const stateOf = /\/rooms\/([^/]+)\/state$/.exec(new URL(req.url).pathname);
+    if (stateOf) {
+      stateAsked.push(decodeURIComponent(stateOf[1]!));
+      return json(200, [...currentState(served, decodeURIComponent(stateOf[1]!)), ...elsewhere]);
+    }
+    // A server that lists MSC4222: the recordings' state_after is under its unstable name.
+    if (req.url.endsWith("/_matrix/client/versions")) return json(200, { versions: ["v1.15"], unstable_features: { "org.matrix.msc4222": true } });
     syncs.push(new URL(req.url));
     const next = queue.shift() ?? "hang";
+    if (next !== "hang" && "next_batch" in next) served.push(next);
     if (next === "hang") {
       hanging++;
       return new Promise((_, reject) => {
@@ -45,7 +70,7 @@ function server(queue: Answer[]) {
     }
     return "next_batch" in next ? json(200, next) : json(next.status, next.body);
   };
-  return { transport, syncs, hanging: () => hanging };
+  return { transport, syncs, stateAsked, hanging: () => hanging };
 }
 
 function loop(transport: Transport, clock: Clock, userId: string, extra: Partial<SyncLoopOptions> = {}) {
@@ -92,6 +117,22 @@ for (const path of ["classic", "state_after"] as const) {
     await l.stop();
   });
 }
+
+test("classic: after a gap, state that neither block of the reply holds (stored on a concurrent branch) is taken from the room's state", { timeout: 60_000 }, async () => {
+  const rec = recs.classic;
+  const replies = steps(rec, "initial", "invite", "join");
+  assert.equal(replies.at(-1)!.rooms!.join![rec.roomId]!.timeline!.limited, true, "the join reply has a gap");
+  const branch = { type: DB, state_key: "branch", content: { v: "b" }, event_id: "$branch", sender: rec.userId, origin_server_ts: 1, room_id: rec.roomId, unsigned: {} };
+  const s = server(replies, [branch]);
+  const { loop: l, errors } = loop(s.transport, fakeClock(), rec.userId, { stateAfter: "never" });
+  l.start();
+  await l.whenSynced();
+  await until(() => s.hanging() === 1, "the loop reached the long-poll");
+  assert.deepEqual(s.stateAsked, [rec.roomId]);
+  assert.deepEqual(l.room(rec.roomId)!.get(DB, "branch")?.content, { v: "b" });
+  assert.deepEqual(errors, []);
+  await l.stop();
+});
 
 test("a 4xx that keeps coming back ends the loop after 5 tries with the MatrixError; fewer are retried", { timeout: 60_000 }, async () => {
   const rec = recs.state_after;

@@ -30,11 +30,23 @@ export interface InboundGroupRecord {
   firstKnownIndex: number;
   forwarded: boolean;
   forwardingChain: string[];
+  /** The sender marked it shareable with later members (m.room_key / backup `shared_history`, spec v1.19). */
+  sharedHistory?: boolean;
   /** message index -> JSON [event_id, origin_server_ts] of the first event that used it (replay guard). */
   seen: Record<string, string>;
 }
 
 const name = (roomId: string, sessionId: string) => `megolm-in/${roomId}/${sessionId}`;
+
+/** Store names of room keys not yet in the server-side backup (../backup/room-key-backup.ts). */
+export const PENDING_BACKUP = "backup-pending/";
+
+export interface PendingBackupMark {
+  roomId: string;
+  sessionId: string;
+  /** The first known index when marked: a later, better copy is marked again. */
+  index: number;
+}
 
 export interface RoomKeyFields {
   roomId: string;
@@ -71,14 +83,26 @@ export class InboundGroupSessions {
     return this.backend.unpickleInboundGroupSession(this.pickleKey, rec.pickle);
   }
 
+  /** The session in the export format, from `index` (backup, forwarding). */
+  exportAt(rec: InboundGroupRecord, index: number): string {
+    const s = this.unpickle(rec);
+    try {
+      return s.exportAt(index);
+    } finally {
+      s.free();
+    }
+  }
+
   /**
    * Steps 3–4: build the session (from a room key or an exported forwarded key), check its id and
    * store it unless we already hold it from an equal or lower index. Returns whether it was stored.
+   * A stored session is marked for the key backup in the same flush, unless it came from the backup.
    */
   async offer(
     fields: RoomKeyFields,
     exported: boolean,
     meta: Omit<InboundGroupRecord, "roomId" | "sessionId" | "pickle" | "firstKnownIndex" | "seen">,
+    options: { backedUp?: boolean } = {},
   ): Promise<boolean> {
     let s: InboundGroupSessionObj;
     try {
@@ -101,6 +125,8 @@ export class InboundGroupSessions {
         // Keep the replay record across a replacement: an index seen before stays bound to its event.
         seen: existing?.seen ?? {},
       });
+      const mark: PendingBackupMark = { roomId: fields.roomId, sessionId: fields.sessionId, index: firstKnownIndex };
+      if (!options.backedUp) this.store.set(`${PENDING_BACKUP}${fields.roomId}/${fields.sessionId}`, mark);
       return true;
     } finally {
       s.free();

@@ -12,14 +12,10 @@
  *   3. m.room_key {algorithm, room_id, session_id, session_key} is Olm-encrypted to every device of
  *      every user (our own other devices included, our own device not) that has not had it yet;
  *      devices without an Olm session are skipped (call getMissingSessions first).
- *   Devices are recorded as reached when the request is built; the caller must retry a failed send
- *   with the same request (same txnId), which is safe.
+ *   Step 3 is in ./shares.ts: a device is recorded as reached only once its request was sent.
  */
-import { MEGOLM_ALGORITHM } from "../account.js";
 import { using } from "../backend.js";
 import type { CryptoContext } from "../context.js";
-import { olmEncrypt } from "../olm/encrypt.js";
-import { toDeviceRequests, type ToDeviceRequest } from "../requests.js";
 
 export const DEFAULT_ROTATION_PERIOD_MS = 604_800_000;
 export const DEFAULT_ROTATION_PERIOD_MSGS = 100;
@@ -35,11 +31,19 @@ export interface OutboundGroupRecord {
   /** userId -> deviceId -> curve25519 of each device that got the key. */
   sharedWith: Record<string, Record<string, string>>;
   invalidated: boolean;
+  /** m.room_key shared_history: created while history visibility was shared or world_readable. */
+  sharedHistory?: boolean;
 }
 
 export interface RotationSettings {
   rotationPeriodMs?: number;
   rotationPeriodMsgs?: number;
+  /**
+   * The room's history visibility is shared or world_readable now
+   * (https://spec.matrix.org/v1.19/client-server-api/#shareable-encryption-sessions): a session made
+   * under the other setting is rotated first.
+   */
+  sharedHistory?: boolean;
 }
 
 const name = (roomId: string) => `megolm-out/${roomId}`;
@@ -76,9 +80,10 @@ export function invalidateOutbound(ctx: CryptoContext, rec: OutboundGroupRecord 
 }
 
 /** Steps 1–2. */
-async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<string>, settings: RotationSettings): Promise<OutboundGroupRecord> {
+export async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<string>, settings: RotationSettings): Promise<OutboundGroupRecord> {
   const rec = await getOutbound(ctx, roomId);
-  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users)) return rec;
+  const sharedHistory = settings.sharedHistory ?? false;
+  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users) && (rec.sharedHistory ?? false) === sharedHistory) return rec;
   const { fresh, sessionKey } = using(ctx.backend.newOutboundGroupSession(), (og) => ({
     sessionKey: og.sessionKey(),
     fresh: {
@@ -91,6 +96,7 @@ async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<strin
       rotationPeriodMsgs: settings.rotationPeriodMsgs ?? DEFAULT_ROTATION_PERIOD_MSGS,
       sharedWith: {},
       invalidated: false,
+      sharedHistory,
     } satisfies OutboundGroupRecord,
   }));
   await ctx.inbound.offer({ roomId, sessionId: fresh.sessionId, sessionKey }, false, {
@@ -99,34 +105,8 @@ async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<strin
     senderUserId: ctx.userId,
     forwarded: false,
     forwardingChain: [],
+    sharedHistory,
   });
   putOutbound(ctx, fresh);
   return fresh;
-}
-
-/** Step 3. */
-export async function shareRoomKey(
-  ctx: CryptoContext,
-  roomId: string,
-  userIds: string[],
-  settings: RotationSettings,
-): Promise<ToDeviceRequest[]> {
-  const users = new Set([...userIds, ctx.userId]);
-  const rec = await currentOrNew(ctx, roomId, users, settings);
-  const sessionKey = using(ctx.backend.unpickleOutboundGroupSession(ctx.pickleKey, rec.pickle), (og) => og.sessionKey());
-  const content = { algorithm: MEGOLM_ALGORITHM, room_id: roomId, session_id: rec.sessionId, session_key: sessionKey };
-  const messages: { userId: string; deviceId: string; content: Record<string, unknown> }[] = [];
-  const sharedWith = structuredClone(rec.sharedWith);
-  for (const userId of [...users].sort()) {
-    for (const device of ctx.devices.devicesOf(userId)) {
-      if (userId === ctx.userId && device.deviceId === ctx.deviceId) continue;
-      if (sharedWith[userId]?.[device.deviceId] === device.curve25519) continue;
-      const encrypted = await olmEncrypt(ctx, device, "m.room_key", content);
-      if (!encrypted) continue;
-      messages.push({ userId, deviceId: device.deviceId, content: encrypted });
-      (sharedWith[userId] ??= {})[device.deviceId] = device.curve25519;
-    }
-  }
-  putOutbound(ctx, { ...rec, sharedWith });
-  return toDeviceRequests(ctx.random, "m.room.encrypted", messages);
 }

@@ -10,6 +10,7 @@ import {
   type InboundGroupSessionObj,
   type OlmSessionObj,
   type OutboundGroupSessionObj,
+  type PkMessage,
 } from "../backend.js";
 
 /**
@@ -210,6 +211,17 @@ const backend: CryptoBackend = {
   inboundGroupSessionFromKey: (k) => make(new Olm.InboundGroupSession(), (g) => g.create(k), inbound),
   importInboundGroupSession: (k) => make(new Olm.InboundGroupSession(), (g) => g.import_session(k), inbound),
   unpickleInboundGroupSession: (key, p) => make(new Olm.InboundGroupSession(), (g) => g.unpickle(k(key), p), inbound),
+  signingKeyFromSeed: (seed) => {
+    const pk = new Olm.PkSigning();
+    try {
+      // A copy: the caller's seed stays as it was whatever libolm does with its argument.
+      const publicKey = pk.init_with_seed(seed.slice());
+      return { publicKey, sign: (message: string) => pk.sign(message), free: () => pk.free() };
+    } catch (e) {
+      pk.free();
+      throw e;
+    }
+  },
   verifyEd25519: (publicKey, message, signature) => {
     const u = new Olm.Utility();
     try {
@@ -221,4 +233,29 @@ const backend: CryptoBackend = {
       u.free();
     }
   },
+  pkPublicKey: (privateKey) => withPkDecryption(privateKey, (_d, publicKey) => publicKey),
+  pkEncrypt: (publicKey, plaintext) => {
+    const e = new Olm.PkEncryption();
+    try {
+      return wrap(() => {
+        e.set_recipient_key(publicKey);
+        const m: PkMessage = e.encrypt(plaintext);
+        return { ciphertext: m.ciphertext, mac: m.mac, ephemeral: m.ephemeral };
+      });
+    } finally {
+      e.free();
+    }
+  },
+  pkDecrypt: (privateKey, m) => withPkDecryption(privateKey, (d) => wrap(() => d.decrypt(m.ephemeral, m.mac, m.ciphertext))),
 };
+
+/** PkDecryption from a private key (init_with_private_key zeroes nothing, but gets a copy anyway). */
+function withPkDecryption<R>(privateKey: Uint8Array, fn: (d: Olm.PkDecryption, publicKey: string) => R): R {
+  const d = new Olm.PkDecryption();
+  try {
+    const publicKey = wrap(() => d.init_with_private_key(k(privateKey)));
+    return fn(d, publicKey);
+  } finally {
+    d.free();
+  }
+}

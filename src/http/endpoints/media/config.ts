@@ -1,7 +1,7 @@
-// GET /_matrix/client/v1/media/config
+// GET /_matrix/client/v1/media/config (legacy: GET /_matrix/media/v3/config, before spec v1.11)
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediaconfig
 import * as z from "zod/mini";
-import { CLIENT_V1, endpoint } from "../../endpoint.js";
+import { CLIENT_V1, endpoint, MEDIA_V3 } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
 export const mediaConfigResponse = z.looseObject({
@@ -9,13 +9,14 @@ export const mediaConfigResponse = z.looseObject({
   "m.upload.size": z.optional(z.number()),
 });
 
-export const mediaConfig = endpoint<void, z.infer<typeof mediaConfigResponse>>({
+/** `legacy`: the server predates authenticated media (no v1.11 in /versions, src/http/capabilities.ts). */
+export const mediaConfig = endpoint<{ legacy?: boolean } | void, z.infer<typeof mediaConfigResponse>>({
   name: "GET media/config",
   method: "GET",
   spec: cs("#get_matrixclientv1mediaconfig"),
   auth: true,
   rateLimited: true,
   idempotent: true,
-  request: () => ({ path: `${CLIENT_V1}/media/config` }),
+  request: (a) => ({ path: a?.legacy ? `${MEDIA_V3}/config` : `${CLIENT_V1}/media/config` }),
   response: mediaConfigResponse,
 });

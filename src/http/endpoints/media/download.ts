@@ -1,6 +1,6 @@
-// GET /_matrix/client/v1/media/download/{serverName}/{mediaId}
+// GET /_matrix/client/v1/media/download/{serverName}/{mediaId} (legacy: /_matrix/media/v3/download/..., before v1.11)
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediadownloadservernamemediaid
-import { CLIENT_V1, endpoint, seg } from "../../endpoint.js";
+import { CLIENT_V1, endpoint, MEDIA_V3, seg } from "../../endpoint.js";
 import { cs } from "../../spec.js";
 
 export interface DownloadArgs {
@@ -8,6 +8,8 @@ export interface DownloadArgs {
   mediaId: string;
   /** How long the server may wait for remote media to arrive, in ms. */
   timeoutMs?: number;
+  /** The server predates authenticated media (no v1.11 in /versions): the deprecated unauthenticated path. */
+  legacy?: boolean;
 }
 
 /** Split `mxc://server/id` into download args; undefined for anything else. */
@@ -29,7 +31,7 @@ export const download = endpoint<DownloadArgs, Uint8Array>({
   rateLimited: true,
   idempotent: true,
   request: (a) => ({
-    path: `${CLIENT_V1}/media/download/${seg(a.serverName)}/${seg(a.mediaId)}`,
+    path: `${a.legacy ? MEDIA_V3 : `${CLIENT_V1}/media`}/download/${seg(a.serverName)}/${seg(a.mediaId)}`,
     query: { timeout_ms: a.timeoutMs },
   }),
   response: "bytes",

@@ -12,11 +12,11 @@ export interface SyncArgs {
   full_state?: boolean;
   set_presence?: "offline" | "online" | "unavailable";
   /**
-   * Ask for `state_after` instead of `state` (spec v1.16, MSC4222). Sent under both names: the
-   * stable `use_state_after` and Synapse's unstable `org.matrix.msc4222.use_state_after`; a server
-   * ignores the one it does not know.
+   * Ask for `state_after` instead of `state`: "stable" sends `use_state_after` (spec v1.16),
+   * "unstable" MSC4222's `org.matrix.msc4222.use_state_after`; absent, neither (the classic path).
+   * Which one the server gets is decided from /versions (src/http/capabilities.ts).
    */
-  useStateAfter?: boolean;
+  stateAfter?: "stable" | "unstable";
 }
 
 /**
@@ -72,8 +72,8 @@ export const sync = endpoint<SyncArgs, SyncResponse>({
       timeout: a.timeout,
       full_state: a.full_state ? true : undefined,
       set_presence: a.set_presence,
-      use_state_after: a.useStateAfter ? true : undefined,
-      "org.matrix.msc4222.use_state_after": a.useStateAfter ? true : undefined,
+      use_state_after: a.stateAfter === "stable" ? true : undefined,
+      "org.matrix.msc4222.use_state_after": a.stateAfter === "unstable" ? true : undefined,
     },
   }),
   response: syncResponseSchema,
