@@ -7,6 +7,8 @@
  *
  * Second sync path: integration files whose first lines hold the marker `mxdb-test: msc4222-too`
  * run again afterwards against a second Synapse with MSC4222 on (MXDB_TEST_MSC4222=1).
+ * Second implementation: files marked `mxdb-test: dendrite-too` run again against a stock Dendrite
+ * (MXDB_TEST_DENDRITE=1; built once with `go install` into .venv/dendrite, src/homeserver/dendrite.ts).
  * PostgreSQL: files marked `mxdb-test: postgres-too` run once more against a Synapse on PostgreSQL
  * (MXDB_TEST_DATABASE=postgres; files that start Synapses of their own start them on PostgreSQL too).
  *
@@ -15,6 +17,8 @@
  *   npm test -- --integration         integration tests only
  *   npm test -- test/unit/x.test.ts   just these files
  *   npm test -- --no-msc4222          skip the MSC4222 second run
+ *   npm test -- --no-dendrite         skip the Dendrite run
+ *   npm test -- --dendrite FILES      the integration files on Dendrite only (no Synapse runs)
  *   npm test -- --no-postgres         skip the PostgreSQL run of the marked files
  *   npm test -- --postgres            every selected integration file on PostgreSQL (no second runs)
  */
@@ -24,15 +28,17 @@ import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { Homeserver } from "../src/homeserver/synapse.js";
 import { projectRoot } from "../src/homeserver/venv.js";
-import { TEST_DATABASE_ENV, TEST_HOMESERVER_ENV, TEST_MSC4222_ENV, TEST_RATE_LIMITS } from "../test/helpers/homeserver.js";
+import { TEST_DATABASE_ENV, TEST_DENDRITE_ENV, TEST_HOMESERVER_ENV, TEST_MSC4222_ENV, TEST_RATE_LIMITS } from "../test/helpers/homeserver.js";
 
 /** Backstop for a test without its own timeout (the rules test requires one on every test). */
 const TEST_TIMEOUT_MS = 300_000;
 /** In a test file's first lines: run it on the MSC4222 sync path too. */
 const MSC4222_MARKER = "mxdb-test: msc4222-too";
+/** In a test file's first lines: run it on Dendrite too. */
+const DENDRITE_MARKER = "mxdb-test: dendrite-too";
 /** In a test file's first lines: run it against a Synapse on PostgreSQL too. */
 const POSTGRES_MARKER = "mxdb-test: postgres-too";
-const FLAGS = ["--unit", "--integration", "--no-msc4222", "--no-postgres", "--postgres"];
+const FLAGS = ["--unit", "--integration", "--no-msc4222", "--no-postgres", "--postgres", "--no-dendrite", "--dendrite"];
 
 const root = projectRoot();
 const started = Date.now();
@@ -54,11 +60,13 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-function selectFiles(args: string[]): { files: string[]; integration: number; msc4222: string[]; postgres: string[]; allPostgres: boolean } {
+function selectFiles(args: string[]): { files: string[]; integration: number; msc4222: string[]; postgres: string[]; allPostgres: boolean; dendrite: string[] } {
   const flags = new Set(args.filter((a) => a.startsWith("--")));
   for (const flag of flags) if (!FLAGS.includes(flag)) throw new Error(`unknown option ${flag} (use ${FLAGS.join(", ")} or file paths)`);
   const allPostgres = flags.has("--postgres");
-  for (const f of ["--no-msc4222", "--no-postgres", "--postgres"]) flags.delete(f);
+  // The Dendrite harness runs SQLite only (docs/HOMESERVERS.md "Dendrite").
+  if (allPostgres && flags.has("--dendrite")) throw new Error("--dendrite and --postgres together: the Dendrite harness runs SQLite only");
+  for (const f of ["--no-msc4222", "--no-postgres", "--postgres", "--no-dendrite", "--dendrite"]) flags.delete(f);
   const explicit = args.filter((a) => !a.startsWith("--")).map((a) => resolve(a));
   const unitDir = join(root, "test", "unit");
   const integrationDir = join(root, "test", "integration");
@@ -69,10 +77,12 @@ function selectFiles(args: string[]): { files: string[]; integration: number; ms
     files = [...(both || flags.has("--unit") ? findTests(unitDir) : []), ...(both || flags.has("--integration") ? findTests(integrationDir) : [])];
   }
   const integrationFiles = files.filter((f) => f.startsWith(integrationDir + sep));
+  if (args.includes("--dendrite")) return { files: [], integration: 0, msc4222: [], postgres: [], allPostgres: false, dendrite: integrationFiles };
   // --postgres: the main run is on PostgreSQL already; no second runs.
   const msc4222 = args.includes("--no-msc4222") || allPostgres ? [] : integrationFiles.filter((f) => marked(f, MSC4222_MARKER));
   const postgres = args.includes("--no-postgres") || allPostgres ? [] : integrationFiles.filter((f) => marked(f, POSTGRES_MARKER));
-  return { files, integration: integrationFiles.length, msc4222, postgres, allPostgres };
+  const dendrite = args.includes("--no-dendrite") || allPostgres ? [] : integrationFiles.filter((f) => marked(f, DENDRITE_MARKER));
+  return { files, integration: integrationFiles.length, msc4222, postgres, allPostgres, dendrite };
 }
 
 function marked(file: string, marker: string): boolean {
@@ -114,8 +124,8 @@ async function runNodeTest(files: string[], env: NodeJS.ProcessEnv, tapFile: str
 }
 
 async function main(): Promise<number> {
-  const { files, integration, msc4222, postgres, allPostgres } = selectFiles(process.argv.slice(2));
-  if (files.length === 0) {
+  const { files, integration, msc4222, postgres, allPostgres, dendrite } = selectFiles(process.argv.slice(2));
+  if (files.length === 0 && dendrite.length === 0) {
     console.error("mxdb test: no test files found");
     return 1;
   }
@@ -136,6 +146,7 @@ async function main(): Promise<number> {
   try {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env[TEST_MSC4222_ENV];
+    delete env[TEST_DENDRITE_ENV];
     delete env[TEST_DATABASE_ENV];
     if (allPostgres) env[TEST_DATABASE_ENV] = "postgres";
     let version = "";
@@ -146,8 +157,11 @@ async function main(): Promise<number> {
       console.log(`mxdb test: integration tests run against stock Synapse ${version} on ${hs.info.database} at ${hs.info.baseUrl} (default rate limits but rc_login.address)`);
       env[TEST_HOMESERVER_ENV] = JSON.stringify(hs.info);
     }
-    console.log(`mxdb test: ${files.length - integration} unit and ${integration} integration test files`);
-    const runs = [await runNodeTest(files, env, join(scratch, "run.tap"), setChild)];
+    const runs: RunResult[] = [];
+    if (files.length > 0) {
+      console.log(`mxdb test: ${files.length - integration} unit and ${integration} integration test files`);
+      runs.push(await runNodeTest(files, env, join(scratch, "run.tap"), setChild));
+    }
     if (msc4222.length > 0 && !interrupted) {
       // The second sync path: the opted-in files again, against a fresh Synapse with MSC4222 on.
       await homeservers.pop()?.stop();
@@ -164,10 +178,20 @@ async function main(): Promise<number> {
       console.log(`mxdb test: ${postgres.length} integration files again on PostgreSQL ${hs.info.postgres?.version ?? ""} (${hs.info.baseUrl})`);
       runs.push(await runNodeTest(postgres, { ...env, [TEST_HOMESERVER_ENV]: JSON.stringify(hs.info), [TEST_DATABASE_ENV]: "postgres" }, join(scratch, "postgres.tap"), setChild));
     }
+    if (dendrite.length > 0 && !interrupted) {
+      // The second implementation: the opted-in files again, against a stock Dendrite (classic sync: it has no state_after).
+      await homeservers.pop()?.stop();
+      const hs = await Homeserver.start({ implementation: "dendrite", rateLimits: TEST_RATE_LIMITS, onProgress: progress });
+      homeservers.push(hs);
+      console.log(`mxdb test: ${dendrite.length} integration files on Dendrite ${hs.info.version} (${hs.info.baseUrl})`);
+      runs.push(await runNodeTest(dendrite, { ...env, [TEST_HOMESERVER_ENV]: JSON.stringify(hs.info), [TEST_DENDRITE_ENV]: "1" }, join(scratch, "dendrite.tap"), setChild));
+    }
     const code = runs.find((r) => r.code !== 0)?.code ?? 0;
     const pass = runs.reduce((n, r) => n + r.pass, 0);
     const fail = runs.reduce((n, r) => n + r.fail, 0);
-    console.log(`mxdb test: ${files.length} files${msc4222.length > 0 ? ` (+${msc4222.length} on MSC4222)` : ""}${postgres.length > 0 ? ` (+${postgres.length} on PostgreSQL)` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s, exit code ${code}${version ? ` (Synapse ${version})` : ""}`);
+    console.log(
+      `mxdb test: ${files.length} files${msc4222.length > 0 ? ` (+${msc4222.length} on MSC4222)` : ""}${postgres.length > 0 ? ` (+${postgres.length} on PostgreSQL)` : ""}${dendrite.length > 0 ? ` (+${dendrite.length} on Dendrite)` : ""} in ${((Date.now() - started) / 1000).toFixed(1)} s, exit code ${code}${version ? ` (Synapse ${version})` : ""}`,
+    );
     console.log(`mxdb: ${pass} passed, ${fail} failed`);
     return code;
   } finally {

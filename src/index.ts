@@ -29,6 +29,7 @@ export {
   RoomScopeUnavailableError,
   ValueTooLargeError,
   MediaValueError,
+  UnverifiableWriteError,
 } from "./db/errors.js";
 export { RecoveryKeyFormatError, WrongRecoveryKeyError, RecoverySetupError, SecretDecryptionError, BackupDecryptionError } from "./crypto/backup/errors.js";
 export type { Recovery, RecoveryStatus } from "./db/recovery.js";

@@ -172,3 +172,20 @@ export class ConfigError extends MxdbError {
     super(message);
   }
 }
+
+/**
+ * Another writer's event replaced some of our acknowledged ops, and this homeserver's
+ * `unsigned.replaces_state` cannot tell a lost write from a deliberate overwrite (Dendrite names the
+ * previously current event, not the state at the event's parents: docs/HOMESERVERS.md "Dendrite").
+ * mxdb neither repairs nor reports success: flush() rejects with this, listing the keys.
+ */
+export class UnverifiableWriteError extends MxdbError {
+  override readonly name = "UnverifiableWriteError";
+  readonly code = "UNVERIFIABLE_WRITE";
+  constructor(
+    readonly keys: string[],
+    readonly server: string,
+  ) {
+    super(`${server}: another writer's event replaced our write of ${keys.map((k) => JSON.stringify(k)).join(", ")}, and this homeserver's replaces_state cannot tell whether that writer saw it; not repaired (docs/HOMESERVERS.md "Dendrite")`);
+  }
+}

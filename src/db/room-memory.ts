@@ -19,6 +19,8 @@ export interface RoomContext {
   /** The room's whole current state (`GET /rooms/{roomId}/state`), for many checks at once. */
   allState(): Promise<readonly unknown[]>;
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
+  /** See WriterContext.linearReplacesState. */
+  linearReplacesState?(): Promise<string | undefined>;
   redact(eventId: string): Promise<void>;
   readonly userId: string;
   readonly settleMs: number;
@@ -82,6 +84,7 @@ export class RoomMemory {
         putState: (s, content) => c.putState(s, content),
         currentEvent: (s) => this.currentEvent(s),
         fetchEvent: (id) => c.fetchEvent(id),
+        ...(c.linearReplacesState ? { linearReplacesState: () => c.linearReplacesState!() } : {}),
         settleMs: c.settleMs,
         shared: sharesOneEvent(c.singleStateKey),
         writeTimeoutMs: c.writeTimeoutMs,

@@ -10,6 +10,7 @@ import { getEvent } from "../http/endpoints/events/get-event.js";
 import { messages } from "../http/endpoints/events/messages.js";
 import { timestampToEvent } from "../http/endpoints/events/timestamp-to-event.js";
 import { redact } from "../http/endpoints/events/redact.js";
+import { getFederationVersion } from "../http/endpoints/server/federation-version.js";
 import { getAllState } from "../http/endpoints/state/get-all-state.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { putState } from "../http/endpoints/state/put-state.js";
@@ -35,6 +36,26 @@ export interface RoomRequests {
   stateAt(eventId: string): Promise<LineageEvent[] | undefined>;
   /** Reads `dev.opsdroid.database` events a page at a time (./paged-events.ts). */
   paged: PagedSource;
+}
+
+/** Implementations whose `replaces_state` is the previously current event, not the state at the event's parents. */
+const LINEAR_REPLACES_STATE = new Set(["Dendrite"]);
+const linearByClient = new WeakMap<HttpClient, Promise<string | undefined>>();
+
+/**
+ * The server's name when its `replaces_state` cannot show a fork (docs/HOMESERVERS.md "Dendrite"),
+ * asked once per client; undefined for Synapse and for a server that does not say.
+ */
+export function linearReplacesState(http: HttpClient): Promise<string | undefined> {
+  let p = linearByClient.get(http);
+  if (!p) {
+    p = http.send(getFederationVersion, undefined).then(
+      (r) => (r.server?.name !== undefined && LINEAR_REPLACES_STATE.has(r.server.name) ? `${r.server.name} ${r.server.version ?? ""}`.trim() : undefined),
+      () => undefined,
+    );
+    linearByClient.set(http, p);
+  }
+  return p;
 }
 
 export function roomRequests(http: HttpClient, roomId: string): RoomRequests {
@@ -120,6 +141,9 @@ export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
     currentEvent: requests.currentEvent,
     allState: () => d.http.send(getAllState, { roomId }),
     fetchEvent: requests.event,
+    // Not with an injected transport (simulations, recorded servers): its extra request would change
+    // their seeded schedules. docs/HOMESERVERS.md "Telling Dendrite apart".
+    ...(d.opts.transport === undefined ? { linearReplacesState: () => linearReplacesState(d.http) } : {}),
     settleMs: d.opts.settleMs ?? DEFAULT_SETTLE_MS,
     sleep: (ms) => d.clock.sleep(ms),
     onError: (e) => d.opts.onError?.(e),

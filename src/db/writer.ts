@@ -19,7 +19,8 @@ import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
-import { valueOf } from "./repair.js";
+import { reflects, valueOf } from "./repair.js";
+import { UnverifiableWriteError } from "./errors.js";
 
 export type { StateHead } from "./repair-plan.js";
 
@@ -36,6 +37,12 @@ export interface WriterContext {
   currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
   /** One event by ID (undefined: not found). */
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
+  /**
+   * The server's name when its `replaces_state` names the previously current event rather than the
+   * state at the event's parents (Dendrite): the lineage then cannot show forks, so a repair plan
+   * built on it is unsound. Undefined (or absent): Synapse's meaning.
+   */
+  linearReplacesState?(): Promise<string | undefined>;
   /** How long after a write a concurrent write forked off the same parent can still land (ms). */
   readonly settleMs: number;
   now(): number;
@@ -83,6 +90,9 @@ interface PendingOp {
 
 const noop = () => {};
 
+/** An op with a value still being placed (PendingValue) as the JSON it will be written as. */
+const plain = (o: Op): Op => (o.kind === "put" && o.value instanceof PendingValue ? { ...o, value: o.value.toJSON() } : o);
+
 /**
  * The settle window is at least this many times our slowest PUT: a sibling created just before ours
  * was stored takes about as long to be stored as ours did (docs/DURABILITY.md "How mxdb makes it true").
@@ -118,7 +128,7 @@ export class StateKeyWriter {
   /** Content as this process sees it: synced, plus our ops not yet shown by sync. */
   view(): Record<string, unknown> {
     const base = this.ctx.synced(this.stateKey)?.content ?? {};
-    const ours = this.ownOps().map((o) => (o.kind === "put" && o.value instanceof PendingValue ? { ...o, value: o.value.toJSON() } : o));
+    const ours = this.ownOps().map(plain);
     return ours.length === 0 ? base : applyOps(base, ours);
   }
 
@@ -216,7 +226,26 @@ export class StateKeyWriter {
     const current = await this.ctx.currentEvent(this.stateKey);
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
-    return planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
+    await this.refuseUnsoundLineage(ours, current);
+    const repairs = await planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
+    // A plan drawn from a lineage that cannot show forks is not written.
+    const server = repairs.length > 0 ? await this.ctx.linearReplacesState?.() : undefined;
+    if (server !== undefined) throw new UnverifiableWriteError([...new Set(repairs.map((r) => r.op.key))], server);
+    return repairs;
+  }
+
+  /**
+   * Another writer's event holds the key and lacks some of our ops: on a server whose lineage cannot
+   * show forks, whether that writer saw them is unknowable, so fail rather than guess either way.
+   */
+  private async refuseUnsoundLineage(ours: OurWrite[], current: LineageEvent | undefined): Promise<void> {
+    if (!this.ctx.linearReplacesState) return;
+    if (current && ours.some((w) => w.eventId === current.eventId)) return;
+    const content = current?.content ?? {};
+    const lost = [...this.unverified].filter(([, u]) => ours.includes(u.write) && !reflects(content, plain(u.op))).map(([key]) => key);
+    if (lost.length === 0) return;
+    const server = await this.ctx.linearReplacesState();
+    if (server !== undefined) throw new UnverifiableWriteError(lost, server);
   }
 
   private ownOps(): Op[] {

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { HttpClient } from "../http/client.js";
 import { getHealth } from "../http/endpoints/admin/health.js";
+import { getVersions } from "../http/endpoints/server/versions.js";
 import { LOG_FILE, STDIO_FILE } from "./config.js";
 
 const decoder = new TextDecoder();
@@ -47,9 +48,10 @@ export function spawnSynapse(o: SpawnOptions): ChildProcess {
   }
 }
 
-/** Is `GET /health` answering "OK"? */
-export async function healthy(client: HttpClient, signal?: AbortSignal): Promise<boolean> {
+/** Is `GET /health` answering "OK"? Dendrite has no /health: its client API answering /versions is the sign. */
+export async function healthy(client: HttpClient, signal?: AbortSignal, dendrite = false): Promise<boolean> {
   try {
+    if (dendrite) return (await client.send(getVersions, undefined, { retry: false, ...(signal ? { signal } : {}) })).versions.length > 0;
     return decoder.decode(await client.send(getHealth, undefined, { retry: false, ...(signal ? { signal } : {}) })).trim() === "OK";
   } catch {
     return false;
@@ -57,14 +59,14 @@ export async function healthy(client: HttpClient, signal?: AbortSignal): Promise
 }
 
 /** Poll /health until "OK"; fail with the log's tail if the process exits or the time runs out. */
-export async function waitHealthy(client: HttpClient, child: ChildProcess, dir: string, timeoutMs = 60_000): Promise<void> {
+export async function waitHealthy(client: HttpClient, child: ChildProcess, dir: string, timeoutMs = 60_000, dendrite = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`Synapse exited (${child.exitCode ?? child.signalCode}) before it was ready.\n${logTail(dir)}`);
     }
     const signal = AbortSignal.timeout(2_000);
-    if (await healthy(client, signal)) return;
+    if (await healthy(client, signal, dendrite)) return;
     if (Date.now() > deadline) throw new Error(`Synapse was not healthy after ${timeoutMs / 1000} s at ${client.baseUrl}/health.\n${logTail(dir)}`);
     await new Promise((r) => setTimeout(r, 150));
   }

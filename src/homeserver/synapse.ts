@@ -19,6 +19,7 @@ import { getServerVersion } from "../http/endpoints/admin/server-version.js";
 import { isMatrixError } from "../http/errors.js";
 import { overrideRateLimit, readRateLimitOverride, registerWithSharedSecret, type RateLimitSetting, type RegisteredUser, type RegisterOptions } from "./admin.js";
 import { disown, own, type Owned } from "./cleanup.js";
+import { DENDRITE_VERSION, ensureDendrite, spawnDendrite, writeDendriteConfig } from "./dendrite.js";
 import { GENERATED_CONFIG, LOG_CONFIG, LOG_FILE, logConfig, OVERRIDE_CONFIG, overrideConfig, toYamlText, type FederationOptions, type RateLimitMode } from "./config.js";
 import { freePort, healthy, killAndWait, logTail, pidAlive, spawnSynapse, waitHealthy } from "./process.js";
 import { Postgres, stopPostgres, synapseDatabaseConfig, type PostgresInfo } from "./postgres.js";
@@ -33,7 +34,20 @@ export const SYNAPSE_POSTGRES_EXTRAS = [`matrix-synapse[postgres]==${SYNAPSE_VER
 export type DatabaseMode = "sqlite" | "postgres";
 export const STATE_FILE = "mxdb-homeserver.json";
 
+/** Which homeserver implementation: Synapse (the default) or Dendrite (./dendrite.ts, docs/HOMESERVERS.md "Dendrite"). */
+export type Implementation = "synapse" | "dendrite";
+
+/** A Synapse admin API that the running implementation does not offer. */
+export class UnsupportedByHomeserverError extends Error {
+  constructor(readonly implementation: Implementation, what: string) {
+    super(`mxdb: ${implementation} does not offer ${what} (docs/HOMESERVERS.md "Dendrite")`);
+    this.name = "UnsupportedByHomeserverError";
+  }
+}
+
 export interface HomeserverOptions {
+  /** Default "synapse". */
+  implementation?: Implementation;
   /** "default" (the default): Synapse's own limits, as users run it; "lifted": every limiter at 9999/s (throughput measurements); "shared-address": see config.ts. */
   rateLimits?: RateLimitMode;
   /** Turn on MSC4222 (`use_state_after` sync). Default false: a stock Synapse configuration. */
@@ -55,6 +69,8 @@ export interface HomeserverOptions {
 
 /** Everything another process needs to use (or stop) this homeserver; serialisable as JSON. */
 export interface HomeserverInfo {
+  /** Absent in state files written before Dendrite support: Synapse. */
+  implementation?: Implementation;
   baseUrl: string;
   serverName: string;
   port: number;
@@ -104,6 +120,10 @@ export class Homeserver {
     return { ...this.state, configFiles: [...this.state.configFiles] };
   }
 
+  get implementation(): Implementation {
+    return this.state.implementation ?? "synapse";
+  }
+
   get baseUrl(): string {
     return this.state.baseUrl;
   }
@@ -111,11 +131,16 @@ export class Homeserver {
   /** Install (once) and start a Synapse; resolves when /health says OK. */
   static async start(options: HomeserverOptions = {}): Promise<Homeserver> {
     const progress = options.onProgress ?? (() => {});
+    const implementation = options.implementation ?? "synapse";
     const database = options.database ?? "sqlite";
+    // Refused before anything is installed or started: the Dendrite harness runs SQLite and does not federate.
+    if (implementation === "dendrite" && database !== "sqlite") throw new UnsupportedByHomeserverError("dendrite", `database "${database}" in this harness (SQLite only)`);
+    if (implementation === "dendrite" && options.federation) throw new UnsupportedByHomeserverError("dendrite", "federation in this harness");
+    const dendrite = implementation === "dendrite" ? await ensureDendrite(progress) : undefined;
     const venvOptions = { name: "synapse", packages: SYNAPSE_PACKAGES, onProgress: progress };
-    const venv = database === "postgres" ? await ensureVenvExtras({ ...venvOptions, extras: SYNAPSE_POSTGRES_EXTRAS }) : await ensureVenv(venvOptions);
+    const venv = dendrite ? undefined : database === "postgres" ? await ensureVenvExtras({ ...venvOptions, extras: SYNAPSE_POSTGRES_EXTRAS }) : await ensureVenv(venvOptions);
     const tempDir = options.dir === undefined;
-    const dir = options.dir ? resolve(options.dir) : mkdtempSync(join(tmpdir(), "mxdb-synapse-"));
+    const dir = options.dir ? resolve(options.dir) : mkdtempSync(join(tmpdir(), `mxdb-${implementation}-`));
     let pg: Postgres | undefined;
     try {
       if (database === "postgres") pg = await Postgres.start({ onProgress: progress, detached: options.detached });
@@ -124,15 +149,18 @@ export class Homeserver {
       const rateLimits = options.rateLimits ?? "default";
       const msc4222 = options.msc4222 ?? false;
       const sharedSecret = randomBytes(24).toString("hex");
-      if (!existsSync(join(dir, GENERATED_CONFIG))) generateConfig(venv, dir, serverName);
+      if (venv && !existsSync(join(dir, GENERATED_CONFIG))) generateConfig(venv, dir, serverName);
+      if (dendrite && msc4222) throw new Error("mxdb: Dendrite has no MSC4222 (state_after) to turn on");
       // A given port is used as is; a free port could be taken between asking and binding, so retry then.
       for (let attempt = 1; ; attempt++) {
         const port = options.port ?? (await freePort());
         const federation = options.federation;
-        const configFiles = writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222, ...(federation ? { federation } : {}), database: pg && synapseDatabaseConfig(pg.info) });
+        const configFiles = dendrite
+          ? [writeDendriteConfig(dendrite, { dir, serverName, sharedSecret, rateLimits })]
+          : writeOverrides(dir, { port, serverName, sharedSecret, rateLimits, msc4222, ...(federation ? { federation } : {}), database: pg && synapseDatabaseConfig(pg.info) });
         const info: HomeserverInfo = {
-          baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222, database, ...(pg ? { postgres: pg.info } : {}),
-          python: venv.python, configFiles, logFile: join(dir, LOG_FILE), tempDir, detached: options.detached ?? false,
+          implementation, baseUrl: `http://127.0.0.1:${port}`, serverName, port, dir, sharedSecret, pid: 0, version: "", rateLimits, msc4222, database, ...(pg ? { postgres: pg.info } : {}),
+          python: dendrite ? dendrite.bin("dendrite") : venv!.python, configFiles, logFile: join(dir, dendrite ? "dendrite.log" : LOG_FILE), tempDir, detached: options.detached ?? false,
           ...(federation ? { federation } : {}),
         };
         const hs = new Homeserver(info, undefined, true);
@@ -168,19 +196,23 @@ export class Homeserver {
 
   /** Start Synapse on this instance's port and data (first start, or again after stopProcess()). */
   async startProcess(onProgress: (line: string) => void = () => {}): Promise<void> {
-    if (this.state.pid && pidAlive(this.state.pid) && (await healthy(this.http))) return;
+    const dendrite = this.implementation === "dendrite";
+    if (this.state.pid && pidAlive(this.state.pid) && (await healthy(this.http, undefined, dendrite))) return;
     const started = Date.now();
-    const child = spawnSynapse({ python: this.state.python, dir: this.state.dir, configFiles: this.state.configFiles, detached: this.state.detached });
+    const { python, dir, configFiles, detached, port } = this.state;
+    const child = dendrite ? spawnDendrite({ binary: python, dir, config: configFiles[0]!, port, detached }) : spawnSynapse({ python, dir, configFiles, detached });
     if (child.pid === undefined) throw new Error(`mxdb: could not spawn ${this.state.python}`);
     this.child = child;
     this.state.pid = child.pid;
-    await waitHealthy(this.http, child, this.state.dir);
+    await waitHealthy(this.http, child, this.state.dir, undefined, dendrite);
+    // Dendrite has no server_version admin API; the build is pinned.
+    if (dendrite) this.state.version ||= DENDRITE_VERSION;
     if (!this.state.version) {
       // e.g. "1.163.2" or "1.163.2 (b=main,abc123)": Synapse appends git info when it finds a checkout above its files.
       const { server_version } = await this.http.send(getServerVersion, undefined);
       this.state.version = server_version.split(" ")[0] ?? server_version;
     }
-    onProgress(`Synapse ${this.state.version} ready at ${this.state.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    onProgress(`${dendrite ? "Dendrite" : "Synapse"} ${this.state.version} ready at ${this.state.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     this.writeStateFile();
   }
 
@@ -204,7 +236,7 @@ export class Homeserver {
 
   /** The process is alive and /health answers OK. */
   async isRunning(): Promise<boolean> {
-    return this.state.pid > 0 && pidAlive(this.state.pid) && (await healthy(this.http, AbortSignal.timeout(2_000)));
+    return this.state.pid > 0 && pidAlive(this.state.pid) && (await healthy(this.http, AbortSignal.timeout(2_000), this.implementation === "dendrite"));
   }
 
   /** Register a user through the admin API (shared secret). Fails with M_USER_IN_USE if taken. */
@@ -220,6 +252,7 @@ export class Homeserver {
 
   /** Override rc_message for one user (e.g. Synapse's default {0.2/s, burst 10} can't be set: whole numbers only). */
   overrideRateLimit(adminToken: string, userId: string, limit: RateLimitSetting): Promise<RateLimitSetting> {
+    if (this.implementation === "dendrite") return Promise.reject(new UnsupportedByHomeserverError("dendrite", "per-user rate-limit overrides (start it with rateLimits: \"lifted\")"));
     return overrideRateLimit(this.http, adminToken, userId, limit);
   }
 
@@ -229,6 +262,8 @@ export class Homeserver {
    * limited per address, not per user, so they stay limited.
    */
   async liftRateLimits(userId: string): Promise<void> {
+    // Dendrite has no per-user override: only a server started with its limiter off ("lifted") qualifies.
+    if (this.implementation === "dendrite" && this.state.rateLimits === "lifted") return;
     const admin = await this.adminUser();
     await this.overrideRateLimit(admin.accessToken, userId, { messagesPerSecond: 0, burstCount: 0 });
   }
@@ -239,6 +274,7 @@ export class Homeserver {
    * False when there was no backoff (or the destination is unknown).
    */
   async resetFederationConnection(destination: string): Promise<boolean> {
+    if (this.implementation === "dendrite") throw new UnsupportedByHomeserverError("dendrite", "the federation connection reset admin API");
     const admin = await this.adminUser();
     const client = this.client(admin.accessToken);
     try {
@@ -253,6 +289,7 @@ export class Homeserver {
   }
 
   readRateLimitOverride(adminToken: string, userId: string): Promise<RateLimitSetting | undefined> {
+    if (this.implementation === "dendrite") return Promise.reject(new UnsupportedByHomeserverError("dendrite", "per-user rate-limit overrides"));
     return readRateLimitOverride(this.http, adminToken, userId);
   }
 

@@ -149,9 +149,9 @@ function pipSummariser(progress: (line: string) => void): (line: string) => void
 }
 
 /** Run a command; each output line goes to `onLine`; rejects with the output's tail on failure. */
-function run(command: string, args: string[], onLine: (line: string) => void): Promise<void> {
+export function run(command: string, args: string[], onLine: (line: string) => void, env: NodeJS.ProcessEnv = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PIP_NO_INPUT: "1" } });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PIP_NO_INPUT: "1", ...env } });
     const tail: string[] = [];
     let buffered = "";
     const take = (chunk: Buffer) => {
@@ -175,7 +175,7 @@ function run(command: string, args: string[], onLine: (line: string) => void): P
 }
 
 /** A lock directory holding the owner's pid; a lock whose owner is dead is taken over. */
-async function acquireLock(path: string, progress: (line: string) => void): Promise<() => void> {
+export async function acquireLock(path: string, progress: (line: string) => void): Promise<() => void> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   let told = false;
   for (;;) {

@@ -10,8 +10,9 @@
  *
  * The shared homeserver must not be stopped or restarted by a test: a test that needs that (a sync
  * loop surviving a restart) starts its own with `Homeserver.start(...)` and calls `stop()` in
- * `after()`, with `{ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222(), database: testDatabase() }` to match the run. A
- * test that measures throughput lifts the limits for its own users only:
+ * `after()`, with `{ implementation: testImplementation(), rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222(),
+ * database: testDatabase() }` to match the run. On Dendrite (MXDB_TEST_DENDRITE=1) the run's homeserver is a
+ * stock Dendrite monolith instead. A test that measures throughput lifts the limits for its own users only:
  * `newUser(prefix, { unlimited: true })`, with a comment saying why.
  */
 import { randomBytes } from "node:crypto";
@@ -23,6 +24,8 @@ export { Homeserver, type HomeserverInfo };
 export const TEST_HOMESERVER_ENV = "MXDB_TEST_HOMESERVER";
 /** "1": the second sync path, a Synapse with MSC4222 on (set by scripts/test.ts for marked files). */
 export const TEST_MSC4222_ENV = "MXDB_TEST_MSC4222";
+/** "1": the run is on Dendrite (files marked `mxdb-test: dendrite-too`, or `npm test -- --dendrite`). */
+export const TEST_DENDRITE_ENV = "MXDB_TEST_DENDRITE";
 export const TEST_RATE_LIMITS = "shared-address" as const;
 /** "postgres": Synapse on PostgreSQL (`npm test -- --postgres`, and the `postgres-too` run); else SQLite. */
 export const TEST_DATABASE_ENV = "MXDB_TEST_DATABASE";
@@ -34,6 +37,11 @@ export function testDatabase(): DatabaseMode {
 
 export function testMsc4222(): boolean {
   return process.env[TEST_MSC4222_ENV] === "1";
+}
+
+/** The implementation this run tests on; a test that starts its own homeserver passes it on. */
+export function testImplementation(): "synapse" | "dendrite" {
+  return process.env[TEST_DENDRITE_ENV] === "1" ? "dendrite" : "synapse";
 }
 
 /**
@@ -58,7 +66,13 @@ export function testHomeserver(): Promise<Homeserver> {
     const json = process.env[TEST_HOMESERVER_ENV];
     if (json) return Homeserver.fromInfo(JSON.parse(json) as HomeserverInfo);
     // Stopped by the exit hooks in src/homeserver/cleanup.ts when this process ends.
-    return Homeserver.start({ rateLimits: TEST_RATE_LIMITS, msc4222: testMsc4222(), database: testDatabase(), onProgress: (line) => process.stderr.write(`# ${line}\n`) });
+    return Homeserver.start({
+      implementation: testImplementation(),
+      rateLimits: TEST_RATE_LIMITS,
+      msc4222: testMsc4222(),
+      database: testDatabase(),
+      onProgress: (line) => process.stderr.write(`# ${line}\n`),
+    });
   })();
   return shared;
 }

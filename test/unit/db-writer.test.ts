@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import PQueue from "p-queue";
 import type { LineageEvent } from "../../src/db/lineage.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "../../src/db/writer.js";
+import { UnverifiableWriteError } from "../../src/db/errors.js";
 
 
 /** Let deferred batches and settled promises run. */
@@ -66,7 +67,7 @@ class VirtualTime {
   }
 }
 
-function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined; shared?: boolean; time?: VirtualTime; settleMs?: number; putMs?: number } = {}) {
+function harness(server = new ModelServer(), options: { synced?: () => StateHead | undefined; shared?: boolean; time?: VirtualTime; settleMs?: number; putMs?: number; linear?: string } = {}) {
   const errors: unknown[] = [];
   const ctx: WriterContext = {
     queue: new PQueue({ concurrency: 4 }),
@@ -106,6 +107,7 @@ function harness(server = new ModelServer(), options: { synced?: () => StateHead
     sleep: async (ms) => options.time?.sleep(ms),
     defer: (fn) => setImmediate(fn),
     onError: (e) => errors.push(e),
+    ...(options.linear !== undefined ? { linearReplacesState: async () => options.linear } : {}),
   };
   return { writer: new StateKeyWriter("", ctx), server, errors };
 }
@@ -177,6 +179,21 @@ test("survival rule: our write lost a fork to a sibling; verify applies our op a
   server.write({ base: 1, theirs: 2 }, parent); // the sibling wins state resolution
   await h.writer.verify();
   assert.deepEqual(server.content(), { base: 1, theirs: 2, mine: 1 });
+});
+
+test("on a server whose replaces_state is linear (Dendrite), a lost op fails verify with UnverifiableWriteError and nothing is repaired", { timeout: 10_000 }, async () => {
+  const server = new ModelServer();
+  const parent = server.write({ base: 1 });
+  const h = harness(server, { linear: "Dendrite 0.13.8" });
+  server.nextFork = { parent, wins: false };
+  await h.writer.enqueue({ kind: "put", key: "mine", value: 1 });
+  server.sender = "@other:hs";
+  server.write({ base: 1, theirs: 2 }, parent);
+  const error = await h.writer.verify().then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof UnverifiableWriteError, String(error));
+  assert.deepEqual([error.keys, error.server, error.code], [["mine"], "Dendrite 0.13.8", "UNVERIFIABLE_WRITE"]);
+  assert.deepEqual(server.puts, [{ base: 1, mine: 1 }]);
+  assert.deepEqual(server.content(), { base: 1, theirs: 2 });
 });
 
 test("a change by a writer whose event was built on ours stands", { timeout: 10_000 }, async () => {
