@@ -4,7 +4,7 @@
  * serves and what it relies on: docs/DURABILITY.md.
  */
 import { jsonEqual, type Op } from "./format.js";
-import type { Lineage, LineageEvent } from "./lineage.js";
+import { differing, type Lineage, type LineageEvent } from "./lineage.js";
 import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
 
 /** How far back a fork's side is walked to find where it left our base's history. */
@@ -149,21 +149,27 @@ async function forkedFrom(lineage: Lineage, e: LineageEvent, base: StateHead): P
  * Undefined when an event of the walk cannot be had.
  */
 async function branchChanges(lineage: Lineage, e: LineageEvent, base: StateHead): Promise<Set<string> | undefined> {
-  let common: Record<string, unknown> = {};
+  const point = await forkPoint(lineage, e, base.eventId);
+  return point && new Set(differing(e.content, point.content));
+}
+
+/**
+ * The newest event of `e`'s ancestry (from the event it replaced) that `other` is also built on:
+ * where the two sides forked. `eventId` undefined with empty content when they share no history
+ * (or `other` is undefined); undefined when an event of the walk cannot be had.
+ */
+export async function forkPoint(lineage: Lineage, e: LineageEvent, other: string | undefined): Promise<{ eventId: string | undefined; content: Record<string, unknown> } | undefined> {
   let id = e.replaces;
   for (let steps = 0; id !== undefined; steps++) {
     if (steps >= FORK_DEPTH) return undefined;
     const a = await lineage.get(id);
     if (!a) return undefined;
-    if (base.eventId !== undefined && (await lineage.descends(base.eventId, a))) {
-      common = a.content;
-      break;
-    }
+    if (other !== undefined && (await lineage.descends(other, a))) return { eventId: a.eventId, content: a.content };
     id = a.replaces;
   }
-  const keys = new Set([...Object.keys(e.content), ...Object.keys(common)]);
-  return new Set([...keys].filter((k) => !sameValue(e.content, common, k)));
+  return { eventId: undefined, content: {} };
 }
+
 
 /** Is `eventId` the base of `write` or built on it? (Without a base, anything is later.) */
 async function builtAfter(lineage: Lineage, eventId: string, base: StateHead): Promise<boolean> {

@@ -58,6 +58,7 @@ export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
     allState: () => d.http.send(getAllState, { roomId }),
     fetchEvent: requests.event,
     settleMs: d.opts.settleMs ?? DEFAULT_SETTLE_MS,
+    mergeForks: d.opts.mergeForks ?? true,
     sleep: (ms) => d.clock.sleep(ms),
     onError: (e) => d.opts.onError?.(e),
     redact: async (eventId) => {

@@ -77,6 +77,8 @@ interface PendingOp {
   /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
   prepare?: Promise<unknown>;
   repair: boolean;
+  /** A late-fork merge's repair (./fork-merge.ts): a final failure is reported, not kept. */
+  merge?: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -204,6 +206,19 @@ export class StateKeyWriter {
       for (const r of repairs) this.queueRepair(r);
       this.schedule();
     }
+  }
+
+  /**
+   * Put a lost fork's changes back (./fork-merge.ts), then verify them like any write of ours. Keys
+   * with ops of ours queued or in flight are ours to set, not to restore.
+   */
+  mergeFork(repairs: Repair[]): void {
+    const ours = new Set([...this.pending, ...(this.inFlight ?? [])].filter((p) => !p.repair).map((p) => p.op.key));
+    const wanted = repairs.filter((r) => !ours.has(r.op.key));
+    if (wanted.length === 0) return;
+    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, resolve: noop, reject: noop });
+    this.schedule();
+    this.verify().catch((e: unknown) => this.ctx.onError(e));
   }
 
   /** The repairs that the homeserver's current state needs for `writes` (./repair.ts). */
@@ -343,10 +358,13 @@ export class StateKeyWriter {
   }
 
   private failed(batch: PendingOp[], err: unknown): void {
-    const repairs = batch.filter((p) => p.repair);
+    const repairs = batch.filter((p) => p.repair && !p.merge);
     if (repairs.length > 0) {
       this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value })));
       this.failure = err;
+      this.ctx.onError(err);
+    } else if (batch.some((p) => p.merge)) {
+      // A merge nobody asked for (this memory may have no power to write state): reported, not kept.
       this.ctx.onError(err);
     }
     for (const p of batch) if (!p.repair) p.reject(err);
