@@ -1,5 +1,5 @@
 /**
- * Late-fork merge (docs/DURABILITY.md "How mxdb makes it true", step "Late forks"): with one shared
+ * Late-fork merge (docs/DURABILITY.md "Late forks"): with one shared
  * state key, a fork resolved after its writers' flush() had verified their writes keeps one side's
  * whole content, and the other side's acknowledged ops are gone with nobody left to check them. Any
  * live memory that saw the losing side puts that side's changes back onto the winner, three-way:

@@ -81,7 +81,7 @@ export interface MemoryOptions {
    * With one shared state key (singleStateKey), put back the changes of a fork that lost state
    * resolution after its writers had verified them (a federation partition healing; a sibling
    * stored late): default true. Needs power to send the state event; a refusal goes to onError.
-   * docs/DURABILITY.md "How mxdb makes it true".
+   * docs/DURABILITY.md "Late forks".
    */
   mergeForks?: boolean;
   /**

@@ -34,6 +34,9 @@ export interface RoomContext {
   onError(e: unknown): void;
 }
 
+/** The server name of a user ID (`@local:server`). */
+const serverOf = (userId: string) => userId.slice(userId.indexOf(":") + 1);
+
 /**
  * Up to this many state keys checked at once are fetched one by one; more, with one whole-state
  * request (which in a room of 10,000 keys is megabytes: worth it only for many keys).
@@ -150,7 +153,12 @@ export class RoomMemory {
       });
       for (const e of seen) lineage.remember(e);
       if (!current) continue;
-      const candidates = [...(held ? [held] : []), ...seen].filter((e) => e.eventId !== current.eventId);
+      // Another server's events arrive after a heal in batches: one of them may have lost a fork on
+      // its own side long ago, its values since replaced there by events not delivered yet. Merged
+      // against a partial picture, they would put those old values back. Only our server's own
+      // events, and the one we held (it was current here), are taken as a side that lost.
+      const local = seen.filter((e) => e.sender !== undefined && serverOf(e.sender) === serverOf(this.ctx.userId));
+      const candidates = [...(held ? [held] : []), ...local].filter((e) => e.eventId !== current.eventId);
       if (candidates.length === 0) continue;
       this.merging = this.merging.then(() => this.mergeFork(stateKey, current, candidates)).catch((e: unknown) => this.ctx.onError(e));
     }
