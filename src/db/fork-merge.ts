@@ -8,7 +8,8 @@
  * - a key the losing side changed since base, that the winning side did not: restored, with a
  *   conditional repair (it holds only while the key keeps the winner's value, so several memories
  *   merging the same fork do not fight: after the first lands, the others send nothing);
- * - a key both sides changed: the winner's value stands (concurrent ops: one wins);
+ * - a key both sides changed: the winner's value stands (concurrent ops: one wins); a key the winning
+ *   side changed and set back since counts as changed (its events are walked, not only compared);
  * - a key the losing side only set back because its writer's picture was behind
  *   (`Lineage.staleKeys`): not a change, not restored.
  */
@@ -35,7 +36,10 @@ export async function planForkMerge(lineage: Lineage, lost: LineageEvent, curren
   if (await related(lineage, current, lost)) return [];
   const base = await forkPoint(lineage, lost, current.eventId);
   if (!base) return [];
-  const winners = new Set(differing(current.content, base.content));
+  // Every key the winning side changed on its way from base, even one it set back since (a value
+  // put back and deleted again on purpose is a change, not a key the side left alone).
+  const winners = await sideChanges(lineage, current, base.eventId);
+  if (!winners) return [];
   const repairs: Repair[] = [];
   for (const key of differing(lost.content, base.content)) {
     if (winners.has(key) || (await setBackStale(lineage, lost, base.eventId, key))) continue;
@@ -58,6 +62,20 @@ export async function lostTips(lineage: Lineage, candidates: LineageEvent[], cur
     if (!covered) tips.push(l);
   }
   return tips;
+}
+
+/** The keys any event from `tip` back to the fork point changed; undefined when the walk cannot be had. */
+async function sideChanges(lineage: Lineage, tip: LineageEvent, forkId: string | undefined): Promise<Set<string> | undefined> {
+  const keys = new Set<string>();
+  let e: LineageEvent | undefined = tip;
+  for (let steps = 0; e && e.eventId !== forkId; steps++) {
+    if (steps >= BRANCH_DEPTH) return undefined;
+    const replaced: LineageEvent | undefined = e.replaces === undefined ? undefined : await lineage.get(e.replaces);
+    if (e.replaces !== undefined && !replaced) return undefined;
+    for (const k of differing(e.content, replaced?.content ?? {})) keys.add(k);
+    e = replaced;
+  }
+  return keys;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface OurWrite {
   holder: boolean;
   /** Repairs among the ops: the value each expected the key to have. */
   expects?: Map<string, unknown>;
+  /** The value the caller saw of each key before its op (undefined: absent). */
+  saw?: Map<string, unknown>;
   /** Set on a copy of one of our writes stored again later (see withDuplicates): the original. */
   copyOf?: OurWrite;
 }
@@ -84,8 +86,10 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     for (const key of droppedKeys(w.content, replaced.content, set)) {
       if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key) || (touched && !touched.has(key))) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
+      // (Only when our write still carries that op: a value we only carried over from our base is not ours.)
       const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
-      const mineEvent = mine && (await lineage.get(mine.eventId));
+      const mineOp = mine?.ops.findLast((o) => o.key === key);
+      const mineEvent = mine && mineOp && reflects(w.content, mineOp) && (await lineage.get(mine.eventId));
       if (mineEvent && ev.replaces !== undefined && !(await lineage.descends(ev.replaces, mineEvent))) continue;
       repairs.set(key, { op: opFor(replaced.content, key), expect: valueOf(now, key) });
     }
@@ -98,8 +102,11 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     if (current && (await builtOnCopy(lineage, current.eventId, writes, u.write))) continue;
     // A fork won. If the key now holds neither our value nor the one our write was built on, the
     // winning side set it too, as concurrently as we did, and state resolution chose it: it stands.
-    // Otherwise our op was lost with the fork only: apply it again.
-    if (!sameValue(now, u.write.base.content, key)) continue;
+    // Otherwise our op was lost with the fork only: apply it again. So it was too when the key holds
+    // the value the caller saw before the op (a repair or merge of it landed in the fork that won):
+    // our op replaced that value on purpose.
+    const seen = u.write.saw?.has(key) === true && jsonEqual(valueOf(now, key), u.write.saw.get(key));
+    if (!sameValue(now, u.write.base.content, key) && !seen) continue;
     repairs.set(key, { op: u.op, expect: valueOf(now, key) });
   }
   return [...repairs.values()];

@@ -34,9 +34,6 @@ export interface RoomContext {
   onError(e: unknown): void;
 }
 
-/** The server name of a user ID (`@local:server`). */
-const serverOf = (userId: string) => userId.slice(userId.indexOf(":") + 1);
-
 /**
  * Up to this many state keys checked at once are fetched one by one; more, with one whole-state
  * request (which in a room of 10,000 keys is megabytes: worth it only for many keys).
@@ -133,10 +130,13 @@ export class RoomMemory {
   }
 
   /**
-   * Late forks (./fork-merge.ts): the event we held, and the timeline's events of the key, that the
-   * new current event is neither built on nor an ancestor of lost a fork; their changes are merged
-   * back. A sibling seen only in the timeline is acted on too: a memory that synced both sides in one
-   * response never held the loser, and it may be the only one left to merge it.
+   * Late forks (./fork-merge.ts): when the event we held is neither built on the new current event
+   * nor an ancestor of it, it lost a fork, and its side's changes are merged back. A sibling seen
+   * only in the timeline is not: it was never current here, so it lost at once, while its writer
+   * was still checking its writes (which repair what the writer meant, and know its later ops: a
+   * delete of a key the winner already lacks sends nothing and shows in no event; merged, that
+   * sibling's value came back over it in the simulation, seed 933). After a heal, the other
+   * server's events also arrive in batches, and one of them may have lost on its own side long ago.
    */
   private checkForks(byKey: ReadonlyMap<string, unknown[]>): void {
     const state = this.ctx.state();
@@ -153,12 +153,8 @@ export class RoomMemory {
       });
       for (const e of seen) lineage.remember(e);
       if (!current) continue;
-      // Another server's events arrive after a heal in batches: one of them may have lost a fork on
-      // its own side long ago, its values since replaced there by events not delivered yet. Merged
-      // against a partial picture, they would put those old values back. Only our server's own
-      // events, and the one we held (it was current here), are taken as a side that lost.
-      const local = seen.filter((e) => e.sender !== undefined && serverOf(e.sender) === serverOf(this.ctx.userId));
-      const candidates = [...(held ? [held] : []), ...local].filter((e) => e.eventId !== current.eventId);
+      // Only the event we held (it was current here) is taken as a side that lost: see checkForks.
+      const candidates = held && held.eventId !== current.eventId ? [held] : [];
       if (candidates.length === 0) continue;
       this.merging = this.merging.then(() => this.mergeFork(stateKey, current, candidates)).catch((e: unknown) => this.ctx.onError(e));
     }

@@ -77,6 +77,8 @@ interface PendingOp {
   /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
   prepare?: Promise<unknown>;
   repair: boolean;
+  /** The key's value as the caller saw it when the op was made (undefined: absent). */
+  saw?: { value: unknown };
   /** A late-fork merge's repair (./fork-merge.ts): a final failure is reported, not kept. */
   merge?: boolean;
   resolve: () => void;
@@ -140,7 +142,8 @@ export class StateKeyWriter {
     // Its failure is handled when the batch takes it; until then it must not count as unhandled.
     prepare?.catch(() => undefined);
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, resolve, reject });
+      const seen = this.lookup(op.key);
+      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, saw: { value: seen.found ? seen.value : undefined }, resolve, reject });
       this.schedule();
     });
   }
@@ -235,7 +238,11 @@ export class StateKeyWriter {
   }
 
   private ownOps(): Op[] {
-    const lists = [...this.writes.filter((w) => !w.shown).map((w) => w.ops), this.inFlight?.map((p) => p.op) ?? [], this.pending.map((p) => p.op)];
+    // A merge not yet accepted is not shown to reads: an op made after reading its value would be
+    // taken for one that saw it, while against the server's state it is concurrent with it (the
+    // merge may lose a fork to it, and then the server's value is one our op never saw).
+    const unsent = (list: PendingOp[]) => list.filter((p) => !p.merge).map((p) => p.op);
+    const lists = [...this.writes.filter((w) => !w.shown).map((w) => w.ops), unsent(this.inFlight ?? []), unsent(this.pending)];
     return lists.flat();
   }
 
@@ -289,7 +296,7 @@ export class StateKeyWriter {
         return;
       }
       const { eventId, base, content } = sent;
-      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects };
+      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects, saw: sent.saw };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
       for (const op of ops) this.unverified.set(op.key, { op, write });
@@ -305,7 +312,7 @@ export class StateKeyWriter {
    * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
    * of the old body, landing after others' writes, would put back what it was built on.
    */
-  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown> }> {
+  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown>; saw: Map<string, unknown> }> {
     const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
     // Just fetched, the server's current event is the freshest picture there is (fresher than an
     // unshown write of ours, which may have lost a fork).
@@ -315,13 +322,16 @@ export class StateKeyWriter {
       const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
       const ops = live.map((p) => p.op);
       const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
+      // What the caller saw before the batch's first op on each key.
+      const saw = new Map<string, unknown>();
+      for (const p of live) if (p.saw && !saw.has(p.op.key)) saw.set(p.op.key, p.saw.value);
       const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects };
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects, saw };
       try {
         const started = this.ctx.now();
         const eventId = await this.ctx.putState(this.stateKey, content);
         this.slowestPutMs = Math.max(this.slowestPutMs, this.ctx.now() - started);
-        return { eventId, base, content, ops, expects };
+        return { eventId, base, content, ops, expects, saw };
       } catch (e) {
         const wait = this.ctx.retryDelay(e, attempt);
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
@@ -330,7 +340,7 @@ export class StateKeyWriter {
         fresh = await this.refresh();
         const landed = await this.landed(content, base);
         // It did land: it is our write (others may have built on it and changed our keys on purpose).
-        if (landed) return { eventId: landed.eventId, base, content, ops, expects };
+        if (landed) return { eventId: landed.eventId, base, content, ops, expects, saw };
       }
     }
   }
