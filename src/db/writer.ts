@@ -128,10 +128,15 @@ export class StateKeyWriter {
 
   /** One key's value as this process sees it, without copying the content: our newest op wins. */
   lookup(key: string): { found: boolean; value: unknown } {
-    const ops = this.ownOps();
-    for (let i = ops.length - 1; i >= 0; i--) {
-      const op = ops[i]!;
-      if (op.key === key) return op.kind === "put" ? { found: true, value: op.value } : { found: false, value: undefined };
+    // Newest first, without copying the lists (every put of a shared key looks its key up).
+    const hit = (op: Op) => (op.kind === "put" ? { found: true, value: op.value } : { found: false, value: undefined });
+    for (const list of [this.pending, this.inFlight ?? []]) {
+      for (let i = list.length - 1; i >= 0; i--) if (!list[i]!.merge && list[i]!.op.key === key) return hit(list[i]!.op);
+    }
+    for (let w = this.writes.length - 1; w >= 0; w--) {
+      const write = this.writes[w]!;
+      if (write.shown) continue;
+      for (let i = write.ops.length - 1; i >= 0; i--) if (write.ops[i]!.key === key) return hit(write.ops[i]!);
     }
     const content = this.ctx.synced(this.stateKey)?.content;
     return content && Object.prototype.hasOwnProperty.call(content, key) ? { found: true, value: content[key] } : { found: false, value: undefined };
@@ -142,8 +147,9 @@ export class StateKeyWriter {
     // Its failure is handled when the batch takes it; until then it must not count as unhandled.
     prepare?.catch(() => undefined);
     return new Promise<void>((resolve, reject) => {
-      const seen = this.lookup(op.key);
-      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, saw: { value: seen.found ? seen.value : undefined }, resolve, reject });
+      // What the caller saw matters only where a merge can put a value back (./repair-plan.ts survival rule).
+      const seen = this.ctx.shared ? this.lookup(op.key) : undefined;
+      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, ...(seen ? { saw: { value: seen.found ? seen.value : undefined } } : {}), resolve, reject });
       this.schedule();
     });
   }
