@@ -33,7 +33,8 @@ const has = (o: Record<string, unknown>, k: string) => Object.prototype.hasOwnPr
 function sameValue(a: Record<string, unknown>, b: Record<string, unknown>, k: string): boolean {
   return has(a, k) === has(b, k) && jsonEqual(a[k], b[k]);
 }
-function differing(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+/** The keys whose value differs between two contents (present in one only, or different). */
+export function differing(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !sameValue(a, b, k));
 }
 
@@ -126,6 +127,11 @@ export class Lineage {
       id = older.replaces;
     }
     return staleKeysAgainst(e.content, ancestors);
+  }
+
+  /** How many events are known. */
+  get size(): number {
+    return this.known.size;
   }
 
   /** Forget everything (nothing left to check). */

@@ -100,6 +100,13 @@ export interface MemoryOptions {
    */
   settleMs?: number;
   /**
+   * With one shared state key (singleStateKey), put back the changes of a fork that lost state
+   * resolution after its writers had verified them (a federation partition healing; a sibling
+   * stored late): default true. Needs power to send the state event; a refusal goes to onError.
+   * docs/DURABILITY.md "Late forks".
+   */
+  mergeForks?: boolean;
+  /**
    * Memory.open gives up after this long (ms, default 120000: a first sync of a large account takes
    * tens of seconds) with OpenTimeoutError, stopping what it started. Timed on `clock`: with a test
    * clock whose sleeps return at once, pass Infinity.
@@ -154,6 +161,7 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   }
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
   if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');
+  if (options.mergeForks !== undefined && typeof options.mergeForks !== "boolean") throw new ConfigError("mergeForks must be true or false");
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];

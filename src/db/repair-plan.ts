@@ -4,7 +4,7 @@
  * serves and what it relies on: docs/DURABILITY.md.
  */
 import { jsonEqual, type Op } from "./format.js";
-import type { Lineage, LineageEvent } from "./lineage.js";
+import { differing, type Lineage, type LineageEvent } from "./lineage.js";
 import { droppedKeys, opFor, reflects, stillOurs, valueOf } from "./repair.js";
 
 /** How far back a fork's side is walked to find where it left our base's history. */
@@ -31,6 +31,8 @@ export interface OurWrite {
   holder: boolean;
   /** Repairs among the ops: the value each expected the key to have. */
   expects?: Map<string, unknown>;
+  /** The value the caller saw of each key before its op (undefined: absent). */
+  saw?: Map<string, unknown>;
   /** Set on a copy of one of our writes stored again later (see withDuplicates): the original. */
   copyOf?: OurWrite;
 }
@@ -84,8 +86,10 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     for (const key of droppedKeys(w.content, replaced.content, set)) {
       if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key) || (touched && !touched.has(key))) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
+      // (Only when our write still carries that op: a value we only carried over from our base is not ours.)
       const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
-      const mineEvent = mine && (await lineage.get(mine.eventId));
+      const mineOp = mine?.ops.findLast((o) => o.key === key);
+      const mineEvent = mine && mineOp && reflects(w.content, mineOp) && (await lineage.get(mine.eventId));
       if (mineEvent && ev.replaces !== undefined && !(await lineage.descends(ev.replaces, mineEvent))) continue;
       repairs.set(key, { op: opFor(replaced.content, key), expect: valueOf(now, key) });
     }
@@ -98,8 +102,11 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     if (current && (await builtOnCopy(lineage, current.eventId, writes, u.write))) continue;
     // A fork won. If the key now holds neither our value nor the one our write was built on, the
     // winning side set it too, as concurrently as we did, and state resolution chose it: it stands.
-    // Otherwise our op was lost with the fork only: apply it again.
-    if (!sameValue(now, u.write.base.content, key)) continue;
+    // Otherwise our op was lost with the fork only: apply it again. So it was too when the key holds
+    // the value the caller saw before the op (a repair or merge of it landed in the fork that won):
+    // our op replaced that value on purpose.
+    const seen = u.write.saw?.has(key) === true && jsonEqual(valueOf(now, key), u.write.saw.get(key));
+    if (!sameValue(now, u.write.base.content, key) && !seen) continue;
     repairs.set(key, { op: u.op, expect: valueOf(now, key) });
   }
   return [...repairs.values()];
@@ -149,21 +156,27 @@ async function forkedFrom(lineage: Lineage, e: LineageEvent, base: StateHead): P
  * Undefined when an event of the walk cannot be had.
  */
 async function branchChanges(lineage: Lineage, e: LineageEvent, base: StateHead): Promise<Set<string> | undefined> {
-  let common: Record<string, unknown> = {};
+  const point = await forkPoint(lineage, e, base.eventId);
+  return point && new Set(differing(e.content, point.content));
+}
+
+/**
+ * The newest event of `e`'s ancestry (from the event it replaced) that `other` is also built on:
+ * where the two sides forked. `eventId` undefined with empty content when they share no history
+ * (or `other` is undefined); undefined when an event of the walk cannot be had.
+ */
+export async function forkPoint(lineage: Lineage, e: LineageEvent, other: string | undefined): Promise<{ eventId: string | undefined; content: Record<string, unknown> } | undefined> {
   let id = e.replaces;
   for (let steps = 0; id !== undefined; steps++) {
     if (steps >= FORK_DEPTH) return undefined;
     const a = await lineage.get(id);
     if (!a) return undefined;
-    if (base.eventId !== undefined && (await lineage.descends(base.eventId, a))) {
-      common = a.content;
-      break;
-    }
+    if (other !== undefined && (await lineage.descends(other, a))) return { eventId: a.eventId, content: a.content };
     id = a.replaces;
   }
-  const keys = new Set([...Object.keys(e.content), ...Object.keys(common)]);
-  return new Set([...keys].filter((k) => !sameValue(e.content, common, k)));
+  return { eventId: undefined, content: {} };
 }
+
 
 /** Is `eventId` the base of `write` or built on it? (Without a base, anything is later.) */
 async function builtAfter(lineage: Lineage, eventId: string, base: StateHead): Promise<boolean> {

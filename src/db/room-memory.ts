@@ -6,7 +6,9 @@ import type PQueue from "p-queue";
 import type { RoomState } from "../state/room-state.js";
 import { MigrationError } from "./errors.js";
 import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, sharesOneEvent, type SingleStateKey } from "./format.js";
-import { lineageEvent, type LineageEvent } from "./lineage.js";
+import { lostTips, planForkMerge } from "./fork-merge.js";
+import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
+import type { Repair } from "./repair-plan.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "./writer.js";
 
 export interface RoomContext {
@@ -24,6 +26,8 @@ export interface RoomContext {
   redact(eventId: string): Promise<void>;
   readonly userId: string;
   readonly settleMs: number;
+  /** Put a shared state key's lost fork back onto the winner (./fork-merge.ts). */
+  readonly mergeForks: boolean;
   readonly writeTimeoutMs: number;
   retryDelay(e: unknown, attempt: number): number | undefined;
   now(): number;
@@ -37,17 +41,30 @@ export interface RoomContext {
  * request (which in a room of 10,000 keys is megabytes: worth it only for many keys).
  */
 const FETCH_ONE_BY_ONE = 32;
+/** The merge's lineage is started afresh past this many events (it only needs the recent ones). */
+const MERGE_LINEAGE_EVENTS = 1000;
 
 export class RoomMemory {
   private readonly writers = new Map<string, StateKeyWriter>();
   /** State keys whose current event was asked for in this tick: fetched together. */
   private asked: { keys: Set<string>; result: Promise<Map<string, LineageEvent>> } | undefined;
   private migrated: Promise<void> | undefined;
+  /** Shared state key -> its current event at the last sync: a fork that lost shows as a move off it. */
+  private readonly held = new Map<string, LineageEvent>();
+  private readonly mergeLineage: Lineage;
+  private merging: Promise<void> = Promise.resolve();
 
   constructor(
     readonly roomId: string,
     private readonly ctx: RoomContext,
-  ) {}
+  ) {
+    this.mergeLineage = new Lineage((id) => ctx.fetchEvent(id));
+    if (this.merges) for (const [stateKey, e] of ctx.state()?.ofType(EVENT_TYPE) ?? []) this.hold(stateKey, e);
+  }
+
+  private get merges(): boolean {
+    return this.ctx.mergeForks && sharesOneEvent(this.ctx.singleStateKey);
+  }
 
   get encrypted(): boolean {
     return this.ctx.state()?.encryption() !== undefined;
@@ -102,7 +119,7 @@ export class RoomMemory {
 
   /** Feed one sync response's timeline events for this room to the writers with writes to check. */
   onSync(timeline: readonly unknown[]): void {
-    if (this.writers.size === 0) return;
+    if (this.writers.size === 0 && !this.merges) return;
     const byKey = new Map<string, unknown[]>();
     for (const raw of timeline) {
       const e = raw as { type?: unknown; state_key?: unknown };
@@ -111,7 +128,60 @@ export class RoomMemory {
       if (!list) byKey.set(e.state_key, (list = []));
       list.push(raw);
     }
+    if (this.merges) this.checkForks(byKey);
     for (const [stateKey, w] of this.writers) if (!w.idle) w.onSync(byKey.get(stateKey) ?? []);
+  }
+
+  /**
+   * Late forks (./fork-merge.ts): when the event we held is neither built on the new current event
+   * nor an ancestor of it, it lost a fork, and its side's changes are merged back. A sibling seen
+   * only in the timeline is not: it was never current here, so it lost at once, while its writer
+   * was still checking its writes (which repair what the writer meant, and know its later ops: a
+   * delete of a key the winner already lacks sends nothing and shows in no event; merged, that
+   * sibling's value came back over it in the simulation, seed 933). After a heal, the other
+   * server's events also arrive in batches, and one of them may have lost on its own side long ago.
+   */
+  private checkForks(byKey: ReadonlyMap<string, unknown[]>): void {
+    const state = this.ctx.state();
+    if (!state) return;
+    const lineage = this.mergeLineage;
+    if (lineage.size > MERGE_LINEAGE_EVENTS) lineage.clear();
+    for (const [stateKey, raw] of state.ofType(EVENT_TYPE)) {
+      const held = this.held.get(stateKey);
+      const current = this.hold(stateKey, raw);
+      // Only timeline copies carry `unsigned.replaces_state` for sure; the rest are fetched.
+      const seen = (byKey.get(stateKey) ?? []).flatMap((r) => {
+        const e = typeof (r as { unsigned?: unknown }).unsigned === "object" ? lineageEvent(r) : undefined;
+        return e ? [e] : [];
+      });
+      for (const e of seen) lineage.remember(e);
+      if (!current) continue;
+      // Only the event we held (it was current here) is taken as a side that lost: see checkForks.
+      const candidates = held && held.eventId !== current.eventId ? [held] : [];
+      if (candidates.length === 0) continue;
+      this.merging = this.merging.then(() => this.mergeFork(stateKey, current, candidates)).catch((e: unknown) => this.ctx.onError(e));
+    }
+  }
+
+  private async mergeFork(stateKey: string, synced: LineageEvent, candidates: LineageEvent[]): Promise<void> {
+    const lineage = this.mergeLineage;
+    const current = await lineage.get(synced.eventId);
+    if (!current) return;
+    const repairs = new Map<string, Repair>();
+    // Oldest first: of two losing siblings that set one key, the later one's value is put back.
+    const tips = (await lostTips(lineage, candidates, current)).sort((a, b) => a.ts - b.ts);
+    for (const tip of tips) {
+      const lost = await lineage.get(tip.eventId);
+      for (const r of lost ? await planForkMerge(lineage, lost, current) : []) repairs.set(r.op.key, r);
+    }
+    if (repairs.size > 0) this.writer(stateKey).mergeFork([...repairs.values()]);
+  }
+
+  private hold(stateKey: string, raw: unknown): LineageEvent | undefined {
+    const e = lineageEvent(raw);
+    if (e) this.held.set(stateKey, e);
+    else this.held.delete(stateKey);
+    return e;
   }
 
   /** True when no writer has anything queued, in flight or unverified. */

@@ -145,6 +145,7 @@ export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
     // their seeded schedules. docs/HOMESERVERS.md "Telling Dendrite apart".
     ...(d.opts.transport === undefined ? { linearReplacesState: () => linearReplacesState(d.http) } : {}),
     settleMs: d.opts.settleMs ?? DEFAULT_SETTLE_MS,
+    mergeForks: d.opts.mergeForks ?? true,
     sleep: (ms) => d.clock.sleep(ms),
     onError: (e) => d.opts.onError?.(e),
     redact: async (eventId) => {

@@ -84,6 +84,10 @@ interface PendingOp {
   /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
   prepare?: Promise<unknown>;
   repair: boolean;
+  /** The key's value as the caller saw it when the op was made (undefined: absent). */
+  saw?: { value: unknown };
+  /** A late-fork merge's repair (./fork-merge.ts): a final failure is reported, not kept. */
+  merge?: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -134,10 +138,15 @@ export class StateKeyWriter {
 
   /** One key's value as this process sees it, without copying the content: our newest op wins. */
   lookup(key: string): { found: boolean; value: unknown } {
-    const ops = this.ownOps();
-    for (let i = ops.length - 1; i >= 0; i--) {
-      const op = ops[i]!;
-      if (op.key === key) return op.kind === "put" ? { found: true, value: op.value } : { found: false, value: undefined };
+    // Newest first, without copying the lists (every put of a shared key looks its key up).
+    const hit = (op: Op) => (op.kind === "put" ? { found: true, value: op.value } : { found: false, value: undefined });
+    for (const list of [this.pending, this.inFlight ?? []]) {
+      for (let i = list.length - 1; i >= 0; i--) if (!list[i]!.merge && list[i]!.op.key === key) return hit(list[i]!.op);
+    }
+    for (let w = this.writes.length - 1; w >= 0; w--) {
+      const write = this.writes[w]!;
+      if (write.shown) continue;
+      for (let i = write.ops.length - 1; i >= 0; i--) if (write.ops[i]!.key === key) return hit(write.ops[i]!);
     }
     const content = this.ctx.synced(this.stateKey)?.content;
     return content && Object.prototype.hasOwnProperty.call(content, key) ? { found: true, value: content[key] } : { found: false, value: undefined };
@@ -148,7 +157,9 @@ export class StateKeyWriter {
     // Its failure is handled when the batch takes it; until then it must not count as unhandled.
     prepare?.catch(() => undefined);
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, resolve, reject });
+      // What the caller saw matters only where a merge can put a value back (./repair-plan.ts survival rule).
+      const seen = this.ctx.shared ? this.lookup(op.key) : undefined;
+      this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, ...(seen ? { saw: { value: seen.found ? seen.value : undefined } } : {}), resolve, reject });
       this.schedule();
     });
   }
@@ -216,6 +227,19 @@ export class StateKeyWriter {
     }
   }
 
+  /**
+   * Put a lost fork's changes back (./fork-merge.ts), then verify them like any write of ours. Keys
+   * with ops of ours queued or in flight are ours to set, not to restore.
+   */
+  mergeFork(repairs: Repair[]): void {
+    const ours = new Set([...this.pending, ...(this.inFlight ?? [])].filter((p) => !p.repair).map((p) => p.op.key));
+    const wanted = repairs.filter((r) => !ours.has(r.op.key));
+    if (wanted.length === 0) return;
+    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, resolve: noop, reject: noop });
+    this.schedule();
+    this.verify().catch((e: unknown) => this.ctx.onError(e));
+  }
+
   /** The repairs that the homeserver's current state needs for `writes` (./repair.ts). */
   private queueRepair(r: Repair): void {
     this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, resolve: noop, reject: noop });
@@ -249,7 +273,11 @@ export class StateKeyWriter {
   }
 
   private ownOps(): Op[] {
-    const lists = [...this.writes.filter((w) => !w.shown).map((w) => w.ops), this.inFlight?.map((p) => p.op) ?? [], this.pending.map((p) => p.op)];
+    // A merge not yet accepted is not shown to reads: an op made after reading its value would be
+    // taken for one that saw it, while against the server's state it is concurrent with it (the
+    // merge may lose a fork to it, and then the server's value is one our op never saw).
+    const unsent = (list: PendingOp[]) => list.filter((p) => !p.merge).map((p) => p.op);
+    const lists = [...this.writes.filter((w) => !w.shown).map((w) => w.ops), unsent(this.inFlight ?? []), unsent(this.pending)];
     return lists.flat();
   }
 
@@ -303,7 +331,7 @@ export class StateKeyWriter {
         return;
       }
       const { eventId, base, content } = sent;
-      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects };
+      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects, saw: sent.saw };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
       for (const op of ops) this.unverified.set(op.key, { op, write });
@@ -319,7 +347,7 @@ export class StateKeyWriter {
    * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
    * of the old body, landing after others' writes, would put back what it was built on.
    */
-  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown> }> {
+  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown>; saw: Map<string, unknown> }> {
     const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
     // Just fetched, the server's current event is the freshest picture there is (fresher than an
     // unshown write of ours, which may have lost a fork).
@@ -329,13 +357,16 @@ export class StateKeyWriter {
       const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
       const ops = live.map((p) => p.op);
       const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
+      // What the caller saw before the batch's first op on each key.
+      const saw = new Map<string, unknown>();
+      for (const p of live) if (p.saw && !saw.has(p.op.key)) saw.set(p.op.key, p.saw.value);
       const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects };
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects, saw };
       try {
         const started = this.ctx.now();
         const eventId = await this.ctx.putState(this.stateKey, content);
         this.slowestPutMs = Math.max(this.slowestPutMs, this.ctx.now() - started);
-        return { eventId, base, content, ops, expects };
+        return { eventId, base, content, ops, expects, saw };
       } catch (e) {
         const wait = this.ctx.retryDelay(e, attempt);
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
@@ -344,7 +375,7 @@ export class StateKeyWriter {
         fresh = await this.refresh();
         const landed = await this.landed(content, base);
         // It did land: it is our write (others may have built on it and changed our keys on purpose).
-        if (landed) return { eventId: landed.eventId, base, content, ops, expects };
+        if (landed) return { eventId: landed.eventId, base, content, ops, expects, saw };
       }
     }
   }
@@ -372,10 +403,13 @@ export class StateKeyWriter {
   }
 
   private failed(batch: PendingOp[], err: unknown): void {
-    const repairs = batch.filter((p) => p.repair);
+    const repairs = batch.filter((p) => p.repair && !p.merge);
     if (repairs.length > 0) {
       this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value })));
       this.failure = err;
+      this.ctx.onError(err);
+    } else if (batch.some((p) => p.merge)) {
+      // A merge nobody asked for (this memory may have no power to write state): reported, not kept.
       this.ctx.onError(err);
     }
     for (const p of batch) if (!p.repair) p.reject(err);

@@ -21,6 +21,10 @@ export interface SplitBrainRun {
   singleStateKey: boolean;
   /** ms from heal() until both servers held each other's marker and the same memory state. */
   convergenceMs: number;
+  /** Ops lost at that moment, before the live writers' late-fork merge had landed (it may have already). */
+  lostAtConvergence: number;
+  /** ms from heal() until the live writers' flushes had verified the merge and no op was lost (or 60 s passed). */
+  mergedMs: number;
   /** Every acknowledged op (a writer's last value of a key, acknowledged by flush()). */
   total: number;
   /** On the server as acknowledged. */
@@ -93,8 +97,25 @@ export async function splitBrainRun(suite: FederationSuite, seed: number, single
   };
   if (!(await eventually(converged, (ok) => ok, 120_000, 100))) throw new Error(`seed ${seed}: the servers did not converge within 120 s of the heal`);
   const convergenceMs = Date.now() - healed;
+  const lostAtConvergence = tally(acked, await serverValues(alice, roomId)).lost.length;
+  // The live writers merge the side that lost state resolution back (docs/DURABILITY.md "Late
+  // forks"): wait until their flushes have verified it and both servers hold the same state again.
+  const settled = async () => {
+    await Promise.all([writers[0]!.db.flush(), writers[1]!.db.flush()]);
+    if (!(await converged())) return undefined;
+    const [a, b] = await Promise.all([serverValues(alice, roomId), serverValues(bob, roomId)]);
+    return jsonEqual(a, b) && tally(acked, a).lost.length === 0 ? a : undefined;
+  };
+  await eventually(settled, (v) => v !== undefined, 60_000, 250);
+  const mergedMs = Date.now() - healed;
   const [onA, onB] = await Promise.all([serverValues(alice, roomId), serverValues(bob, roomId)]);
+  const { total, kept, outvoted, lost } = tally(acked, onA);
+  const lostBy = Object.fromEntries(Object.keys(acked).map((w) => [w, lost.filter((l) => l.startsWith(`${w} `)).length]));
+  return { seed, singleStateKey, convergenceMs, lostAtConvergence, mergedMs, total, kept, outvoted, lost, lostBy, onA, onB };
+}
 
+/** Each acknowledged op: on the server as acknowledged, outvoted by another writer's op on its key, or lost. */
+function tally(acked: Record<string, Record<string, unknown>>, onServer: Record<string, unknown>): { total: number; kept: number; outvoted: string[]; lost: string[] } {
   let total = 0;
   let kept = 0;
   const outvoted: string[] = [];
@@ -102,13 +123,12 @@ export async function splitBrainRun(suite: FederationSuite, seed: number, single
   for (const [name, ops] of Object.entries(acked)) {
     for (const [key, value] of Object.entries(ops)) {
       total++;
-      if (jsonEqual(onA[key], value)) kept++;
-      else if (Object.entries(acked).some(([other, o]) => other !== name && key in o && jsonEqual(onA[key], o[key]))) outvoted.push(`${name} ${key}`);
-      else lost.push(`${name} ${key}: acked ${JSON.stringify(value)}, server ${JSON.stringify(onA[key])}`);
+      if (jsonEqual(onServer[key], value)) kept++;
+      else if (Object.entries(acked).some(([other, o]) => other !== name && key in o && jsonEqual(onServer[key], o[key]))) outvoted.push(`${name} ${key}`);
+      else lost.push(`${name} ${key}: acked ${JSON.stringify(value)}, server ${JSON.stringify(onServer[key])}`);
     }
   }
-  const lostBy = Object.fromEntries(Object.keys(acked).map((w) => [w, lost.filter((l) => l.startsWith(`${w} `)).length]));
-  return { seed, singleStateKey, convergenceMs, total, kept, outvoted, lost, lostBy, onA, onB };
+  return { total, kept, outvoted, lost };
 }
 
 async function hasEvent(user: FederatedTestUser, roomId: string, eventId: string): Promise<boolean> {

@@ -93,3 +93,19 @@ test("clobber rule: what a fork merely lacks from the history our base shares wi
   const repairs = await planRepairs({ lineage, userId: "@us", current: events[3], ours: [write], unverified: new Map([["mine", { op: write.ops[0]!, write }]]), pendingKeys: new Set() });
   assert.deepEqual(repairs, [{ op: { kind: "put", key: "f", value: "theirs" }, expect: undefined }]);
 });
+
+test("survival rule: our op lost a fork to a repair of the value the caller saw and replaced: applied again", { timeout: 10_000 }, async () => {
+  // Simulation seed 602: the caller saw k0 = P1 (a value being put back), deleted it; the write that
+  // put P1 back forked with ours and won. P1 is no concurrent change: our delete had replaced it.
+  const events: LineageEvent[] = [
+    { eventId: "$base", replaces: undefined, content: { k0: "init" }, ts: 1 },
+    { eventId: "$ours", replaces: "$base", content: {}, ts: 2 },
+    { eventId: "$putBack", replaces: "$base", content: { k0: "P1" }, ts: 2 },
+  ];
+  const lineage = new Lineage(async (id) => events.find((e) => e.eventId === id));
+  const write: OurWrite = { eventId: "$ours", base: { eventId: "$base", content: { k0: "init" } }, ops: [{ kind: "delete", key: "k0" }], content: {}, shown: true, holder: false };
+  const unverified = new Map([["k0", { op: write.ops[0]!, write }]]);
+  const plan = (w: OurWrite) => planRepairs({ lineage, userId: "@us", current: events[2], ours: [w], unverified: new Map([["k0", { op: w.ops[0]!, write: w }]]), pendingKeys: new Set() });
+  assert.deepEqual(await planRepairs({ lineage, userId: "@us", current: events[2], ours: [write], unverified, pendingKeys: new Set() }), []);
+  assert.deepEqual(await plan({ ...write, saw: new Map([["k0", "P1"]]) }), [{ op: { kind: "delete", key: "k0" }, expect: "P1" }]);
+});
