@@ -118,11 +118,9 @@ export function overrideConfig(o: OverrideOptions): Record<string, unknown> {
     trusted_key_servers: [],
     ...(o.federation ? federationConfig(o.federation) : {}),
     suppress_key_server_warning: true,
-    presence: { enabled: false },
-    bcrypt_rounds: 4,
     enable_authenticated_media: true,
-    // Stock otherwise: Synapse's /sync response cache (2 min) stays on, as on users' servers, and
-    // MSC4222 only when asked for (the second sync path some tests also run).
+    // Stock otherwise, as on users' servers: presence on, Synapse's own bcrypt rounds, its /sync
+    // response cache (2 min), and MSC4222 only when asked for (the second sync path some tests run).
     ...(o.msc4222 ? { experimental_features: { msc4222_enabled: true } } : {}),
     ...(o.rateLimits === "lifted" ? LIFTED_RATE_LIMITS : o.rateLimits === "shared-address" ? SHARED_ADDRESS_RATE_LIMITS : {}),
   };
