@@ -30,9 +30,13 @@ export {
   ValueTooLargeError,
   MediaValueError,
   UnverifiableWriteError,
+  CrossSigningAuthError,
+  CrossSigningUploadError,
 } from "./db/errors.js";
 export { RecoveryKeyFormatError, WrongRecoveryKeyError, RecoverySetupError, SecretDecryptionError, BackupDecryptionError } from "./crypto/backup/errors.js";
+export { CrossSigningKeyMismatchError, CrossSigningKeyChangedError, DeviceNotSignableError } from "./crypto/errors.js";
 export type { Recovery, RecoveryStatus } from "./db/recovery.js";
+export type { CrossSigning, CrossSigningStatus, BootstrapAction } from "./db/cross-signing.js";
 export { EVENT_TYPE, LEGACY_EVENT_TYPE, MEDIA_FIELD, type SingleStateKey } from "./db/format.js";
 export { MxdbError, MatrixError, HttpError, TransportError, TransportRefusedError, ResponseShapeError, AbortedError, isMxdbError, isMatrixError } from "./http/errors.js";
 export { HttpClient, type HttpClientOptions } from "./http/client.js";

@@ -13,8 +13,9 @@ import { transferCommands } from "./transfer-commands.js";
 import { sessionCommands } from "./session-commands.js";
 import { traceCommand } from "./trace-command.js";
 import { recoveryCommands } from "./recovery-commands.js";
+import { cryptoCommands } from "./crypto-commands.js";
 
-export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...transferCommands, ...sessionCommands, ...recoveryCommands, ...homeserverCommands, traceCommand];
+export const COMMANDS: Command[] = [...memoryCommands, ...historyCommands, ...transferCommands, ...sessionCommands, ...recoveryCommands, ...cryptoCommands, ...homeserverCommands, traceCommand];
 
 const BRIEF: Record<string, string> = {
   put: "store a JSON value under KEY",
@@ -39,6 +40,9 @@ const BRIEF: Record<string, string> = {
   "recovery create": "make a recovery key and back up every room key",
   "recovery restore": "restore room keys with the recovery key (from MXDB_RECOVERY_KEY or stdin)",
   "recovery status": "secret storage, the key backup, what waits to upload",
+  "crypto bootstrap": "make and publish the cross-signing keys, sign this device",
+  "crypto status": "who holds the cross-signing keys, which devices they sign",
+  "crypto sign-device": "cross-sign another device of this account",
 };
 
 function usage(): string {
@@ -75,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     const found = find(argv);
     if (!found) {
       if (argv[0] === "recovery") throw new UsageError(`recovery needs create, restore or status${argv[1] ? `, not ${JSON.stringify(argv[1])}` : ""}`, "recovery create");
+      if (argv[0] === "crypto") throw new UsageError(`crypto needs bootstrap, status or sign-device${argv[1] ? `, not ${JSON.stringify(argv[1])}` : ""}`, "crypto bootstrap");
       if (argv[0] === "homeserver") throw new UsageError(`homeserver needs start, stop or status${argv[1] ? `, not ${JSON.stringify(argv[1])}` : ""}`, "homeserver start");
       throw new UsageError(`unknown command ${JSON.stringify(argv[0])}`);
     }

@@ -4,6 +4,8 @@
  * https://spec.matrix.org/v1.19/appendices/#signing-json
  */
 
+import type { CryptoBackend } from "./backend.js";
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export class CanonicalJsonError extends Error {
@@ -86,4 +88,24 @@ export function canonicalJson(value: unknown): string {
 export function signingPayload(obj: Record<string, unknown>): string {
   const { signatures: _s, unsigned: _u, ...rest } = obj;
   return canonicalJson(rest);
+}
+
+/** Checking for a Signature, steps 1–7, for one entity and one ed25519 key. */
+export function hasValidSignature(
+  backend: CryptoBackend,
+  obj: Record<string, unknown>,
+  signer: string,
+  keyId: string,
+  publicKey: string,
+): boolean {
+  const sigs = obj.signatures as Record<string, Record<string, unknown>> | undefined;
+  const sig = sigs?.[signer]?.[keyId];
+  if (typeof sig !== "string") return false;
+  let payload: string;
+  try {
+    payload = signingPayload(obj);
+  } catch {
+    return false;
+  }
+  return backend.verifyEd25519(publicKey, payload, sig);
 }

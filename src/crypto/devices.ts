@@ -12,9 +12,11 @@
  *      c. a device's ed25519 key never changes once pinned           -> DeviceKeyChangedError
  *      d. the curve25519 and ed25519 keys are present                -> IncompleteDeviceKeysError
  *      Refused devices are left out (or keep their old, pinned entry) and reported.
+ *   4. the user's cross-signing keys are checked (cross-signing-verify.ts) and each device records
+ *      whether the user's self-signing key signed it (`crossSigned`).
  */
 import type { CryptoBackend } from "./backend.js";
-import { signingPayload } from "./canonical-json.js";
+import { hasValidSignature } from "./canonical-json.js";
 import {
   BadSignatureError,
   type CryptoError,
@@ -23,6 +25,9 @@ import {
   IncompleteDeviceKeysError,
 } from "./errors.js";
 import type { SealedStore } from "./store.js";
+import { isCrossSigned, verifyIdentity } from "./cross-signing-verify.js";
+
+export { hasValidSignature } from "./canonical-json.js";
 
 export interface DeviceRecord {
   userId: string;
@@ -30,12 +35,17 @@ export interface DeviceRecord {
   curve25519: string;
   ed25519: string;
   algorithms: string[];
+  /** Signed by its owner's self-signing key, itself signed by the owner's trusted master key (cross-signing-verify.ts). */
+  crossSigned?: boolean;
 }
 
 interface UserDevices {
   devices: Record<string, DeviceRecord>;
   /** deviceId -> ed25519, kept even after the device disappears, so it cannot come back with another key. */
   pins: Record<string, string>;
+  /** The user's trusted master key (pinned on first sight; ours: the one we hold) and its self-signing key. */
+  master?: string;
+  selfSigning?: string;
 }
 
 interface TrackState {
@@ -45,26 +55,6 @@ interface TrackState {
 
 const TRACKED = "tracked";
 const devicesName = (userId: string) => `devices/${userId}`;
-
-/** Checking for a Signature, steps 1–7, for one entity and one ed25519 key. */
-export function hasValidSignature(
-  backend: CryptoBackend,
-  obj: Record<string, unknown>,
-  signer: string,
-  keyId: string,
-  publicKey: string,
-): boolean {
-  const sigs = obj.signatures as Record<string, Record<string, unknown>> | undefined;
-  const sig = sigs?.[signer]?.[keyId];
-  if (typeof sig !== "string") return false;
-  let payload: string;
-  try {
-    payload = signingPayload(obj);
-  } catch {
-    return false;
-  }
-  return backend.verifyEd25519(publicKey, payload, sig);
-}
 
 /** Steps a–d for one keys/query entry; returns the record or the error that refused it. */
 export function checkDeviceKeys(
@@ -98,7 +88,7 @@ export class DeviceBook {
   constructor(
     private readonly store: SealedStore,
     private readonly backend: CryptoBackend,
-    private readonly own: { userId: string; deviceId: string },
+    private readonly own: { userId: string; deviceId: string; ed25519?: string },
   ) {}
 
   async load(): Promise<void> {
@@ -161,7 +151,16 @@ export class DeviceBook {
       const t = this.tracked[userId];
       if (!t) continue; // left while in flight
       const old = this.users.get(userId) ?? { devices: {}, pins: {} };
-      const next: UserDevices = { devices: {}, pins: { ...old.pins } };
+      // 4. The identity first: each device below is checked against its self-signing key.
+      const isOwn = userId === this.own.userId;
+      const cs = response as { master_keys?: Record<string, unknown>; self_signing_keys?: Record<string, unknown> };
+      const id = verifyIdentity(this.backend, userId, cs.master_keys?.[userId], cs.self_signing_keys?.[userId], {
+        ...(old.master !== undefined ? { pinned: old.master } : {}),
+        pinOnFirstSight: !isOwn,
+        ...(isOwn && this.own.ed25519 ? { ownDevice: { deviceId: this.own.deviceId, ed25519: this.own.ed25519 } } : {}),
+      });
+      problems.push(...id.problems);
+      const next: UserDevices = { devices: {}, pins: { ...old.pins }, ...(id.pin !== undefined ? { master: id.pin } : {}), ...(id.identity?.selfSigning !== undefined ? { selfSigning: id.identity.selfSigning } : {}) };
       for (const [deviceId, raw] of Object.entries(all[userId] ?? {})) {
         if (userId === this.own.userId && deviceId === this.own.deviceId) continue;
         const res = checkDeviceKeys(this.backend, userId, deviceId, raw, old.pins[deviceId]);
@@ -172,7 +171,7 @@ export class DeviceBook {
           if (prev && res instanceof DeviceKeyChangedError) next.devices[deviceId] = prev;
           continue;
         }
-        next.devices[deviceId] = res;
+        next.devices[deviceId] = { ...res, crossSigned: isCrossSigned(this.backend, userId, id.identity, raw) };
         next.pins[deviceId] = res.ed25519;
       }
       this.users.set(userId, next);
@@ -181,6 +180,25 @@ export class DeviceBook {
     }
     this.store.set(TRACKED, this.tracked);
     return problems;
+  }
+
+  /**
+   * Our own master key, now that this device holds its private half (made or restored): trusted from
+   * now on, and our devices are re-queried so their cross-signatures are checked against it.
+   */
+  pinOwnMaster(master: string): void {
+    const u = this.users.get(this.own.userId) ?? { devices: {}, pins: {} };
+    if (u.master === master) return;
+    const { selfSigning: _s, ...rest } = u;
+    this.users.set(this.own.userId, { ...rest, master });
+    this.store.set(devicesName(this.own.userId), this.users.get(this.own.userId));
+    this.markOutdated(this.own.userId);
+  }
+
+  /** The user's trusted master and self-signing keys as last checked. */
+  identityOf(userId: string): { master?: string; selfSigning?: string } {
+    const u = this.users.get(userId);
+    return { ...(u?.master !== undefined ? { master: u.master } : {}), ...(u?.selfSigning !== undefined ? { selfSigning: u.selfSigning } : {}) };
   }
 
   /** A failed keys/query: the users stay outdated and are queried again. */

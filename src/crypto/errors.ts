@@ -251,3 +251,45 @@ export class MachineClosedError extends CryptoError {
     super("M_MACHINE_CLOSED", "CryptoMachine is closed");
   }
 }
+
+// ---- cross-signing (cross-signing-verify.ts) -----------------------------------------------------
+
+/** A master/self-signing/user-signing key object that is not for this user, usage or one ed25519 key. */
+export class MalformedCrossSigningKeyError extends CryptoError {
+  override readonly name = "MalformedCrossSigningKeyError";
+  constructor(readonly userId: string, readonly usage: string, detail: string) {
+    super("M_MALFORMED_CROSS_SIGNING_KEY", `${usage} key of ${userId} refused: ${detail}`);
+  }
+}
+
+/** A cross-signing key lacks a valid signature by the key above it (self-signing by master). */
+export class CrossSigningSignatureError extends CryptoError {
+  override readonly name = "CrossSigningSignatureError";
+  constructor(readonly userId: string, what: string) {
+    super("M_BAD_CROSS_SIGNING_SIGNATURE", `bad signature on the ${what} of ${userId}`);
+  }
+}
+
+/** The master key of a user differs from the one pinned (first seen, or ours): refused, the pin stays. */
+export class CrossSigningKeyChangedError extends CryptoError {
+  override readonly name = "CrossSigningKeyChangedError";
+  constructor(readonly userId: string, readonly pinned: string, readonly found: string) {
+    super("M_CROSS_SIGNING_KEY_CHANGED", `master key of ${userId} changed from ${pinned} to ${found}; its devices are not trusted through it`);
+  }
+}
+
+/** Cross-signing keys (from secret storage) that do not match the account's published public keys. */
+export class CrossSigningKeyMismatchError extends CryptoError {
+  override readonly name = "CrossSigningKeyMismatchError";
+  constructor(readonly usage: string) {
+    super("M_CROSS_SIGNING_KEY_MISMATCH", `the private ${usage} key does not match the account's published ${usage} key`);
+  }
+}
+
+/** An own device to sign is unknown (not in keys/query), refused by a check, or differs from its pinned keys. */
+export class DeviceNotSignableError extends CryptoError {
+  override readonly name = "DeviceNotSignableError";
+  constructor(readonly userId: string, readonly deviceId: string, reason: string) {
+    super("M_DEVICE_NOT_SIGNABLE", `cannot cross-sign ${userId}/${deviceId}: ${reason}`);
+  }
+}

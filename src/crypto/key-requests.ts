@@ -13,11 +13,13 @@
  *   1. from our own user                                              -> UntrustedKeyShareError
  *   2. the requesting device is known (else wait for a keys/query) and trusted -> UntrustedKeyShareError
  *   3. we hold the session (else ignore)
- *   4. the forwarding policy allows this device this session (default: we delivered it this very
- *      session, to this curve25519 key, see megolm/shares.ts)       -> UntrustedKeyShareError
+ *   4. the forwarding policy allows this device this session (default: the device is cross-signed
+ *      by our identity, or we delivered it this very session, to this curve25519 key, see
+ *      megolm/shares.ts)                                               -> UntrustedKeyShareError
  *   5. an Olm session to the device exists (else claim one first)
  *   6. send m.forwarded_room_key over Olm with export_session(first known index), or from the index
- *      the device was given when only the "shared-with" rule lets it have the key.
+ *      the device was given when only the "shared-with" rule lets it have the key (an uncross-signed
+ *      device under the default policy, or any device under "shared-with").
  *
  * Accepting m.forwarded_room_key (only ever over Olm; see machine.ts):
  *   1. from one of our own trusted devices                            -> UntrustedKeyShareError
@@ -92,14 +94,18 @@ export interface KeyForwardRequest {
 
 /**
  * Which of our own devices get a room key they request:
- *   "shared-with"     (default) only devices we delivered that session to (a lost copy comes back);
+ *   "cross-signed"    (default) devices cross-signed by our identity (cross-signing-verify.ts: signed by
+ *                     the self-signing key of the master key this device holds or signed), plus, from
+ *                     the index they were given, devices we delivered that session to;
+ *   "shared-with"     only devices we delivered that session to (a lost copy comes back);
  *   "all-own-devices" every own device that passes the keys/query checks (before issue 12's default;
  *                     a homeserver or anyone with the password can add such a device);
  *   a function        the caller decides per device and session.
  */
-export type KeyForwardingPolicy = "shared-with" | "all-own-devices" | ((device: DeviceRecord, request: KeyForwardRequest) => boolean);
+export type KeyForwardingPolicy = "cross-signed" | "shared-with" | "all-own-devices" | ((device: DeviceRecord, request: KeyForwardRequest) => boolean);
 
 function allowed(policy: KeyForwardingPolicy, device: DeviceRecord, request: KeyForwardRequest): boolean {
+  if (policy === "cross-signed") return request.sharedWith || device.crossSigned === true;
   if (policy === "shared-with") return request.sharedWith;
   if (policy === "all-own-devices") return true;
   return policy(device, request) === true;
@@ -116,7 +122,7 @@ export async function answerKeyRequest(
   sender: string,
   content: Record<string, unknown>,
   isTrusted: (d: DeviceRecord) => boolean,
-  policy: KeyForwardingPolicy = "shared-with",
+  policy: KeyForwardingPolicy = "cross-signed",
 ): Promise<KeyRequestOutcome> {
   const requester = String(content.requesting_device_id);
   // 1.
@@ -142,7 +148,8 @@ export async function answerKeyRequest(
   // 5.
   if (!(await ctx.olm.has(device.curve25519))) return { kind: "need-olm-session", device };
   // 6.
-  const from = policy === "shared-with" && given ? Math.max(rec.firstKnownIndex, given.index) : rec.firstKnownIndex;
+  const onlyShared = policy === "shared-with" || (policy === "cross-signed" && device.crossSigned !== true);
+  const from = onlyShared && given ? Math.max(rec.firstKnownIndex, given.index) : rec.firstKnownIndex;
   const ig = ctx.inbound.unpickle(rec);
   let sessionKey: string;
   try {

@@ -6,7 +6,7 @@
  *
  * Every public async method runs under one lock and ends by flushing its store writes in one setMany.
  */
-import { type AccountRecord, deviceKeys, keysUploadBody, oneTimeKeysToGenerate, SIGNED_CURVE25519, FORGET_OLD_FALLBACK_AFTER_MS } from "./account.js";
+import { type AccountRecord, keysUploadBody, oneTimeKeysToGenerate, SIGNED_CURVE25519, FORGET_OLD_FALLBACK_AFTER_MS } from "./account.js";
 import { BackendError, type AccountObj, type CryptoBackend, type IdentityKeys } from "./backend.js";
 import type { CryptoContext } from "./context.js";
 import { DeviceBook, type DeviceRecord } from "./devices.js";
@@ -21,7 +21,7 @@ import { applyClaimResponse, claimBody } from "./olm/claim.js";
 import { OlmSessions } from "./olm/sessions.js";
 import { RoomKeyBackup } from "./backup/room-key-backup.js";
 import { requestRoomKey, type KeyForwardingPolicy } from "./key-requests.js";
-import { createCrossSigningKeys, deviceSignatureBody, deviceSigningUploadBody, loadCrossSigningSecrets, type CrossSigningSecrets } from "./cross-signing.js";
+import { OwnCrossSigning } from "./cross-signing.js";
 import { newId, type OutgoingRequest } from "./requests.js";
 import { SealedStore, type KeyValueStore, type RandomBytes } from "./store.js";
 import { ToDeviceHandler, type DecryptedToDevice } from "./to-device.js";
@@ -47,7 +47,7 @@ export interface CryptoMachineOptions {
    * forwardRoomKeysTo.
    */
   isTrustedOwnDevice?: (device: DeviceRecord) => boolean;
-  /** Which own devices get a room key they request (README "Who gets room keys"). Default "shared-with". */
+  /** Which own devices get a room key they request (README "Who gets room keys"). Default "cross-signed". */
   forwardRoomKeysTo?: KeyForwardingPolicy;
   /** Every event or device refused by a spec check, with its typed error (sync batches never throw). */
   onRejected?: (error: CryptoError, subject: unknown) => void;
@@ -82,6 +82,8 @@ export class CryptoMachine {
   private readonly toDevice: ToDeviceHandler;
   /** Server-side key backup: pending room keys, upload bodies, imports (backup/room-key-backup.ts). */
   readonly backup: RoomKeyBackup;
+  /** Our cross-signing keys: bootstrap, import from secret storage, signing our devices (cross-signing.ts). */
+  readonly crossSigning: OwnCrossSigning;
 
   private constructor(
     private readonly ctx: CryptoContext,
@@ -90,11 +92,12 @@ export class CryptoMachine {
   ) {
     this.toDevice = new ToDeviceHandler(ctx, {
       isTrusted: opts.isTrustedOwnDevice ?? (() => true),
-      forwardTo: opts.forwardRoomKeysTo ?? "shared-with",
+      forwardTo: opts.forwardRoomKeysTo ?? "cross-signed",
       report: (e, s) => this.report(e, s),
       queue: (reqs) => reqs.forEach((r) => this.enqueue(r, true)),
     });
     this.backup = new RoomKeyBackup(ctx, (fn) => this.exclusive(fn));
+    this.crossSigning = new OwnCrossSigning(ctx, (fn) => this.exclusive(fn));
   }
 
   /** Opens (or creates, once) the device's account; a new account is persisted before any upload. */
@@ -125,7 +128,7 @@ export class CryptoMachine {
       await store.flush();
     }
     const own = { userId: opts.userId, deviceId: opts.deviceId };
-    const devices = new DeviceBook(store, backend, own);
+    const devices = new DeviceBook(store, backend, { ...own, ed25519: account.identityKeys().ed25519 });
     const olm = new OlmSessions(store, backend, pickleKey);
     let machine: CryptoMachine | undefined;
     const ctx: CryptoContext = {
@@ -318,24 +321,6 @@ export class CryptoMachine {
   /** A member left: the next shareRoomKey starts a new session. */
   onRoomMemberLeft(roomId: string): Promise<void> {
     return this.exclusive(async () => invalidateOutbound(this.ctx, await getOutbound(this.ctx, roomId)));
-  }
-
-  /**
-   * Cross-signing keys (made once, persisted sealed) and the two bodies that publish them and sign
-   * this device (cross-signing.ts). The caller sends them, handling user-interactive auth.
-   */
-  bootstrapCrossSigning(): Promise<{ deviceSigningUpload: Record<string, unknown>; signaturesUpload: Record<string, unknown> }> {
-    return this.exclusive(async () => {
-      const { ctx } = this;
-      const secrets = await createCrossSigningKeys(ctx.store, ctx.random);
-      const ours = deviceKeys(ctx.account, ctx.ids, ctx.userId, ctx.deviceId);
-      return { deviceSigningUpload: deviceSigningUploadBody(ctx.backend, ctx.userId, secrets), signaturesUpload: deviceSignatureBody(ctx.backend, ctx.userId, ctx.deviceId, ours, secrets) };
-    });
-  }
-
-  /** The private cross-signing seeds (unpadded base64), for secret storage; undefined before bootstrap. Never log them. */
-  crossSigningSecrets(): Promise<CrossSigningSecrets | undefined> {
-    return this.exclusive(() => loadCrossSigningSecrets(this.ctx.store));
   }
 
   /** Frees the account, the only long-lived Olm object (all others are freed after each use). */

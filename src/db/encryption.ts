@@ -19,6 +19,8 @@
  * After every /sync: to-device events, device lists and key counts go to the machine before the sync
  * token is saved (beforeSyncCommit); then members of encrypted rooms are tracked and every request
  * the machine has queued is sent (CryptoDriver).
+ * Once our device keys are up, cross-signing is bootstrapped if this device has not published its
+ * keys yet (./cross-signing-setup.ts; failures go to onError, encryption works on).
  */
 import { CryptoMachine, CryptoError, NoOutboundSessionError, olmBackend, UnknownSessionError, type CryptoBackend, type KeyForwardingPolicy, type OlmWasm, type SyncChanges } from "../crypto/index.js";
 import type { HttpClient } from "../http/client.js";
@@ -33,7 +35,8 @@ import { EncryptionUnavailableError, UndecryptableValueError } from "./errors.js
 import { VALUE_EVENT_TYPE } from "./format.js";
 import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
-import { KeyBackup, type UnlockedRecovery } from "./key-backup.js";
+import { KeyBackup, type CrossSigningSecrets, type UnlockedRecovery } from "./key-backup.js";
+import { CrossSigningSetup } from "./cross-signing-setup.js";
 
 const ENCRYPTED = "m.room.encrypted";
 
@@ -44,8 +47,10 @@ export interface EncryptionOptions {
   storePassphrase?: string;
   storeKeyFile?: string;
   olmWasm?: OlmWasm;
-  /** src/db/options.ts; default "shared-with". */
+  /** src/db/options.ts; default "cross-signed". */
   forwardRoomKeysTo?: KeyForwardingPolicy;
+  /** For the user-interactive auth of a cross-signing upload (./cross-signing-setup.ts). */
+  password?: string;
   onError?: (error: unknown) => void;
 }
 
@@ -77,7 +82,7 @@ export async function openEncryption(
     deviceId: deps.deviceId,
     store: deps.store,
     storeKey,
-    forwardRoomKeysTo: opts.forwardRoomKeysTo ?? "shared-with",
+    forwardRoomKeysTo: opts.forwardRoomKeysTo ?? "cross-signed",
     onRejected: (e) => onError(e),
   });
   storeKey.fill(0);
@@ -94,9 +99,12 @@ export async function openEncryption(
       );
     }
   }
-  const layer = new ValueEncryption(machine, deps.userId, deps.http, onError);
-  // Memory.open({recoveryKey}): every backed-up room key before the first read.
-  if (deps.recovery) await layer.backup.restore(deps.recovery);
+  const layer = new ValueEncryption(machine, { userId: deps.userId, deviceId: deps.deviceId, password: opts.password }, deps.http, onError);
+  // Memory.open({recoveryKey}): every backed-up room key before the first read; cross-signing keys once our device keys are up.
+  if (deps.recovery) {
+    layer.restoredCrossSigning = deps.recovery.crossSigning;
+    await layer.backup.restore(deps.recovery);
+  }
   return layer;
 }
 
@@ -120,6 +128,12 @@ export class ValueEncryption implements ValueCrypto {
   private readonly driver: CryptoDriver;
   /** Server-side key backup (./key-backup.ts): room keys uploaded after each sync and before a value using a new one is sent. */
   readonly backup: KeyBackup;
+  /** Cross-signing: bootstrap, status, signing our other devices (./cross-signing-setup.ts). */
+  readonly crossSigning: CrossSigningSetup;
+  /** Cross-signing keys read from secret storage by Memory.open({recoveryKey}), adopted after our keys upload. */
+  restoredCrossSigning: CrossSigningSecrets | undefined;
+  private crossSigningReady: Promise<void> | undefined;
+  private readonly userId: string;
   private sync: SyncLoop | undefined;
   /** event ID -> decrypted value (JSON text, so callers get their own copy). */
   private readonly cache = new Map<string, string>();
@@ -130,13 +144,20 @@ export class ValueEncryption implements ValueCrypto {
 
   constructor(
     machine: CryptoMachine,
-    private readonly userId: string,
+    who: { userId: string; deviceId: string; password: string | undefined },
     private readonly http: HttpClient,
     private readonly onError: (e: unknown) => void,
   ) {
     this.machine = machine;
+    this.userId = who.userId;
     this.driver = new CryptoDriver(machine, http, onError);
-    this.backup = new KeyBackup(machine, http, userId, onError);
+    this.crossSigning = new CrossSigningSetup(machine, http, who.userId, who.deviceId, who.password);
+    // Secret storage keeps the cross-signing keys too; a recovery key made before any bootstrap makes them first.
+    this.backup = new KeyBackup(machine, http, who.userId, onError, async () => {
+      await this.ensureCrossSigning();
+      const s = await machine.crossSigning.secrets();
+      return s && { master: s.master, selfSigning: s.self_signing, userSigning: s.user_signing };
+    });
   }
 
   /** SyncLoop's beforeCommit: the machine's writes land before the token that delivered them is saved. */
@@ -166,6 +187,20 @@ export class ValueEncryption implements ValueCrypto {
   async ready(): Promise<void> {
     this.trackEncryptedRooms();
     await (this.firstRun ?? this.driver.process());
+    await this.ensureCrossSigning();
+  }
+
+  /** Once per open, after our device keys are uploaded: adopt restored keys, else bootstrap if not published. Never rejects. */
+  ensureCrossSigning(): Promise<void> {
+    this.crossSigningReady ??= (async () => {
+      await this.driver.process();
+      const restored = this.restoredCrossSigning;
+      this.restoredCrossSigning = undefined;
+      if (restored) await this.crossSigning.adoptRestored(restored);
+      await this.crossSigning.ensure();
+      await this.driver.process();
+    })().catch((e: unknown) => this.onError(e));
+    return this.crossSigningReady;
   }
 
   async encryptValue(roomId: string, key: string, value: unknown): Promise<string> {
@@ -191,6 +226,7 @@ export class ValueEncryption implements ValueCrypto {
   }
 
   async close(): Promise<void> {
+    await this.crossSigningReady;
     await this.driver.close();
     this.machine.close();
   }
@@ -198,6 +234,7 @@ export class ValueEncryption implements ValueCrypto {
   // ---- writing ---------------------------------------------------------------------------------
 
   private async encryptInRoom(roomId: string, content: Record<string, unknown>): Promise<Record<string, unknown>> {
+    await this.ensureCrossSigning();
     const members = this.sync?.room(roomId)?.joinedMembers() ?? [];
     const settings = this.sync?.room(roomId)?.encryption();
     // 1. Devices of every member, up to date.

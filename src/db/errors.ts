@@ -189,3 +189,26 @@ export class UnverifiableWriteError extends MxdbError {
     super(`${server}: another writer's event replaced our write of ${keys.map((k) => JSON.stringify(k)).join(", ")}, and this homeserver's replaces_state cannot tell whether that writer saw it; not repaired (docs/HOMESERVERS.md "Dendrite")`);
   }
 }
+
+/**
+ * Uploading cross-signing keys needs user-interactive auth mxdb cannot complete: no password is
+ * configured, or the server refused it or offers no password flow. `errcode` is the server's, if any.
+ */
+export class CrossSigningAuthError extends MxdbError {
+  override readonly name = "CrossSigningAuthError";
+  readonly code = "CROSS_SIGNING_AUTH";
+  constructor(
+    /** The UIA flows the server offered, each a list of stage types. */
+    readonly flows: string[][],
+    readonly errcode: string | undefined,
+    reason: string,
+  ) {
+    super(`uploading the cross-signing keys needs the account's password (user-interactive auth; the server offers ${flows.map((f) => f.join(" + ")).join(", ") || "no flow"}${errcode ? `, ${errcode}` : ""}): ${reason}`);
+  }
+}
+
+/** The homeserver refused a cross-signing signature, or secret storage lacks the keys to restore. */
+export class CrossSigningUploadError extends MxdbError {
+  override readonly name = "CrossSigningUploadError";
+  readonly code = "CROSS_SIGNING";
+}

@@ -46,11 +46,13 @@ export interface UnlockedRecovery {
   backupPrivateKey: Uint8Array;
   version: string;
   publicKey: string;
+  /** The cross-signing private keys, when secret storage holds all three (m.cross_signing.*). */
+  crossSigning?: CrossSigningSecrets;
 }
 
 /**
- * Where branch `trust` plugs in the cross-signing private keys (unpadded base64 seeds) so they are kept
- * in secret storage next to the backup key. Until then create() stores the backup key only.
+ * The cross-signing private keys (unpadded base64 seeds), kept in secret storage next to the backup
+ * key (./cross-signing-setup.ts hands them over).
  */
 export interface CrossSigningSecrets {
   master: string;
@@ -90,20 +92,44 @@ async function currentBackup(http: HttpClient) {
   }
 }
 
+/** Secret storage opened with a checked key (GETs only): `read` decrypts one secret, undefined when absent. */
+export interface OpenedSecretStorage {
+  keyId: string;
+  read(name: string): Promise<string | undefined>;
+}
+
+/** The account's default secret storage key, checked against `key` (WrongRecoveryKeyError); the caller zeroes `key` after use. */
+export async function openSecretStorage(http: HttpClient, userId: string, key: Uint8Array): Promise<OpenedSecretStorage> {
+  const def = await accountData<{ key?: unknown }>(http, userId, DEFAULT_KEY_EVENT);
+  if (typeof def?.key !== "string") throw new RecoverySetupError("this account has no secret storage (m.secret_storage.default_key): create a recovery key first");
+  const keyId = def.key;
+  const description = await accountData<KeyDescription>(http, userId, keyEventType(keyId));
+  if (!description) throw new RecoverySetupError(`secret storage key ${keyId} is missing from account data`);
+  await checkKey(keyId, key, description);
+  return {
+    keyId,
+    read: async (name) => {
+      const encrypted = (await accountData<{ encrypted?: Record<string, EncryptedSecret> }>(http, userId, name))?.encrypted?.[keyId];
+      return encrypted ? (await decryptSecret(key, name, encrypted)).trim() : undefined;
+    },
+  };
+}
+
+/** The three cross-signing private keys from opened secret storage, or undefined unless all three are there. */
+export async function readCrossSigningSecrets(storage: OpenedSecretStorage): Promise<CrossSigningSecrets | undefined> {
+  const [master, selfSigning, userSigning] = await Promise.all([storage.read(SECRET.master), storage.read(SECRET.selfSigning), storage.read(SECRET.userSigning)]);
+  return master && selfSigning && userSigning ? { master, selfSigning, userSigning } : undefined;
+}
+
 /** Steps of Memory.open({recoveryKey}) before the sync starts. Sends only GETs. */
 export async function unlockRecovery(http: HttpClient, backend: CryptoBackend, userId: string, recoveryKey: string): Promise<UnlockedRecovery> {
   const key = decodeRecoveryKey(recoveryKey);
   try {
-    const def = await accountData<{ key?: unknown }>(http, userId, DEFAULT_KEY_EVENT);
-    if (typeof def?.key !== "string") throw new RecoverySetupError("this account has no secret storage (m.secret_storage.default_key): create a recovery key first");
-    const keyId = def.key;
-    const description = await accountData<KeyDescription>(http, userId, keyEventType(keyId));
-    if (!description) throw new RecoverySetupError(`secret storage key ${keyId} is missing from account data`);
-    await checkKey(keyId, key, description);
-    const stored = await accountData<{ encrypted?: Record<string, EncryptedSecret> }>(http, userId, SECRET.backup);
-    const encrypted = stored?.encrypted?.[keyId];
-    if (!encrypted) throw new RecoverySetupError(`the key backup's private key (${SECRET.backup}) is not in secret storage under key ${keyId}`);
-    const backupPrivateKey = fromBase64((await decryptSecret(key, SECRET.backup, encrypted)).trim());
+    const storage = await openSecretStorage(http, userId, key);
+    const keyId = storage.keyId;
+    const backupSecret = await storage.read(SECRET.backup);
+    if (backupSecret === undefined) throw new RecoverySetupError(`the key backup's private key (${SECRET.backup}) is not in secret storage under key ${keyId}`);
+    const backupPrivateKey = fromBase64(backupSecret);
     const backup = await currentBackup(http);
     if (!backup) throw new RecoverySetupError("the homeserver has no key backup (room_keys/version)");
     if (backup.algorithm !== BACKUP_ALGORITHM) throw new RecoverySetupError(`the key backup uses ${backup.algorithm}, not ${BACKUP_ALGORITHM}`);
@@ -111,7 +137,8 @@ export async function unlockRecovery(http: HttpClient, backend: CryptoBackend, u
     if (typeof publicKey !== "string" || backend.pkPublicKey(backupPrivateKey) !== publicKey) {
       throw new RecoverySetupError(`key backup version ${backup.version} was not made with the private key in secret storage`);
     }
-    return { keyId, backupPrivateKey, version: backup.version, publicKey };
+    const crossSigning = await readCrossSigningSecrets(storage);
+    return { keyId, backupPrivateKey, version: backup.version, publicKey, ...(crossSigning ? { crossSigning } : {}) };
   } finally {
     key.fill(0);
   }

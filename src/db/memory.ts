@@ -27,6 +27,7 @@ import { keyHistory, type HistoryOptions, type HistorySource, type KeyVersion } 
 import { valueAt, type ValueAt } from "./history-at.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
 import { Recovery } from "./recovery.js";
+import { CrossSigning } from "./cross-signing.js";
 
 
 /** One key of Memory.entries(): the value and the state event that holds it. */
@@ -67,6 +68,8 @@ export class Memory {
   private closed = false;
   /** The recovery key and the server-side key backup (./recovery.ts). */
   readonly recovery: Recovery;
+  /** Our cross-signing keys and devices (./cross-signing.ts). */
+  readonly crossSigning: CrossSigning;
 
   private constructor(init: MemoryParts) {
     this.lifetime = init.lifetime;
@@ -83,6 +86,7 @@ export class Memory {
     this.capabilities = init.capabilities;
     this.media = new MediaValues(init.http, init.capabilities.media === "legacy");
     this.recovery = new Recovery(init.crypto);
+    this.crossSigning = new CrossSigning(init.crypto);
   }
 
   /**

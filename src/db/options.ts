@@ -40,10 +40,11 @@ export interface MemoryOptions {
    */
   encryption?: boolean;
   /**
-   * Which of our own devices get a room key they ask for (m.room_key_request): "shared-with" (default)
-   * only a device we delivered that session to; "all-own-devices" any own device with valid keys (a
-   * homeserver, or anyone with the password, can add one); or a function of the device and the
-   * session. Other users' requests are always refused (src/crypto/README.md "Who gets room keys").
+   * Which of our own devices get a room key they ask for (m.room_key_request): "cross-signed" (default)
+   * a device cross-signed by our identity (`mxdb crypto bootstrap`, `memory.crossSigning`), or one we
+   * delivered that session to; "shared-with" only a device we delivered that session to;
+   * "all-own-devices" any own device with valid keys (a homeserver, or anyone with the password, can
+   * add one); or a function of the device (its `crossSigned` flag included) and the session. Other users' requests are always refused (src/crypto/README.md "Who gets room keys").
    */
   forwardRoomKeysTo?: KeyForwardingPolicy;
   /** Seals the crypto store with a key derived from this passphrase (scrypt; src/db/README.md "Encryption at rest"). */
@@ -158,6 +159,10 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
     if (typeof options.recoveryKey !== "string") throw new ConfigError("recoveryKey must be a string (48 base58 characters, spaces allowed)");
     if (options.encryption === false) throw new ConfigError("recoveryKey restores encryption keys: it cannot be used with encryption: false");
     decodeRecoveryKey(options.recoveryKey).fill(0); // RecoveryKeyFormatError before anything is sent
+  }
+  const fwd = options.forwardRoomKeysTo;
+  if (fwd !== undefined && typeof fwd !== "function" && !["cross-signed", "shared-with", "all-own-devices"].includes(fwd)) {
+    throw new ConfigError('forwardRoomKeysTo must be "cross-signed", "shared-with", "all-own-devices" or a function');
   }
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
   if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');

@@ -40,6 +40,7 @@ export { crossSigningKey, deviceKeys, oneTimeKey, signatures, type DeviceKeys } 
 export { uploadKeys, uploadKeysResponse, type UploadKeysArgs } from "./endpoints/keys/upload-keys.js";
 export { queryKeys, queryKeysResponse, type QueryKeysArgs } from "./endpoints/keys/query-keys.js";
 export { claimKeys, claimKeysResponse, type ClaimKeysArgs } from "./endpoints/keys/claim-keys.js";
+export { deviceSigningUpload, signaturesUpload, signaturesUploadResponse, type DeviceSigningUploadArgs, type PasswordAuth } from "./endpoints/keys/cross-signing.js";
 export { keyChanges, keyChangesResponse, type KeyChangesArgs } from "./endpoints/keys/key-changes.js";
 export { sendToDevice, type SendToDeviceArgs } from "./endpoints/to-device/send-to-device.js";
 export { upload, uploadResponse, type UploadArgs } from "./endpoints/media/upload.js";

@@ -9,11 +9,11 @@ import { fromBase64 } from "../../src/crypto/bytes.js";
 const A = "@bot:example.org";
 type Obj = Record<string, unknown>;
 
-test("bootstrapCrossSigning: master signs self-signing and user-signing, self-signing signs our device; the seeds persist sealed", { timeout: 30_000 }, async () => {
+test("crossSigning.bootstrap: master signs self-signing and user-signing, self-signing signs our device; the seeds persist sealed", { timeout: 30_000 }, async () => {
   const backend = await olmBackend();
   const a = await openClient(A, "BOT1");
-  assert.equal(await a.machine.crossSigningSecrets(), undefined);
-  const { deviceSigningUpload, signaturesUpload } = await a.machine.bootstrapCrossSigning();
+  assert.equal(await a.machine.crossSigning.secrets(), undefined);
+  const { deviceSigningUpload, signaturesUpload } = await a.machine.crossSigning.bootstrap();
   const master = deviceSigningUpload.master_key as Obj;
   const [masterId, masterPub] = Object.entries(master.keys as Record<string, string>)[0]!;
   assert.equal(masterId, `ed25519:${masterPub}`);
@@ -36,11 +36,11 @@ test("bootstrapCrossSigning: master signs self-signing and user-signing, self-si
   assert.ok((device.signatures as Record<string, Record<string, string>>)[A]![`ed25519:BOT1`]);
 
   // Same keys after a restart (nothing new to upload), seeds 32 bytes, never in the store in clear.
-  const secrets = await a.machine.crossSigningSecrets();
+  const secrets = await a.machine.crossSigning.secrets();
   assert.ok(secrets);
   const a2 = await a.reopen();
-  assert.deepEqual(await a2.machine.crossSigningSecrets(), secrets);
-  assert.deepEqual((await a2.machine.bootstrapCrossSigning()).deviceSigningUpload, deviceSigningUpload);
+  assert.deepEqual(await a2.machine.crossSigning.secrets(), secrets);
+  assert.deepEqual((await a2.machine.crossSigning.bootstrap()).deviceSigningUpload, deviceSigningUpload);
   for (const seed of Object.values(secrets)) assert.equal(fromBase64(seed).length, 32);
   const keys = await a2.kv.keys();
   assert.ok(keys.includes("crypto/cross-signing/keys"));

@@ -130,6 +130,15 @@ const cases: Case[] = [
     body: '{"one_time_keys":{"signed_curve25519:AAAA":{"key":"k","signatures":{"@a:hs":{"ed25519:D":"s"}}}}}',
     reply: { one_time_key_counts: { signed_curve25519: 1 } },
   },
+  {
+    ep: api.deviceSigningUpload,
+    args: { keys: { master_key: { user_id: "@a:hs" } }, auth: { type: "m.login.password", identifier: { type: "m.id.user", user: "@a:hs" }, password: "pw", session: "S" } },
+    method: "POST",
+    url: `${C3}/keys/device_signing/upload`,
+    body: '{"master_key":{"user_id":"@a:hs"},"auth":{"type":"m.login.password","identifier":{"type":"m.id.user","user":"@a:hs"},"password":"pw","session":"S"}}',
+    reply: {},
+  },
+  { ep: api.signaturesUpload, args: { "@a:hs": { D: { user_id: "@a:hs" } } }, method: "POST", url: `${C3}/keys/signatures/upload`, body: '{"@a:hs":{"D":{"user_id":"@a:hs"}}}', reply: { failures: {} } },
   { ep: api.queryKeys, args: { deviceKeys: { "@a:hs": [] }, timeout: 5000 }, method: "POST", url: `${C3}/keys/query`, body: '{"device_keys":{"@a:hs":[]},"timeout":5000}', reply: { device_keys: {}, failures: {} } },
   {
     ep: api.claimKeys,
