@@ -62,6 +62,8 @@ export class CrossSigningSetup {
     private readonly userId: string,
     private readonly deviceId: string,
     private readonly password: string | undefined,
+    /** Sends what the machine queued (its keys/query of our devices): ValueEncryption's CryptoDriver. */
+    private readonly sendQueued: () => Promise<void> = async () => {},
   ) {}
 
   /** On first encrypted use: bootstrap unless this device already published its keys (runs once per open). */
@@ -126,6 +128,7 @@ export class CrossSigningSetup {
     if (!server.device) throw new CrossSigningUploadError(`the homeserver has no device ${deviceId} for ${this.userId}`);
     await this.uploadSignatures(await this.machine.crossSigning.signOwnDevice(deviceId, server.device));
     await this.machine.crossSigning.refreshOwnDevices();
+    await this.sendQueued();
   }
 
   private async adopt(secrets: CrossSigningSecrets, server: OwnKeys): Promise<void> {

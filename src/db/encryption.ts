@@ -151,7 +151,7 @@ export class ValueEncryption implements ValueCrypto {
     this.machine = machine;
     this.userId = who.userId;
     this.driver = new CryptoDriver(machine, http, onError);
-    this.crossSigning = new CrossSigningSetup(machine, http, who.userId, who.deviceId, who.password);
+    this.crossSigning = new CrossSigningSetup(machine, http, who.userId, who.deviceId, who.password, () => this.driver.process());
     // Secret storage keeps the cross-signing keys too; a recovery key made before any bootstrap makes them first.
     this.backup = new KeyBackup(machine, http, who.userId, onError, async () => {
       await this.ensureCrossSigning();

@@ -1,0 +1,123 @@
+/**
+ * Cross-signing on the real Synapse (src/db/cross-signing-setup.ts, src/crypto/cross-signing-verify.ts):
+ *   - mxdb bootstraps its cross-signing keys on first encrypted use and signs its device; matrix-js-sdk
+ *     (Rust crypto), on another device of the same account, sees mxdb's device as signed by its owner;
+ *   - a rogue device, logged in with the password, asks for every room key and gets none; once mxdb
+ *     cross-signs it (memory.crossSigning.signDevice, as `mxdb crypto sign-device`), it gets them all;
+ *   - a new mxdb device whose account has keys it does not hold leaves them alone ("foreign"), and with
+ *     the recovery key restores them from secret storage and signs itself.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { Memory, MemoryStore, type MemoryOptions } from "../../src/index.js";
+import { UntrustedKeyShareError } from "../../src/crypto/errors.js";
+import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
+import { startJsSdk, type JsSdkPeer } from "../helpers/jssdk.js";
+import { rogueDevice, type RogueDevice } from "../helpers/rogue-device.js";
+import { sharedRoom } from "../helpers/rooms.js";
+import { eventually } from "../helpers/wait.js";
+
+let baseUrl: string;
+const open = new Set<Memory>();
+const peers = new Set<JsSdkPeer>();
+const rogues = new Set<RogueDevice>();
+
+async function memory(user: TestUser, roomId: string, extra: Partial<MemoryOptions> = {}): Promise<Memory> {
+  const m = await Memory.open({ homeserver: baseUrl, userId: user.userId, password: user.password, rooms: { main: roomId }, store: new MemoryStore(), syncTimeoutMs: 1000, ...extra });
+  open.add(m);
+  return m;
+}
+
+before(async () => {
+  baseUrl = (await testHomeserver()).info.baseUrl;
+});
+after(async () => {
+  await Promise.all([...open].map((m) => m.close()));
+  await Promise.all([...peers].map((p) => p.close()));
+  await Promise.all([...rogues].map((r) => r.close()));
+});
+
+const VALUES: Record<string, unknown> = { alpha: { text: "first" }, beta: [1, 2, 3], gamma: "third" };
+
+test("mxdb cross-signs its device on first encrypted use; matrix-js-sdk sees it signed by its owner", { timeout: 300_000 }, async () => {
+  const alice = await newUser("alice");
+  const roomId = await sharedRoom(alice, [], { encrypted: true });
+  const m = await memory(alice, roomId);
+  await m.put("k", "v");
+  const status = await m.crossSigning.status();
+  assert.equal(status.state, "ours");
+  assert.equal(status.deviceSigned, true);
+  assert.match(status.masterKey ?? "", /^[A-Za-z0-9+/]{43}$/);
+  // A second bootstrap changes nothing.
+  const again = await m.crossSigning.bootstrap();
+  assert.equal(again.action, "unchanged");
+  assert.equal(again.masterKey, status.masterKey);
+
+  const js = await startJsSdk({ homeserver: baseUrl, user_id: alice.userId, password: alice.password, room_id: roomId });
+  peers.add(js);
+  const seen = await eventually(() => js.request<{ signedByOwner: boolean; crossSigningVerified: boolean } | null>("deviceStatus", { user_id: alice.userId, device_id: m.deviceId }), (s) => s?.signedByOwner === true, 60_000, 250);
+  // Signed by its owner's self-signing key; not "verified" by js-sdk, whose own device has not verified the identity.
+  assert.deepEqual(seen, { signedByOwner: true, crossSigningVerified: false });
+});
+
+test("a rogue device with the password gets no room key; cross-signed through mxdb, it gets every one", { timeout: 300_000 }, async () => {
+  const alice = await newUser("alice");
+  const roomId = await sharedRoom(alice, [], { encrypted: true });
+  const refused: UntrustedKeyShareError[] = [];
+  const m = await memory(alice, roomId, { onError: (e) => e instanceof UntrustedKeyShareError && refused.push(e) });
+  for (const [k, v] of Object.entries(VALUES)) await m.put(k, v);
+  assert.equal((await m.crossSigning.status()).deviceSigned, true);
+
+  const rogue = await rogueDevice(baseUrl, alice);
+  rogues.add(rogue);
+  const before = await rogue.readAll(roomId);
+  assert.deepEqual(Object.keys(before).sort(), Object.keys(VALUES).sort());
+  const sessions = await rogue.requestAll(roomId, m.deviceId!);
+  assert.ok(sessions >= 1);
+  // mxdb refuses each request (UntrustedKeyShareError naming the rogue device), and nothing reaches the rogue.
+  await eventually(() => refused.filter((e) => e.message.includes(rogue.deviceId)).length, (n) => n >= sessions, 60_000, 100);
+  await rogue.sync();
+  await rogue.sync();
+  for (const [k, v] of Object.entries(await rogue.readAll(roomId))) assert.ok(v instanceof Error, `${k} was readable by the rogue device: ${JSON.stringify(v)}`);
+  assert.deepEqual((await m.crossSigning.status()).devices, [{ deviceId: rogue.deviceId, crossSigned: false }]);
+
+  // Cross-signed through mxdb: the same requests now get every key.
+  await m.crossSigning.signDevice(rogue.deviceId);
+  assert.deepEqual((await m.crossSigning.status()).devices, [{ deviceId: rogue.deviceId, crossSigned: true }]);
+  await rogue.requestAll(roomId, m.deviceId!);
+  const after = await eventually(
+    async () => {
+      await rogue.sync();
+      return rogue.readAll(roomId);
+    },
+    (r) => Object.values(r).every((v) => !(v instanceof Error)),
+    60_000,
+    250,
+  );
+  assert.deepEqual(after, VALUES);
+});
+
+test("keys another device made are never replaced; with the recovery key a new device restores them and signs itself", { timeout: 300_000 }, async () => {
+  const alice = await newUser("alice");
+  const roomId = await sharedRoom(alice, [], { encrypted: true });
+  const first = await memory(alice, roomId);
+  await first.put("k", 1);
+  const master = (await first.crossSigning.status()).masterKey;
+  const recoveryKey = await first.recovery.create();
+  open.delete(first);
+  await first.close();
+
+  // A new device without the recovery key: the account's keys stay, this device is not signed.
+  const second = await memory(alice, roomId);
+  await second.put("k2", 2);
+  const foreign = await second.crossSigning.bootstrap();
+  assert.deepEqual([foreign.action, foreign.state, foreign.masterKey, foreign.deviceSigned], ["foreign", "foreign", master, false]);
+
+  // With the recovery key (Memory.open): the keys come back from secret storage and sign this device.
+  const third = await memory(alice, roomId, { recoveryKey });
+  const restored = await third.crossSigning.status();
+  assert.deepEqual([restored.state, restored.masterKey, restored.deviceSigned], ["ours", master, true]);
+  // And through bootstrap on the device that had none.
+  const viaBootstrap = await second.crossSigning.bootstrap({ recoveryKey });
+  assert.deepEqual([viaBootstrap.action, viaBootstrap.state, viaBootstrap.masterKey, viaBootstrap.deviceSigned], ["restored", "ours", master, true]);
+});
