@@ -38,7 +38,7 @@ export async function rogueDevice(baseUrl: string, user: { userId: string; passw
   let n = 0;
   const events = async (roomId: string) => {
     const refs = (await http.send(getStateContent, { roomId, eventType: "dev.opsdroid.database", stateKey: "" })) as Record<string, { encrypted_val: string }>;
-    return Promise.all(Object.entries(refs).map(async ([key, ref]) => ({ key, event: (await http.send(getEvent, { roomId, eventId: ref.encrypted_val })) as unknown as { event_id: string; room_id: string; sender: string; origin_server_ts: number; content: Record<string, unknown> } })));
+    return Promise.all(Object.entries(refs).map(async ([key, ref]) => ({ key, event: (await http.send(getEvent, { roomId, eventId: ref.encrypted_val })) as unknown as { type: string; event_id: string; room_id: string; sender: string; origin_server_ts: number; content: Record<string, unknown> } })));
   };
   const self: RogueDevice = {
     deviceId: res.device_id,
