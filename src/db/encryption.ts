@@ -49,6 +49,8 @@ export interface EncryptionOptions {
   olmWasm?: OlmWasm;
   /** src/db/options.ts; default "cross-signed". */
   forwardRoomKeysTo?: KeyForwardingPolicy;
+  /** MSC4153: room keys only to devices cross-signed by their owner (src/db/options.ts). */
+  excludeInsecureDevices?: boolean;
   /** For the user-interactive auth of a cross-signing upload (./cross-signing-setup.ts). */
   password?: string;
   onError?: (error: unknown) => void;
@@ -99,7 +101,7 @@ export async function openEncryption(
       );
     }
   }
-  const layer = new ValueEncryption(machine, { userId: deps.userId, deviceId: deps.deviceId, password: opts.password }, deps.http, onError);
+  const layer = new ValueEncryption(machine, { userId: deps.userId, deviceId: deps.deviceId, password: opts.password, excludeInsecureDevices: opts.excludeInsecureDevices === true }, deps.http, onError);
   // Memory.open({recoveryKey}): every backed-up room key before the first read; cross-signing keys once our device keys are up.
   if (deps.recovery) {
     layer.restoredCrossSigning = deps.recovery.crossSigning;
@@ -134,6 +136,7 @@ export class ValueEncryption implements ValueCrypto {
   restoredCrossSigning: CrossSigningSecrets | undefined;
   private crossSigningReady: Promise<void> | undefined;
   private readonly userId: string;
+  private readonly excludeInsecure: boolean;
   private sync: SyncLoop | undefined;
   /** event ID -> decrypted value (JSON text, so callers get their own copy). */
   private readonly cache = new Map<string, string>();
@@ -144,12 +147,13 @@ export class ValueEncryption implements ValueCrypto {
 
   constructor(
     machine: CryptoMachine,
-    who: { userId: string; deviceId: string; password: string | undefined },
+    who: { userId: string; deviceId: string; password: string | undefined; excludeInsecureDevices?: boolean },
     private readonly http: HttpClient,
     private readonly onError: (e: unknown) => void,
   ) {
     this.machine = machine;
     this.userId = who.userId;
+    this.excludeInsecure = who.excludeInsecureDevices === true;
     this.driver = new CryptoDriver(machine, http, onError);
     this.crossSigning = new CrossSigningSetup(machine, http, who.userId, who.deviceId, who.password, () => this.driver.process());
     // Secret storage keeps the cross-signing keys too; a recovery key made before any bootstrap makes them first.
@@ -247,6 +251,7 @@ export class ValueEncryption implements ValueCrypto {
       const visibility = this.historyVisibility(roomId);
       const shares = await this.machine.shareRoomKey(roomId, members, {
         sharedHistory: visibility === "shared" || visibility === "world_readable",
+        excludeInsecureDevices: this.excludeInsecure,
         ...(settings?.rotation_period_ms !== undefined ? { rotationPeriodMs: settings.rotation_period_ms } : {}),
         ...(settings?.rotation_period_msgs !== undefined ? { rotationPeriodMsgs: settings.rotation_period_msgs } : {}),
       });

@@ -47,6 +47,11 @@ export interface MemoryOptions {
    * add one); or a function of the device (its `crossSigned` flag included) and the session. Other users' requests are always refused (src/crypto/README.md "Who gets room keys").
    */
   forwardRoomKeysTo?: KeyForwardingPolicy;
+  /**
+   * MSC4153 "exclude insecure devices" (default false): room keys we share go only to devices
+   * cross-signed by their owner; others, our own uncross-signed devices included, cannot read new values.
+   */
+  excludeInsecureDevices?: boolean;
   /** Seals the crypto store with a key derived from this passphrase (scrypt; src/db/README.md "Encryption at rest"). */
   storePassphrase?: string;
   /**
@@ -164,6 +169,7 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   if (fwd !== undefined && typeof fwd !== "function" && !["cross-signed", "shared-with", "all-own-devices"].includes(fwd)) {
     throw new ConfigError('forwardRoomKeysTo must be "cross-signed", "shared-with", "all-own-devices" or a function');
   }
+  if (options.excludeInsecureDevices !== undefined && typeof options.excludeInsecureDevices !== "boolean") throw new ConfigError("excludeInsecureDevices must be true or false");
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
   if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');
   if (options.mergeForks !== undefined && typeof options.mergeForks !== "boolean") throw new ConfigError("mergeForks must be true or false");

@@ -121,3 +121,44 @@ test("keys another device made are never replaced; with the recovery key a new d
   const viaBootstrap = await second.crossSigning.bootstrap({ recoveryKey });
   assert.deepEqual([viaBootstrap.action, viaBootstrap.state, viaBootstrap.masterKey, viaBootstrap.deviceSigned], ["restored", "ours", master, true]);
 });
+
+interface JsGet {
+  found: boolean;
+  decrypted?: boolean;
+  value?: unknown;
+  reason?: string | null;
+}
+
+test("MSC4153 both ways: js-sdk sharing only with signed devices reads and is read by mxdb; mxdb with excludeInsecureDevices withholds until js-sdk cross-signs", { timeout: 300_000 }, async () => {
+  const [alice, jess] = await Promise.all([newUser("alice"), newUser("jess")]);
+  const roomId = await sharedRoom(alice, [jess], { encrypted: true });
+  const js = await startJsSdk({ homeserver: baseUrl, user_id: jess.userId, password: jess.password, room_id: roomId });
+  peers.add(js);
+  const m = await memory(alice, roomId, { excludeInsecureDevices: true });
+  assert.equal((await m.crossSigning.status()).deviceSigned, true);
+  // mxdb excludes js-sdk's device while it is not cross-signed by its owner.
+  await m.put("early", "withheld");
+
+  // js-sdk cross-signs itself (its isolation mode needs that) and from then on shares only with signed
+  // devices: it still shares with mxdb's device.
+  await js.request("crossSign");
+  await js.request("excludeInsecure");
+  await js.request("put", { room_id: roomId, key: "from-js", value: { n: 1 } });
+  assert.deepEqual(await eventually(() => m.get("from-js").catch((e: unknown) => e), (v) => !(v instanceof Error) && v !== undefined, 60_000, 100), { n: 1 });
+
+  // mxdb shares once it has re-queried jess's devices (device_lists.changed) and seen the signature.
+  let n = 0;
+  const later = await eventually(
+    async () => {
+      await m.put("later", { n: ++n });
+      return js.request<JsGet>("get", { room_id: roomId, key: "later" });
+    },
+    (r) => r.decrypted === true,
+    60_000,
+    500,
+  );
+  assert.deepEqual(later.value, { n });
+  // The session that carried "early" reached js-sdk only from a later index: "early" was never shared with it.
+  const early = await js.request<JsGet>("get", { room_id: roomId, key: "early" });
+  assert.deepEqual([early.found, early.decrypted], [true, false]);
+});

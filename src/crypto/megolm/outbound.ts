@@ -44,6 +44,11 @@ export interface RotationSettings {
    * under the other setting is rotated first.
    */
   sharedHistory?: boolean;
+  /**
+   * MSC4153 "exclude insecure devices": room keys go only to devices cross-signed by their owner
+   * (DeviceRecord.crossSigned); a session already given to a device that no longer is, is rotated first.
+   */
+  excludeInsecureDevices?: boolean;
 }
 
 const name = (roomId: string) => `megolm-out/${roomId}`;
@@ -65,11 +70,12 @@ export function expiryReason(rec: OutboundGroupRecord, now: number): string | un
 }
 
 /** Step 1 membership part: someone it reached is no longer a member, or one of their devices is gone. */
-function membershipChanged(ctx: CryptoContext, rec: OutboundGroupRecord, users: Set<string>): boolean {
+function membershipChanged(ctx: CryptoContext, rec: OutboundGroupRecord, users: Set<string>, excludeInsecure: boolean): boolean {
   for (const [userId, devices] of Object.entries(rec.sharedWith)) {
     if (!users.has(userId)) return true;
     for (const [deviceId, curve] of Object.entries(devices)) {
-      if (ctx.devices.get(userId, deviceId)?.curve25519 !== curve) return true;
+      const now = ctx.devices.get(userId, deviceId);
+      if (now?.curve25519 !== curve || (excludeInsecure && now.crossSigned !== true)) return true;
     }
   }
   return false;
@@ -83,7 +89,7 @@ export function invalidateOutbound(ctx: CryptoContext, rec: OutboundGroupRecord 
 export async function currentOrNew(ctx: CryptoContext, roomId: string, users: Set<string>, settings: RotationSettings): Promise<OutboundGroupRecord> {
   const rec = await getOutbound(ctx, roomId);
   const sharedHistory = settings.sharedHistory ?? false;
-  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users) && (rec.sharedHistory ?? false) === sharedHistory) return rec;
+  if (rec && expiryReason(rec, ctx.now()) === undefined && !membershipChanged(ctx, rec, users, settings.excludeInsecureDevices === true) && (rec.sharedHistory ?? false) === sharedHistory) return rec;
   const { fresh, sessionKey } = using(ctx.backend.newOutboundGroupSession(), (og) => ({
     sessionKey: og.sessionKey(),
     fresh: {

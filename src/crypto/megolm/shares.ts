@@ -85,7 +85,8 @@ export function sessionShares(ctx: CryptoContext, sessionId: string): Promise<Se
 /**
  * outbound.ts steps 1-2, then m.room_key Olm-encrypted to every device of every user (our own other
  * devices included, our own device not) that has neither had it nor has a share of it pending.
- * Devices without an Olm session are skipped (call getMissingSessions first).
+ * Devices without an Olm session are skipped (call getMissingSessions first), and with
+ * `excludeInsecureDevices` devices not cross-signed by their owner (MSC4153).
  */
 export async function shareRoomKey(ctx: CryptoContext, roomId: string, userIds: string[], settings: RotationSettings): Promise<ToDeviceRequest[]> {
   const users = new Set([...userIds, ctx.userId]);
@@ -98,6 +99,7 @@ export async function shareRoomKey(ctx: CryptoContext, roomId: string, userIds: 
   for (const userId of [...users].sort()) {
     for (const device of ctx.devices.devicesOf(userId)) {
       if (userId === ctx.userId && device.deviceId === ctx.deviceId) continue;
+      if (settings.excludeInsecureDevices === true && device.crossSigned !== true) continue;
       if (rec.sharedWith[userId]?.[device.deviceId] === device.curve25519) continue;
       if (waiting.has(`${userId}|${device.deviceId}|${device.curve25519}`)) continue;
       const encrypted = await olmEncrypt(ctx, device, "m.room_key", content);
