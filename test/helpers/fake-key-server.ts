@@ -36,6 +36,8 @@ export class FakeKeyServer {
   private readonly inbox = new Map<string, Obj[]>();
   private readonly changed = new Map<string, Set<string>>();
   private readonly txns = new Set<string>();
+  /** user -> the keys/device_signing/upload body (master_key, self_signing_key, user_signing_key). */
+  readonly crossSigning = new Map<string, Obj>();
   /** Every to-device event delivered, for assertions. */
   readonly delivered: { to: string; type: string; sender: string; content: Obj }[] = [];
 
@@ -49,7 +51,9 @@ export class FakeKeyServer {
         for (const u of Object.keys(req.body.device_keys)) {
           device_keys[u] = Object.fromEntries(structuredClone([...(this.deviceKeys.get(u) ?? new Map()).entries()]));
         }
-        return { device_keys, failures: {} };
+        const users = Object.keys(req.body.device_keys).filter((u) => this.crossSigning.has(u));
+        const keysOf = (field: string) => Object.fromEntries(users.map((u) => [u, structuredClone(this.crossSigning.get(u)![field])]));
+        return { device_keys, failures: {}, ...(users.length > 0 ? { master_keys: keysOf("master_key"), self_signing_keys: keysOf("self_signing_key") } : {}) };
       }
       case "keys_claim": {
         const one_time_keys: Record<string, Record<string, Obj>> = {};
@@ -144,6 +148,26 @@ export class FakeKeyServer {
     if (!fb) return undefined;
     fb.used = true;
     return { [fb.id]: fb.obj };
+  }
+
+  /** keys/device_signing/upload: the user's cross-signing keys; everyone re-queries them. */
+  publishCrossSigning(userId: string, body: Obj): void {
+    this.crossSigning.set(userId, structuredClone(body));
+    this.announce(userId);
+  }
+
+  /** keys/signatures/upload: each signature merged into the stored device keys; everyone re-queries. */
+  addSignatures(body: Obj): void {
+    for (const [u, byDevice] of Object.entries(body as Record<string, Record<string, Obj>>)) {
+      for (const [d, signed] of Object.entries(byDevice)) {
+        const stored = this.deviceKeys.get(u)?.get(d);
+        if (!stored) continue;
+        const sigs = structuredClone((stored.signatures ?? {}) as Record<string, Record<string, string>>);
+        for (const [signer, byKey] of Object.entries((signed.signatures ?? {}) as Record<string, Record<string, string>>)) sigs[signer] = { ...(sigs[signer] ?? {}), ...byKey };
+        stored.signatures = sigs;
+      }
+      this.announce(u);
+    }
   }
 
   /** Tell every other known device that `userId`'s device list changed. */
