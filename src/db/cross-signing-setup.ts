@@ -8,7 +8,8 @@
  *   - the account has our master key: this device is signed if the server's copy lacks the signature;
  *   - another client made them: never overwritten. With a recovery key, the private keys come from
  *     secret storage (m.cross_signing.*), checked against the published ones, and this device is signed;
- *     else the status says "foreign".
+ *     else the status says "foreign". A recovery key is checked against secret storage first (nothing
+ *     is uploaded with a wrong one); new keys made with one given are also stored there.
  * User-interactive auth (https://spec.matrix.org/v1.19/client-server-api/#user-interactive-authentication-api):
  * the first upload goes without `auth` (servers implementing MSC3967, Synapse among them, let the first
  * cross-signing keys of an account through); a 401 with a UIA session is answered with m.login.password
@@ -16,7 +17,8 @@
  * signDevice: another device of ours, signed by our self-signing key: from then on it is trusted with room keys.
  * The password and private keys are never logged or traced (the trace redacts `password`).
  */
-import { decodeRecoveryKey, type CryptoMachine, type CrossSigningPublicKeys } from "../crypto/index.js";
+import { decodeRecoveryKey, encryptSecret, SECRET, type CryptoMachine, type CrossSigningPublicKeys } from "../crypto/index.js";
+import { putAccountData } from "../http/endpoints/account/account-data.js";
 import type { CrossSigningSecrets as MachineSecrets } from "../crypto/cross-signing.js";
 import type { HttpClient } from "../http/client.js";
 import { deviceSigningUpload, signaturesUpload } from "../http/endpoints/keys/cross-signing.js";
@@ -78,6 +80,8 @@ export class CrossSigningSetup {
   async bootstrap(options: { recoveryKey?: string } = {}): Promise<CrossSigningStatus & { action: BootstrapAction }> {
     const recoveryKey = options.recoveryKey !== undefined ? decodeRecoveryKey(options.recoveryKey) : undefined; // a bad key fails before anything is sent
     try {
+      // A wrong recovery key (or no secret storage) fails here, before anything is uploaded.
+      const storage = recoveryKey ? await openSecretStorage(this.http, this.userId, recoveryKey) : undefined;
       const server = await this.ownKeys();
       const ours = await this.machine.crossSigning.publicKeys();
       let action: BootstrapAction;
@@ -86,13 +90,14 @@ export class CrossSigningSetup {
         await this.uploadWithAuth(keys);
         await this.uploadSignatures(body);
         await this.machine.crossSigning.markPublished(publicKeys.master);
+        // With the recovery key, the new private keys join the existing secret storage.
+        if (storage && recoveryKey) await this.storeSecrets(recoveryKey, storage.keyId);
         action = "created";
       } else if (ours?.master === server.published.master) {
         action = this.signedBySsk(server) ? "unchanged" : "signed";
         if (action === "signed") await this.uploadSignatures(await this.machine.crossSigning.signOwnDevice(this.deviceId, server.device));
         await this.machine.crossSigning.markPublished(ours.master);
-      } else if (recoveryKey) {
-        const storage = await openSecretStorage(this.http, this.userId, recoveryKey);
+      } else if (storage) {
         const secrets = await readCrossSigningSecrets(storage);
         if (!secrets) throw new CrossSigningUploadError("secret storage does not hold the account's cross-signing keys (m.cross_signing.*): they were made by a client that did not store them");
         await this.adopt(secrets, server);
@@ -129,6 +134,13 @@ export class CrossSigningSetup {
     await this.uploadSignatures(await this.machine.crossSigning.signOwnDevice(deviceId, server.device));
     await this.machine.crossSigning.refreshOwnDevices();
     await this.sendQueued();
+  }
+
+  private async storeSecrets(key: Uint8Array, keyId: string): Promise<void> {
+    const s = (await this.machine.crossSigning.secrets())!;
+    for (const [name, secret] of [[SECRET.master, s.master], [SECRET.selfSigning, s.self_signing], [SECRET.userSigning, s.user_signing]] as const) {
+      await this.http.send(putAccountData, { userId: this.userId, type: name, content: { encrypted: { [keyId]: { ...(await encryptSecret(key, name, secret)) } } } });
+    }
   }
 
   private async adopt(secrets: CrossSigningSecrets, server: OwnKeys): Promise<void> {

@@ -9,7 +9,8 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { Memory, MemoryStore, type MemoryOptions } from "../../src/index.js";
+import { Memory, MemoryStore, WrongRecoveryKeyError, type MemoryOptions } from "../../src/index.js";
+import { encodeRecoveryKey } from "../../src/crypto/backup/recovery-key.js";
 import { UntrustedKeyShareError } from "../../src/crypto/errors.js";
 import { testHomeserver, newUser, type TestUser } from "../helpers/homeserver.js";
 import { startJsSdk, type JsSdkPeer } from "../helpers/jssdk.js";
@@ -161,4 +162,28 @@ test("MSC4153 both ways: js-sdk sharing only with signed devices reads and is re
   // The session that carried "early" reached js-sdk only from a later index: "early" was never shared with it.
   const early = await js.request<JsGet>("get", { room_id: roomId, key: "early" });
   assert.deepEqual([early.found, early.decrypted], [true, false]);
+});
+
+test("bootstrap with the recovery key of existing secret storage: a wrong key uploads nothing; the right one stores the new keys there for the next device", { timeout: 300_000 }, async () => {
+  const jess = await newUser("jess");
+  const roomId = await sharedRoom(jess, [], { encrypted: false });
+  // Secret storage and a backup made by js-sdk, no cross-signing keys yet.
+  const js = await startJsSdk({ homeserver: baseUrl, user_id: jess.userId, password: jess.password, room_id: roomId });
+  peers.add(js);
+  const { recoveryKey } = await js.request<{ recoveryKey: string }>("createBackup");
+  await js.close();
+  peers.delete(js);
+
+  const m = await memory(jess, roomId);
+  const wrong = encodeRecoveryKey(new Uint8Array(32).fill(7));
+  const err = await m.crossSigning.bootstrap({ recoveryKey: wrong }).catch((e: unknown) => e);
+  assert.ok(err instanceof WrongRecoveryKeyError, String(err));
+  assert.equal((await m.crossSigning.status()).state, "none");
+  const made = await m.crossSigning.bootstrap({ recoveryKey });
+  assert.deepEqual([made.action, made.state, made.deviceSigned], ["created", "ours", true]);
+
+  // A new device restores them with the same key (Memory.open({recoveryKey})).
+  const next = await memory(jess, roomId, { recoveryKey, store: new MemoryStore() });
+  const restored = await next.crossSigning.bootstrap();
+  assert.deepEqual([restored.state, restored.masterKey, restored.deviceSigned], ["ours", made.masterKey, true]);
 });
