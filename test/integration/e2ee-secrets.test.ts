@@ -110,6 +110,8 @@ test("a marker written encrypted is nowhere on the server, the crypto store is s
   const entries = await storeEntries(storeDir);
   const cryptoKeys = Object.keys(entries).filter((k) => k.startsWith("crypto/"));
   assert.ok(cryptoKeys.includes("crypto/account"), Object.keys(entries).join(", "));
+  // The cross-signing private seeds, made on first encrypted use, are sealed like every crypto record.
+  assert.ok(cryptoKeys.includes("crypto/cross-signing/keys"), cryptoKeys.join(", "));
   assert.ok(cryptoKeys.length >= 3, cryptoKeys.join(", "));
   for (const k of cryptoKeys) {
     const rec = JSON.parse(entries[k]!) as Record<string, unknown>;
@@ -126,6 +128,7 @@ test("a marker written encrypted is nowhere on the server, the crypto store is s
   const trace = readFileSync(traceFile, "utf8");
   assert.ok(trace.length > 0);
   assert.ok(trace.includes("/keys/upload"), "the trace covers the crypto requests");
+  assert.ok(trace.includes("/keys/device_signing/upload") && trace.includes("/keys/signatures/upload"), "the trace covers the cross-signing uploads");
   assert.ok(!trace.includes(alice.password), "password in the trace");
   const login = trace.split("\n").find((l) => l.includes("/login"));
   assert.ok(login && !/"access_token":"(?!<redacted>)/.test(login.replace(/\\"/g, '"')), "login token in the trace");

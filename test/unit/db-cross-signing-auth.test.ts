@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { http, HttpResponse } from "msw";
 import { HttpClient } from "../../src/http/client.js";
+import { memoryTraceSink } from "../../src/http/trace.js";
 import { CrossSigningSetup } from "../../src/db/cross-signing-setup.js";
 import { CrossSigningAuthError } from "../../src/db/errors.js";
 import { openClient } from "../helpers/crypto-clients.js";
@@ -26,21 +27,27 @@ async function setup(password: string | undefined, uploads: Array<() => Response
     http.post(`${C3}/keys/device_signing/upload`, () => uploads[n++]!()),
     http.post(`${C3}/keys/signatures/upload`, () => HttpResponse.json({ failures: {} })),
   ]);
-  const httpClient = new HttpClient({ baseUrl: HS, transport, clock: fakeClock(), accessToken: "tok" });
+  const trace = memoryTraceSink();
+  const httpClient = new HttpClient({ baseUrl: HS, transport, clock: fakeClock(), accessToken: "tok", trace });
   const cs = new CrossSigningSetup(client.machine, httpClient, A, "BOT1", password);
   const bodies = () =>
     transport.requests.filter((r) => r.url.endsWith("/keys/device_signing/upload")).map((r) => {
       const { auth } = JSON.parse(new TextDecoder().decode(r.body)) as { auth?: unknown };
       return auth ?? null;
     });
-  return { cs, bodies, client, transport };
+  return { cs, bodies, client, transport, trace };
 }
 
 test("401 with a UIA session: the upload is retried with m.login.password, identifier m.id.user, in that session", { timeout: 30_000 }, async () => {
-  const { cs, bodies, transport } = await setup("pw", [() => HttpResponse.json(UIA, { status: 401 }), () => HttpResponse.json({})]);
+  const { cs, bodies, transport, trace, client } = await setup("pw-secret-9f3", [() => HttpResponse.json(UIA, { status: 401 }), () => HttpResponse.json({})]);
   const result = await cs.bootstrap();
   assert.equal(result.action, "created");
-  assert.deepEqual(bodies(), [null, { type: "m.login.password", identifier: { type: "m.id.user", user: A }, password: "pw", session: "S1" }]);
+  assert.deepEqual(bodies(), [null, { type: "m.login.password", identifier: { type: "m.id.user", user: A }, password: "pw-secret-9f3", session: "S1" }]);
+  // The trace has the exchange with the password redacted, and no private seed.
+  const traced = JSON.stringify(trace.records);
+  assert.ok(traced.includes("keys/device_signing/upload") && traced.includes('\\"password\\":\\"<redacted>\\"'), traced.slice(0, 300));
+  assert.ok(!traced.includes("pw-secret-9f3"), "password in the trace");
+  for (const seed of Object.values((await client.machine.crossSigning.secrets())!)) assert.ok(!traced.includes(seed), "a private seed in the trace");
   assert.deepEqual(
     transport.requests.map((r) => `${r.method} ${r.url.slice(C3.length)}`).filter((l) => !l.includes("query")),
     ["POST /keys/device_signing/upload", "POST /keys/device_signing/upload", "POST /keys/signatures/upload"],
