@@ -64,7 +64,7 @@ export class CrossSigningSetup {
     private readonly userId: string,
     private readonly deviceId: string,
     private readonly password: string | undefined,
-    /** Sends what the machine queued (its keys/query of our devices): ValueEncryption's CryptoDriver. */
+    /** Sends what the machine queued (our device keys, its keys/query of our devices): ValueEncryption's CryptoDriver. */
     private readonly sendQueued: () => Promise<void> = async () => {},
   ) {}
 
@@ -82,6 +82,8 @@ export class CrossSigningSetup {
     try {
       // A wrong recovery key (or no secret storage) fails here, before anything is uploaded.
       const storage = recoveryKey ? await openSecretStorage(this.http, this.userId, recoveryKey) : undefined;
+      // Our device keys must be on the server before a signature of them can be (a layer opened just now).
+      await this.sendQueued();
       const server = await this.ownKeys();
       const ours = await this.machine.crossSigning.publicKeys();
       let action: BootstrapAction;

@@ -1,11 +1,13 @@
 /**
  * Cross-signing on the real Synapse (src/db/cross-signing-setup.ts, src/crypto/cross-signing-verify.ts):
  *   - mxdb bootstraps its cross-signing keys on first encrypted use and signs its device; matrix-js-sdk
- *     (Rust crypto), on another device of the same account, sees mxdb's device as signed by its owner;
+ *     (Rust crypto), on another device of the same account, sees mxdb's device as signed by its owner,
+ *     and as cross-signing verified once it took mxdb's cross-signing keys from secret storage;
  *   - a rogue device, logged in with the password, asks for every room key and gets none; once mxdb
  *     cross-signs it (memory.crossSigning.signDevice, as `mxdb crypto sign-device`), it gets them all;
  *   - a new mxdb device whose account has keys it does not hold leaves them alone ("foreign"), and with
- *     the recovery key restores them from secret storage and signs itself.
+ *     the recovery key restores them from secret storage and signs itself;
+ *   - MSC4153 both ways with js-sdk; bootstrap with the recovery key of secret storage js-sdk made.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -40,7 +42,7 @@ after(async () => {
 
 const VALUES: Record<string, unknown> = { alpha: { text: "first" }, beta: [1, 2, 3], gamma: "third" };
 
-test("mxdb cross-signs its device on first encrypted use; matrix-js-sdk sees it signed by its owner", { timeout: 300_000 }, async () => {
+test("mxdb cross-signs its device on first encrypted use; matrix-js-sdk sees it signed by its owner, and verified once it holds the identity from secret storage", { timeout: 300_000 }, async () => {
   const alice = await newUser("alice");
   const roomId = await sharedRoom(alice, [], { encrypted: true });
   const m = await memory(alice, roomId);
@@ -59,6 +61,14 @@ test("mxdb cross-signs its device on first encrypted use; matrix-js-sdk sees it 
   const seen = await eventually(() => js.request<{ signedByOwner: boolean; crossSigningVerified: boolean } | null>("deviceStatus", { user_id: alice.userId, device_id: m.deviceId }), (s) => s?.signedByOwner === true, 60_000, 250);
   // Signed by its owner's self-signing key; not "verified" by js-sdk, whose own device has not verified the identity.
   assert.deepEqual(seen, { signedByOwner: true, crossSigningVerified: false });
+  // js-sdk takes mxdb's cross-signing keys from secret storage (mxdb's recovery key): it now trusts the
+  // identity, and through it mxdb's device.
+  const recoveryKey = await m.recovery.create();
+  const trusted = await js.request<{ ready: boolean; privateKeysCached: { masterKey: boolean; selfSigningKey: boolean; userSigningKey: boolean } }>("trustIdentity", { recoveryKey });
+  assert.deepEqual(trusted, { ready: true, privateKeysCached: { masterKey: true, selfSigningKey: true, userSigningKey: true } });
+  const verified = await eventually(() => js.request<{ signedByOwner: boolean; crossSigningVerified: boolean } | null>("deviceStatus", { user_id: alice.userId, device_id: m.deviceId }), (s) => s?.crossSigningVerified === true, 60_000, 250);
+  assert.deepEqual(verified, { signedByOwner: true, crossSigningVerified: true });
+  assert.equal((await m.crossSigning.status()).masterKey, status.masterKey);
 });
 
 test("a rogue device with the password gets no room key; cross-signed through mxdb, it gets every one", { timeout: 300_000 }, async () => {

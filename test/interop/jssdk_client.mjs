@@ -12,6 +12,7 @@
  * Ops:
  *   init           log in (a device of its own), start the Rust crypto (in memory) and /sync, join the room
  *   crossSign      bootstrap cross-signing (the first upload's auth answered with the password)
+ *   trustIdentity  {recoveryKey}: the account's existing cross-signing keys from secret storage (no new keys)
  *   createBackup   new secret storage, its recovery key, a new key backup; -> {recoveryKey, version}
  *   restoreBackup  {recoveryKey}: the backup key from secret storage, then every room key from the backup
  *   backedUp       how many Megolm sessions of `room_id` the current backup version holds on the server
@@ -116,6 +117,13 @@ const ops = {
   async crossSign() {
     await crypto().bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordAuth, setupNewCrossSigning: true });
     return { ready: await crypto().isCrossSigningReady() };
+  },
+
+  async trustIdentity(req) {
+    secretStorageKey = cryptoApi.decodeRecoveryKey(req.recoveryKey);
+    await crypto().bootstrapCrossSigning({});
+    const status = await crypto().getCrossSigningStatus();
+    return { ready: await crypto().isCrossSigningReady(), privateKeysCached: status.privateKeysCachedLocally };
   },
 
   async createBackup() {
