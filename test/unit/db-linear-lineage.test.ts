@@ -11,7 +11,11 @@ import { EVENT_TYPE } from "../../src/db/format.js";
 import { UnverifiableWriteError } from "../../src/db/errors.js";
 import type { LineageEvent } from "../../src/db/lineage.js";
 import { missingOps, repairsOnLinear } from "../../src/db/linear-lineage.js";
+import { roomRequests } from "../../src/db/room-requests.js";
 import { RoomMemory } from "../../src/db/room-memory.js";
+import { linearFromSigns, linearReplacesState } from "../../src/db/server-kind.js";
+import { HttpClient } from "../../src/http/client.js";
+import type { Transport } from "../../src/http/types.js";
 import { StateKeyWriter, type WriterContext } from "../../src/db/writer.js";
 import { RoomState } from "../../src/state/room-state.js";
 
@@ -165,5 +169,47 @@ test("late-fork merge on Dendrite: a fork the lineage seems to show is not merge
     await sync(events.get("$next")!);
     // Synapse's meaning: $held lost a fork and `w` is put back. Dendrite's: nothing is sent.
     assert.deepEqual(puts, linear === undefined ? [{ base: 1, c: 1, w: 1 }] : [], `linear: ${linear}`);
+  }
+});
+
+/** A transport answering by path; everything else 404 M_UNRECOGNIZED. Records the paths asked. */
+function fakeServer(routes: Record<string, unknown>) {
+  const asked: string[] = [];
+  const transport: Transport = async (req) => {
+    const path = new URL(req.url).pathname;
+    asked.push(decodeURIComponent(path));
+    const hit = Object.entries(routes).find(([p]) => decodeURIComponent(path) === p);
+    const [status, body] = hit ? [200, hit[1]] : [404, { errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }];
+    return { status, headers: { "content-type": "application/json" }, body: new TextEncoder().encode(JSON.stringify(body)) };
+  };
+  return { http: new HttpClient({ baseUrl: "http://127.0.0.1:1", accessToken: "t", transport, retry: { maxAttempts: 1 } }), asked };
+}
+
+const stateEventPath = "/_matrix/client/v3/rooms/!r:hs/state/dev.opsdroid.database/k";
+const event = (unsigned: Record<string, unknown> | undefined) => ({ type: EVENT_TYPE, state_key: "k", content: {}, event_id: "$e", sender: "@a:hs", origin_server_ts: 1, room_id: "!r:hs", ...(unsigned ? { unsigned } : {}) });
+
+test("telling Dendrite apart: by the federation name, else by events served without unsigned.age", { timeout: 10_000 }, async () => {
+  assert.equal(linearFromSigns({ name: "Dendrite", version: "0.13.8" }, false), DENDRITE);
+  assert.equal(linearFromSigns({ name: "Synapse", version: "1.163.2" }, true), undefined, "a name is believed over the events");
+  assert.equal(linearFromSigns(undefined, false), undefined);
+  assert.match(linearFromSigns(undefined, true) ?? "", /does not name itself/);
+
+  // Dendrite with its federation routes on: the name, asked once.
+  const named = fakeServer({ "/_matrix/federation/v1/version": { server: { name: "Dendrite", version: "0.13.8" } } });
+  assert.equal(await linearReplacesState(named.http), DENDRITE);
+  assert.equal(await linearReplacesState(named.http), DENDRITE);
+  assert.deepEqual(named.asked, ["/_matrix/federation/v1/version"]);
+
+  // Federation routes off (404): the events the memory read decide, with no request of their own.
+  for (const [unsigned, expected] of [
+    [undefined, true],
+    [{ replaces_state: "$p" }, true],
+    [{ age: 5 }, false],
+  ] as const) {
+    const off = fakeServer({ [stateEventPath]: event(unsigned) });
+    assert.equal(await linearReplacesState(off.http), undefined, "nothing read yet");
+    await roomRequests(off.http, "!r:hs").currentEvent("k");
+    assert.equal((await linearReplacesState(off.http)) !== undefined, expected, JSON.stringify(unsigned));
+    assert.deepEqual(off.asked, ["/_matrix/federation/v1/version", stateEventPath]);
   }
 });
