@@ -182,7 +182,7 @@ function fakeServer(routes: Record<string, unknown>) {
     const [status, body] = hit ? [200, hit[1]] : [404, { errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }];
     return { status, headers: { "content-type": "application/json" }, body: new TextEncoder().encode(JSON.stringify(body)) };
   };
-  return { http: new HttpClient({ baseUrl: "http://127.0.0.1:1", accessToken: "t", transport, retry: { maxAttempts: 1 } }), asked };
+  return { http: new HttpClient({ baseUrl: "http://127.0.0.1:1", accessToken: "t", transport}), asked };
 }
 
 const stateEventPath = "/_matrix/client/v3/rooms/!r:hs/state/dev.opsdroid.database/k";
