@@ -38,11 +38,22 @@ export interface RoomRequests {
   paged: PagedSource;
 }
 
-export function roomRequests(http: HttpClient, roomId: string): RoomRequests {
+/**
+ * `completeBare`: a current event served without `unsigned` (Dendrite's `?format=event`) says nothing
+ * of what it replaced, and would read as "replaced nothing": it is read again by ID, whose answer
+ * carries `replaces_state`. Not with an injected transport: simulated servers omit `unsigned` on an
+ * event that replaced nothing, and an extra request would change their seeded schedules.
+ */
+export function roomRequests(http: HttpClient, roomId: string, options: { completeBare?: boolean } = {}): RoomRequests {
+  // The events are noted: how they look tells Dendrite apart (./server-kind.ts).
+  const event = (eventId: string) => notFoundAsUndefined(async () => lineageEvent(noteServerEvent(http, await http.send(getEvent, { roomId, eventId }))));
   return {
-    // The events are noted: how they look tells Dendrite apart (./server-kind.ts).
-    currentEvent: (stateKey, eventType = EVENT_TYPE) => notFoundAsUndefined(async () => lineageEvent(noteServerEvent(http, await http.send(getStateEvent, { roomId, eventType, stateKey })))),
-    event: (eventId) => notFoundAsUndefined(async () => lineageEvent(noteServerEvent(http, await http.send(getEvent, { roomId, eventId })))),
+    currentEvent: (stateKey, eventType = EVENT_TYPE) =>
+      notFoundAsUndefined(async () => {
+        const raw = noteServerEvent(http, await http.send(getStateEvent, { roomId, eventType, stateKey }));
+        return options.completeBare && raw.unsigned === undefined ? ((await event(raw.event_id)) ?? lineageEvent(raw)) : lineageEvent(raw);
+      }),
+    event,
     eventBefore: (ts) => notFoundAsUndefined(async () => (await http.send(timestampToEvent, { roomId, ts, dir: "b" })).event_id),
     stateAt: (eventId) =>
       notFoundAsUndefined(async () => {
@@ -109,7 +120,7 @@ export interface RoomDeps {
 }
 
 export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
-  const requests = roomRequests(d.http, roomId);
+  const requests = roomRequests(d.http, roomId, { completeBare: d.opts.transport === undefined });
   return new RoomMemory(roomId, {
     queue: d.queue,
     userId: d.userId,

@@ -213,3 +213,17 @@ test("telling Dendrite apart: by the federation name, else by events served with
     assert.deepEqual(off.asked, ["/_matrix/federation/v1/version", stateEventPath]);
   }
 });
+
+test("a current event served without unsigned (Dendrite's format=event) is read again by ID for its replaces_state; not with completeBare off", { timeout: 10_000 }, async () => {
+  const eventPath = "/_matrix/client/v3/rooms/!r:hs/event/$e";
+  for (const completeBare of [true, false]) {
+    const server = fakeServer({ [stateEventPath]: event(undefined), [eventPath]: event({ replaces_state: "$p" }) });
+    const current = await roomRequests(server.http, "!r:hs", { completeBare }).currentEvent("k");
+    assert.equal(current?.replaces, completeBare ? "$p" : undefined);
+    assert.deepEqual(server.asked, completeBare ? [stateEventPath, eventPath] : [stateEventPath]);
+  }
+  // Synapse's answer carries unsigned: used as it is.
+  const synapse = fakeServer({ [stateEventPath]: event({ age: 1, replaces_state: "$p" }) });
+  assert.equal((await roomRequests(synapse.http, "!r:hs", { completeBare: true }).currentEvent("k"))?.replaces, "$p");
+  assert.deepEqual(synapse.asked, [stateEventPath]);
+});
