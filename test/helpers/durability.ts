@@ -23,7 +23,7 @@ let stock: Promise<Homeserver> | undefined;
 /** MXDB_DURABILITY_MSC4222=1 runs the same tests with MSC4222 on (the second sync path); default stock. */
 export const DURABILITY_MSC4222 = process.env.MXDB_DURABILITY_MSC4222 === "1";
 
-/** A Synapse of this test process with its default configuration and rate limits (stopped at exit); on the run's database. */
+/** A homeserver of this test process with its default configuration and rate limits (stopped at exit): the run's implementation and database. */
 export function stockHomeserver(): Promise<Homeserver> {
   const progress = (line: string) => process.stderr.write(`# ${line}${DURABILITY_MSC4222 ? " (MSC4222 on)" : ""}\n`);
   // On PostgreSQL in the `postgres-too` run (MXDB_TEST_DATABASE=postgres), as production Synapses run;
