@@ -8,7 +8,8 @@
  * Second sync path: integration files whose first lines hold the marker `mxdb-test: msc4222-too`
  * run again afterwards against a second Synapse with MSC4222 on (MXDB_TEST_MSC4222=1).
  * Second implementation: files marked `mxdb-test: dendrite-too` run again against a stock Dendrite
- * (MXDB_TEST_DENDRITE=1; built once with `go install` into .venv/dendrite, src/homeserver/dendrite.ts).
+ * (MXDB_TEST_DENDRITE=1; built once with `go install` into .venv/dendrite, src/homeserver/dendrite.ts; a
+ * missing build starts with the run, at low priority, so it overlaps the Synapse runs).
  * PostgreSQL: files marked `mxdb-test: postgres-too` run once more against a Synapse on PostgreSQL
  * (MXDB_TEST_DATABASE=postgres; files that start Synapses of their own start them on PostgreSQL too).
  *
@@ -26,6 +27,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
+import { ensureDendrite } from "../src/homeserver/dendrite.js";
 import { Homeserver } from "../src/homeserver/synapse.js";
 import { projectRoot } from "../src/homeserver/venv.js";
 import { TEST_DATABASE_ENV, TEST_DENDRITE_ENV, TEST_HOMESERVER_ENV, TEST_MSC4222_ENV, TEST_RATE_LIMITS } from "../test/helpers/homeserver.js";
@@ -143,6 +145,9 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const progress = (line: string) => console.log(`mxdb test: ${line}`);
+  // Dendrite's first build (go install, minutes on a fresh machine) starts now, at low CPU priority,
+  // so it overlaps the Synapse runs instead of following them; its failure is reported by the Dendrite run.
+  const dendriteBuild = dendrite.length > 0 ? ensureDendrite(progress).then(() => undefined, (e: unknown) => e) : undefined;
   try {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env[TEST_MSC4222_ENV];
@@ -181,6 +186,8 @@ async function main(): Promise<number> {
     if (dendrite.length > 0 && !interrupted) {
       // The second implementation: the opted-in files again, against a stock Dendrite (classic sync: it has no state_after).
       await homeservers.pop()?.stop();
+      const buildError = await dendriteBuild;
+      if (buildError !== undefined) throw buildError;
       const hs = await Homeserver.start({ implementation: "dendrite", rateLimits: TEST_RATE_LIMITS, onProgress: progress });
       homeservers.push(hs);
       console.log(`mxdb test: ${dendrite.length} integration files on Dendrite ${hs.info.version} (${hs.info.baseUrl})`);

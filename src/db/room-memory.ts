@@ -174,7 +174,10 @@ export class RoomMemory {
       const lost = await lineage.get(tip.eventId);
       for (const r of lost ? await planForkMerge(lineage, lost, current) : []) repairs.set(r.op.key, r);
     }
-    if (repairs.size > 0) this.writer(stateKey).mergeFork([...repairs.values()]);
+    if (repairs.size === 0) return;
+    // A lineage that cannot show forks shows false ones instead (docs/HOMESERVERS.md "Repairs on Dendrite"): no merge.
+    if ((await this.ctx.linearReplacesState?.()) !== undefined) return;
+    this.writer(stateKey).mergeFork([...repairs.values()]);
   }
 
   private hold(stateKey: string, raw: unknown): LineageEvent | undefined {

@@ -10,7 +10,6 @@ import { getEvent } from "../http/endpoints/events/get-event.js";
 import { messages } from "../http/endpoints/events/messages.js";
 import { timestampToEvent } from "../http/endpoints/events/timestamp-to-event.js";
 import { redact } from "../http/endpoints/events/redact.js";
-import { getFederationVersion } from "../http/endpoints/server/federation-version.js";
 import { getAllState } from "../http/endpoints/state/get-all-state.js";
 import { getStateEvent } from "../http/endpoints/state/get-state.js";
 import { putState } from "../http/endpoints/state/put-state.js";
@@ -23,6 +22,7 @@ import { PAGE_EVENTS, pagedLookup, type PagedSource } from "./paged-events.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import type { ResolvedOptions } from "./options.js";
 import { RoomMemory } from "./room-memory.js";
+import { linearReplacesState, noteServerEvent } from "./server-kind.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export interface RoomRequests {
@@ -38,30 +38,22 @@ export interface RoomRequests {
   paged: PagedSource;
 }
 
-/** Implementations whose `replaces_state` is the previously current event, not the state at the event's parents. */
-const LINEAR_REPLACES_STATE = new Set(["Dendrite"]);
-const linearByClient = new WeakMap<HttpClient, Promise<string | undefined>>();
-
 /**
- * The server's name when its `replaces_state` cannot show a fork (docs/HOMESERVERS.md "Dendrite"),
- * asked once per client; undefined for Synapse and for a server that does not say.
+ * `completeBare`: a current event served without `unsigned` (Dendrite's `?format=event`) says nothing
+ * of what it replaced, and would read as "replaced nothing": it is read again by ID, whose answer
+ * carries `replaces_state`. Not with an injected transport: simulated servers omit `unsigned` on an
+ * event that replaced nothing, and an extra request would change their seeded schedules.
  */
-export function linearReplacesState(http: HttpClient): Promise<string | undefined> {
-  let p = linearByClient.get(http);
-  if (!p) {
-    p = http.send(getFederationVersion, undefined).then(
-      (r) => (r.server?.name !== undefined && LINEAR_REPLACES_STATE.has(r.server.name) ? `${r.server.name} ${r.server.version ?? ""}`.trim() : undefined),
-      () => undefined,
-    );
-    linearByClient.set(http, p);
-  }
-  return p;
-}
-
-export function roomRequests(http: HttpClient, roomId: string): RoomRequests {
+export function roomRequests(http: HttpClient, roomId: string, options: { completeBare?: boolean } = {}): RoomRequests {
+  // The events are noted: how they look tells Dendrite apart (./server-kind.ts).
+  const event = (eventId: string) => notFoundAsUndefined(async () => lineageEvent(noteServerEvent(http, await http.send(getEvent, { roomId, eventId }))));
   return {
-    currentEvent: (stateKey, eventType = EVENT_TYPE) => notFoundAsUndefined(async () => lineageEvent(await http.send(getStateEvent, { roomId, eventType, stateKey }))),
-    event: (eventId) => notFoundAsUndefined(async () => lineageEvent(await http.send(getEvent, { roomId, eventId }))),
+    currentEvent: (stateKey, eventType = EVENT_TYPE) =>
+      notFoundAsUndefined(async () => {
+        const raw = noteServerEvent(http, await http.send(getStateEvent, { roomId, eventType, stateKey }));
+        return options.completeBare && raw.unsigned === undefined ? ((await event(raw.event_id)) ?? lineageEvent(raw)) : lineageEvent(raw);
+      }),
+    event,
     eventBefore: (ts) => notFoundAsUndefined(async () => (await http.send(timestampToEvent, { roomId, ts, dir: "b" })).event_id),
     stateAt: (eventId) =>
       notFoundAsUndefined(async () => {
@@ -128,7 +120,7 @@ export interface RoomDeps {
 }
 
 export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
-  const requests = roomRequests(d.http, roomId);
+  const requests = roomRequests(d.http, roomId, { completeBare: d.opts.transport === undefined });
   return new RoomMemory(roomId, {
     queue: d.queue,
     userId: d.userId,

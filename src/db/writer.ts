@@ -19,6 +19,7 @@ import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
+import { repairsOnLinear } from "./linear-lineage.js";
 import { reflects, valueOf } from "./repair.js";
 import { UnverifiableWriteError } from "./errors.js";
 
@@ -251,11 +252,11 @@ export class StateKeyWriter {
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
     await this.refuseUnsoundLineage(ours, current);
-    const repairs = await planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
-    // A plan drawn from a lineage that cannot show forks is not written.
-    const server = repairs.length > 0 ? await this.ctx.linearReplacesState?.() : undefined;
-    if (server !== undefined) throw new UnverifiableWriteError([...new Set(repairs.map((r) => r.op.key))], server);
-    return repairs;
+    const pendingKeys = new Set(this.pending.map((p) => p.op.key));
+    const repairs = await planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys });
+    // A plan drawn from a lineage that cannot show forks is not written (./linear-lineage.ts).
+    const linear = this.ctx.linearReplacesState && (() => this.ctx.linearReplacesState!());
+    return repairsOnLinear({ stateKey: this.stateKey, repairs, content: current?.content ?? {}, ours, unverified: this.unverified, pendingKeys, ...(linear ? { linear } : {}) });
   }
 
   /**

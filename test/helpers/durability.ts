@@ -15,7 +15,7 @@ import { messages } from "../../src/http/endpoints/events/messages.js";
 import { EVENT_TYPE, jsonEqual } from "../../src/db/format.js";
 import { Memory } from "../../src/index.js";
 import { Homeserver } from "../../src/homeserver/synapse.js";
-import { testDatabase, type TestUser } from "./homeserver.js";
+import { testDatabase, testImplementation, type TestUser } from "./homeserver.js";
 import { killChildren } from "./spawn-writers.js";
 
 let stock: Promise<Homeserver> | undefined;
@@ -23,11 +23,12 @@ let stock: Promise<Homeserver> | undefined;
 /** MXDB_DURABILITY_MSC4222=1 runs the same tests with MSC4222 on (the second sync path); default stock. */
 export const DURABILITY_MSC4222 = process.env.MXDB_DURABILITY_MSC4222 === "1";
 
-/** A Synapse of this test process with its default configuration and rate limits (stopped at exit); on the run's database. */
+/** A homeserver of this test process with its default configuration and rate limits (stopped at exit): the run's implementation and database. */
 export function stockHomeserver(): Promise<Homeserver> {
   const progress = (line: string) => process.stderr.write(`# ${line}${DURABILITY_MSC4222 ? " (MSC4222 on)" : ""}\n`);
-  // On PostgreSQL in the `postgres-too` run (MXDB_TEST_DATABASE=postgres), as production Synapses run.
-  stock ??= Homeserver.start({ rateLimits: "default", msc4222: DURABILITY_MSC4222, database: testDatabase(), onProgress: progress });
+  // On PostgreSQL in the `postgres-too` run (MXDB_TEST_DATABASE=postgres), as production Synapses run;
+  // a stock Dendrite (its own rate limits) in the `dendrite-too` run (MXDB_TEST_DENDRITE=1).
+  stock ??= Homeserver.start({ implementation: testImplementation(), rateLimits: "default", msc4222: DURABILITY_MSC4222, database: testDatabase(), onProgress: progress });
   return stock;
 }
 

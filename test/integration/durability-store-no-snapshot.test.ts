@@ -7,6 +7,7 @@
  * hang is killed at OPEN_BOUND_MS rather than holding the test file for ten minutes.
  *
  * mxdb-test: postgres-too (the durability promise on a Synapse with PostgreSQL too, as production runs it)
+ * mxdb-test: dendrite-too (and on a stock Dendrite: docs/HOMESERVERS.md "Dendrite")
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -10,6 +10,7 @@
  * (same token, same device).
  *
  * mxdb-test: postgres-too (the durability promise on a Synapse with PostgreSQL too, as production runs it)
+ * mxdb-test: dendrite-too (and on a stock Dendrite: docs/HOMESERVERS.md "Dendrite")
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
