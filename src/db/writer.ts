@@ -19,8 +19,8 @@ import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
-import { reflects, valueOf } from "./repair.js";
-import { UnverifiableWriteError } from "./errors.js";
+import { valueOf } from "./repair.js";
+import { refuseUnsoundLineage, refuseUnsoundPlan } from "./dendrite-guard.js";
 
 export type { StateHead } from "./repair-plan.js";
 
@@ -37,11 +37,7 @@ export interface WriterContext {
   currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
   /** One event by ID (undefined: not found). */
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
-  /**
-   * The server's name when its `replaces_state` names the previously current event rather than the
-   * state at the event's parents (Dendrite): the lineage then cannot show forks, so a repair plan
-   * built on it is unsound. Undefined (or absent): Synapse's meaning.
-   */
+  /** The server's name when its `replaces_state` is linear (Dendrite: ./dendrite-guard.ts); undefined: Synapse's. */
   linearReplacesState?(): Promise<string | undefined>;
   /** How long after a write a concurrent write forked off the same parent can still land (ms). */
   readonly settleMs: number;
@@ -250,26 +246,11 @@ export class StateKeyWriter {
     const current = await this.ctx.currentEvent(this.stateKey);
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
-    await this.refuseUnsoundLineage(ours, current);
+    const linear = this.ctx.linearReplacesState && (() => this.ctx.linearReplacesState!());
+    await refuseUnsoundLineage(linear, ours, current, [...this.unverified].map(([k, u]) => [k, { op: plain(u.op), write: u.write }]));
     const repairs = await planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys: new Set(this.pending.map((p) => p.op.key)) });
-    // A plan drawn from a lineage that cannot show forks is not written.
-    const server = repairs.length > 0 ? await this.ctx.linearReplacesState?.() : undefined;
-    if (server !== undefined) throw new UnverifiableWriteError([...new Set(repairs.map((r) => r.op.key))], server);
+    await refuseUnsoundPlan(linear, repairs);
     return repairs;
-  }
-
-  /**
-   * Another writer's event holds the key and lacks some of our ops: on a server whose lineage cannot
-   * show forks, whether that writer saw them is unknowable, so fail rather than guess either way.
-   */
-  private async refuseUnsoundLineage(ours: OurWrite[], current: LineageEvent | undefined): Promise<void> {
-    if (!this.ctx.linearReplacesState) return;
-    if (current && ours.some((w) => w.eventId === current.eventId)) return;
-    const content = current?.content ?? {};
-    const lost = [...this.unverified].filter(([, u]) => ours.includes(u.write) && !reflects(content, plain(u.op))).map(([key]) => key);
-    if (lost.length === 0) return;
-    const server = await this.ctx.linearReplacesState();
-    if (server !== undefined) throw new UnverifiableWriteError(lost, server);
   }
 
   private ownOps(): Op[] {
