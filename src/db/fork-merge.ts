@@ -14,7 +14,7 @@
  *   (`Lineage.staleKeys`): not a change, not restored.
  */
 import { differing, type Lineage, type LineageEvent } from "./lineage.js";
-import { forkPoint, type Repair } from "./repair-plan.js";
+import { forkPoint, sideChanges, type Repair } from "./repair-plan.js";
 import { opFor, valueOf } from "./repair.js";
 
 /** How far back the losing side is walked to find which of its events last changed a key. */
@@ -62,20 +62,6 @@ export async function lostTips(lineage: Lineage, candidates: LineageEvent[], cur
     if (!covered) tips.push(l);
   }
   return tips;
-}
-
-/** The keys any event from `tip` back to the fork point changed; undefined when the walk cannot be had. */
-async function sideChanges(lineage: Lineage, tip: LineageEvent, forkId: string | undefined): Promise<Set<string> | undefined> {
-  const keys = new Set<string>();
-  let e: LineageEvent | undefined = tip;
-  for (let steps = 0; e && e.eventId !== forkId; steps++) {
-    if (steps >= BRANCH_DEPTH) return undefined;
-    const replaced: LineageEvent | undefined = e.replaces === undefined ? undefined : await lineage.get(e.replaces);
-    if (e.replaces !== undefined && !replaced) return undefined;
-    for (const k of differing(e.content, replaced?.content ?? {})) keys.add(k);
-    e = replaced;
-  }
-  return keys;
 }
 
 /**

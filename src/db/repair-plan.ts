@@ -31,10 +31,14 @@ export interface OurWrite {
   holder: boolean;
   /** Repairs among the ops: the value each expected the key to have. */
   expects?: Map<string, unknown>;
+  /** Keys among `expects` whose repair applied an op of ours again (Repair.own). */
+  own?: Set<string>;
   /** The value the caller saw of each key before its op (undefined: absent). */
   saw?: Map<string, unknown>;
   /** Set on a copy of one of our writes stored again later (see withDuplicates): the original. */
   copyOf?: OurWrite;
+  /** How long (ms) from the start of sending it until the homeserver's answer: a resent copy is created within that. */
+  answerMs?: number;
 }
 
 /**
@@ -45,6 +49,14 @@ export interface Repair {
   op: Op;
   /** The key's value (undefined: absent) when the repair was planned. */
   expect: unknown;
+  /** A late-fork merge's (./fork-merge.ts): the event whose side lost. */
+  lost?: string;
+  /**
+   * Applies an op of ours again (survival rule): still the caller's op, with what the caller saw
+   * before it, not a value put back for someone else.
+   */
+  own?: boolean;
+  saw?: { value: unknown };
 }
 
 export interface PlanInput {
@@ -83,8 +95,11 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     // what its branch changed since is a change to restore. Otherwise our stale picture would undo
     // another writer's acknowledged value that our base held and the fork merely lacked.
     const touched = "eventId" in replaced && (await forkedFrom(lineage, replaced, w.base)) ? await branchChanges(lineage, replaced, w.base) : undefined;
+    // Keys changed by an event between our write and the current one, even set back to our value since
+    // (a writer whose picture was behind did so: its own clobber rule restores what it dropped; seed 32261).
+    const since = current && current.eventId !== ev.eventId && (await lineage.descends(current.eventId, ev)) ? await sideChanges(lineage, current, ev.eventId) : undefined;
     for (const key of droppedKeys(w.content, replaced.content, set)) {
-      if (setLater(i, key) || !stillOurs(now, w.content, key) || stale.has(key) || (touched && !touched.has(key))) continue;
+      if (setLater(i, key) || !stillOurs(now, w.content, key) || since?.has(key) || stale.has(key) || (touched && !touched.has(key))) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
       // (Only when our write still carries that op: a value we only carried over from our base is not ours.)
       const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
@@ -97,7 +112,10 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
   for (const [key, u] of p.unverified) {
     if (!writes.includes(u.write) || repairs.has(key) || reflects(now, u.op)) continue;
     const carrier = await lineage.get(u.write.eventId);
-    if (current && carrier && (await lineage.descends(current.eventId, carrier))) continue;
+    // Built on our write, the current event's author held our op, unless our op changed nothing there
+    // (the key already had our value: the value the caller saw and replaced had lost a fork) and the
+    // key holds that value again: its writer applied it again, not knowing our op (seed 31223).
+    if (current && carrier && (await lineage.descends(current.eventId, carrier)) && !putBackUnder(u.op, u.write, now)) continue;
     // A copy of the write that carried it may be what won: then the current event was built on our op too.
     if (current && (await builtOnCopy(lineage, current.eventId, writes, u.write))) continue;
     // A fork won. If the key now holds neither our value nor the one our write was built on, the
@@ -105,12 +123,43 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     // Otherwise our op was lost with the fork only: apply it again. So it was too when the key holds
     // the value the caller saw before the op (a repair or merge of it landed in the fork that won):
     // our op replaced that value on purpose.
+    // The key may also hold an older value than our base's: our base was on a side that lost too, and
+    // the winning side never changed the key since the two forked (simulation seed 30892).
     const seen = u.write.saw?.has(key) === true && jsonEqual(valueOf(now, key), u.write.saw.get(key));
-    if (!sameValue(now, u.write.base.content, key) && !seen) continue;
-    repairs.set(key, { op: u.op, expect: valueOf(now, key) });
+    const repair = u.write.expects?.has(key) === true && u.write.own?.has(key) !== true;
+    const winnerChanged = carrier && current ? () => changedOnWinningSide(lineage, carrier, current, key) : async () => true;
+    if (!sameValue(now, u.write.base.content, key) && !seen && (repair || (await winnerChanged()))) continue;
+    // A repair puts back someone else's value: if the winning side changed the key since it forked
+    // from our write (even back to our base's value), that change was made by a writer that had the
+    // value or never needed it; applied again, the repair would undo it (simulation seed 38429).
+    if (repair && (await winnerChanged())) continue;
+    // Still the caller's op: applied again, it keeps what the caller saw (a value put back over it
+    // that the caller had replaced loses to it again; simulation seed 1989).
+    const saw = u.write.saw?.has(key) ? { saw: { value: u.write.saw.get(key) } } : {};
+    repairs.set(key, { op: u.op, expect: valueOf(now, key), own: true, ...saw });
   }
   return [...repairs.values()];
 }
+
+/** Did an event of `current`'s side change `key` since it forked from `ours`? (Unknown: yes.) */
+async function changedOnWinningSide(lineage: Lineage, ours: LineageEvent, current: LineageEvent, key: string): Promise<boolean> {
+  const point = await forkPoint(lineage, ours, current.eventId);
+  const changed = point && (await sideChanges(lineage, current, point.eventId));
+  return !changed || changed.has(key);
+}
+
+/**
+ * Our op changed nothing in its write (its base already showed it), while the caller had seen another
+ * value, which the key now holds again: someone put back the value our op replaced.
+ */
+function putBackUnder(op: Op, w: OurWrite, now: Record<string, unknown>): boolean {
+  if (!reflects(w.base.content, op) || w.saw?.has(op.key) !== true) return false;
+  const saw = w.saw.get(op.key);
+  return !jsonEqual(saw, valueOf(w.base.content, op.key)) && hasValue(now, op.key, saw);
+}
+
+/** `content` holds `value` for `key` (undefined: absent). */
+const hasValue = (content: Record<string, unknown>, key: string, value: unknown) => (value === undefined ? !Object.hasOwn(content, key) : Object.hasOwn(content, key) && jsonEqual(content[key], value));
 
 /**
  * Our writes, and copies of them that landed again later under another event ID (a proxy that
@@ -130,15 +179,40 @@ async function withDuplicates(lineage: Lineage, userId: string, writes: OurWrite
   for (let steps = 0; id !== undefined && id !== first?.base.eventId && steps < 100; steps++) {
     const e = await lineage.get(id);
     if (!e || e.ts < since) break;
-    const of = known.has(e.eventId) || e.sender !== userId ? undefined : writes.find((w) => !w.holder && jsonEqual(w.content, e.content));
-    // A copy is stored after the original, so it was built on something newer than the original's base.
-    if (of && (of.base.eventId === undefined || (e.replaces !== undefined && (await builtAfter(lineage, e.replaces, of.base))))) copies.push({ write: { ...of, eventId: e.eventId, shown: true, copyOf: of }, ts: e.ts });
+    const of = known.has(e.eventId) || e.sender !== userId ? undefined : await originalOf(lineage, writes, e);
+    if (of) copies.push({ write: { ...of, eventId: e.eventId, shown: true, copyOf: of }, ts: e.ts });
     id = e.replaces;
   }
   if (copies.length === 0) return writes;
   const ts = async (w: OurWrite) => (await lineage.get(w.eventId))?.ts ?? 0;
   const all = await Promise.all(writes.map(async (w) => ({ write: w, ts: await ts(w) })));
   return [...all, ...copies].sort((a, b) => a.ts - b.ts).map((x) => x.write);
+}
+
+/**
+ * The write of ours that `e` (our user's event, not one of our writes) is a copy of, if any: one with
+ * exactly its content, that `e` was built after (a copy is stored after the original's base). A
+ * resent PUT is created before its answer reaches us: an event stamped later than the original's
+ * stamp plus the time its answer took, or stamped after a later write of ours or built on one, is
+ * another process of our account writing the same content on purpose (in per-key mode a delete's
+ * `{}` recurs all the time; simulation seeds 30897 and 33969).
+ */
+async function originalOf(lineage: Lineage, writes: OurWrite[], e: LineageEvent): Promise<OurWrite | undefined> {
+  const sent = writes.filter((w) => !w.holder);
+  for (let i = sent.length - 1; i >= 0; i--) {
+    const of = sent[i]!;
+    if (!jsonEqual(of.content, e.content)) continue;
+    if (of.base.eventId !== undefined && (e.replaces === undefined || !(await builtAfter(lineage, e.replaces, of.base)))) continue;
+    const original = await lineage.get(of.eventId);
+    if (original && of.answerMs !== undefined && e.ts > original.ts + of.answerMs) continue;
+    let afterLater = false;
+    for (const w of sent.slice(i + 1)) {
+      const we = await lineage.get(w.eventId);
+      if (we && (e.ts > we.ts || (await lineage.descends(e.eventId, we)))) afterLater = true;
+    }
+    if (!afterLater) return of;
+  }
+  return undefined;
 }
 
 /** `e` is not built on `base` (both known, and the walk back from `e` does not reach it). */
@@ -177,6 +251,19 @@ export async function forkPoint(lineage: Lineage, e: LineageEvent, other: string
   return { eventId: undefined, content: {} };
 }
 
+/** The keys any event from `tip` back to the fork point changed; undefined when the walk cannot be had. */
+export async function sideChanges(lineage: Lineage, tip: LineageEvent, forkId: string | undefined): Promise<Set<string> | undefined> {
+  const keys = new Set<string>();
+  let e: LineageEvent | undefined = tip;
+  for (let steps = 0; e && e.eventId !== forkId; steps++) {
+    if (steps >= FORK_DEPTH) return undefined;
+    const replaced: LineageEvent | undefined = e.replaces === undefined ? undefined : await lineage.get(e.replaces);
+    if (e.replaces !== undefined && !replaced) return undefined;
+    for (const k of differing(e.content, replaced?.content ?? {})) keys.add(k);
+    e = replaced;
+  }
+  return keys;
+}
 
 /** Is `eventId` the base of `write` or built on it? (Without a base, anything is later.) */
 async function builtAfter(lineage: Lineage, eventId: string, base: StateHead): Promise<boolean> {

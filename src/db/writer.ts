@@ -21,8 +21,10 @@ import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
 import { valueOf } from "./repair.js";
 import { refuseUnsoundLineage, refuseUnsoundPlan } from "./dendrite-guard.js";
+import { plain, prepared, type PendingOp } from "./pending-ops.js";
 
 export type { StateHead } from "./repair-plan.js";
+export { PendingValue } from "./pending-ops.js";
 
 /** What a writer needs from the memory around it. */
 export interface WriterContext {
@@ -61,37 +63,7 @@ export interface WriterContext {
   onError(e: unknown): void;
 }
 
-/** An encrypted value whose event is still being sent: reads see the plaintext, the PUT waits for the reference. */
-export class PendingValue {
-  constructor(
-    readonly plaintext: unknown,
-    /** Stands in for the reference in size estimates until it is known. */
-    private readonly standIn: unknown,
-  ) {}
-  toJSON(): unknown {
-    return this.standIn;
-  }
-}
-
-interface PendingOp {
-  op: Op;
-  /** Set for repairs: see Repair. */
-  expect?: { value: unknown };
-  /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
-  prepare?: Promise<unknown>;
-  repair: boolean;
-  /** The key's value as the caller saw it when the op was made (undefined: absent). */
-  saw?: { value: unknown };
-  /** A late-fork merge's repair (./fork-merge.ts): a final failure is reported, not kept. */
-  merge?: boolean;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 const noop = () => {};
-
-/** An op with a value still being placed (PendingValue) as the JSON it will be written as. */
-const plain = (o: Op): Op => (o.kind === "put" && o.value instanceof PendingValue ? { ...o, value: o.value.toJSON() } : o);
 
 /**
  * The settle window is at least this many times our slowest PUT: a sibling created just before ours
@@ -117,6 +89,8 @@ export class StateKeyWriter {
   private verifying: Promise<void> | undefined;
   private quietWaiters: Array<() => void> = [];
   private readonly lineage: Lineage;
+  /** Events of this state key that sync showed while a batch was being sent (see landed). */
+  private seenWhileSending: LineageEvent[] = [];
 
   constructor(
     readonly stateKey: string,
@@ -170,7 +144,8 @@ export class StateKeyWriter {
     for (const raw of events) {
       const e = lineageEvent(raw);
       if (!e) continue;
-      if (this.writes.length > 0) this.lineage.remember(e);
+      if (this.writes.length > 0 || this.inFlight) this.lineage.remember(e);
+      if (this.inFlight) this.seenWhileSending.push(e);
       for (const w of this.writes) if (w.eventId === e.eventId) w.shown = true;
     }
     const synced = this.ctx.synced(this.stateKey)?.eventId;
@@ -225,20 +200,32 @@ export class StateKeyWriter {
 
   /**
    * Put a lost fork's changes back (./fork-merge.ts), then verify them like any write of ours. Keys
-   * with ops of ours queued or in flight are ours to set, not to restore.
+   * with ops of ours queued, in flight or not yet verified are ours to set, not to restore (an op of
+   * ours that lost with the fork is applied again by the survival rule; simulation seed 30892).
    */
   mergeFork(repairs: Repair[]): void {
     const ours = new Set([...this.pending, ...(this.inFlight ?? [])].filter((p) => !p.repair).map((p) => p.op.key));
+    for (const [key, u] of this.unverified) if (!u.write.expects?.has(key)) ours.add(key);
     const wanted = repairs.filter((r) => !ours.has(r.op.key));
     if (wanted.length === 0) return;
-    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, resolve: noop, reject: noop });
+    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, ...(r.lost ? { lost: r.lost } : {}), resolve: noop, reject: noop });
     this.schedule();
     this.verify().catch((e: unknown) => this.ctx.onError(e));
   }
 
+  /** The events whose lost sides have merges queued, not yet sent. */
+  queuedMerges(): string[] {
+    return [...new Set(this.pending.flatMap((p) => (p.lost ? [p.lost] : [])))];
+  }
+
+  /** Drop the queued merges of these lost sides: a side that is current again needs none (./room-memory.ts). */
+  dropMerges(lost: ReadonlySet<string>): void {
+    this.pending = this.pending.filter((p) => !(p.lost && lost.has(p.lost)));
+  }
+
   /** The repairs that the homeserver's current state needs for `writes` (./repair.ts). */
   private queueRepair(r: Repair): void {
-    this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, resolve: noop, reject: noop });
+    this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, ...(r.own ? { own: true } : {}), ...(r.saw ? { saw: r.saw } : {}), resolve: noop, reject: noop });
   }
 
   /** The repairs our writes need against the current event (./repair-plan.ts). */
@@ -304,7 +291,7 @@ export class StateKeyWriter {
         const holder = sent.base.eventId;
         if (holder !== undefined) {
           const shown = this.ctx.synced(this.stateKey)?.eventId === holder;
-          const write: OurWrite = { eventId: holder, base: sent.base, ops, content: sent.content, shown, holder: true };
+          const write: OurWrite = { eventId: holder, base: sent.base, ops, content: sent.content, shown, holder: true, saw: sent.saw };
           this.writes.push(write);
           for (const op of ops) this.unverified.set(op.key, { op, write });
         }
@@ -312,13 +299,14 @@ export class StateKeyWriter {
         return;
       }
       const { eventId, base, content } = sent;
-      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects, saw: sent.saw };
+      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects, own: sent.own, saw: sent.saw, answerMs: sent.answerMs };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
       for (const op of ops) this.unverified.set(op.key, { op, write });
       for (const p of ready) p.resolve();
     } finally {
       this.inFlight = undefined;
+      this.seenWhileSending = [];
       this.schedule();
       this.settle();
     }
@@ -328,8 +316,9 @@ export class StateKeyWriter {
    * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
    * of the old body, landing after others' writes, would put back what it was built on.
    */
-  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown>; saw: Map<string, unknown> }> {
-    const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
+  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown>; own: Set<string>; saw: Map<string, unknown>; answerMs?: number }> {
+    const began = this.ctx.now();
+    const deadline = began + this.ctx.writeTimeoutMs;
     // Just fetched, the server's current event is the freshest picture there is (fresher than an
     // unshown write of ours, which may have lost a fork).
     let fresh = this.ctx.shared && (await this.refresh());
@@ -338,16 +327,17 @@ export class StateKeyWriter {
       const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
       const ops = live.map((p) => p.op);
       const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
+      const own = new Set(live.filter((p) => p.own).map((p) => p.op.key));
       // What the caller saw before the batch's first op on each key.
       const saw = new Map<string, unknown>();
       for (const p of live) if (p.saw && !saw.has(p.op.key)) saw.set(p.op.key, p.saw.value);
       const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects, saw };
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects, own, saw };
       try {
         const started = this.ctx.now();
         const eventId = await this.ctx.putState(this.stateKey, content);
         this.slowestPutMs = Math.max(this.slowestPutMs, this.ctx.now() - started);
-        return { eventId, base, content, ops, expects, saw };
+        return { eventId, base, content, ops, expects, own, saw, answerMs: this.ctx.now() - began };
       } catch (e) {
         const wait = this.ctx.retryDelay(e, attempt);
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
@@ -356,19 +346,27 @@ export class StateKeyWriter {
         fresh = await this.refresh();
         const landed = await this.landed(content, base);
         // It did land: it is our write (others may have built on it and changed our keys on purpose).
-        if (landed) return { eventId: landed.eventId, base, content, ops, expects, saw };
+        if (landed) return { eventId: landed.eventId, base, content, ops, expects, own, saw, answerMs: this.ctx.now() - began };
       }
     }
   }
 
   /** Our event with exactly this content, built after `base`: a PUT whose answer was lost. */
   private async landed(content: Record<string, unknown>, base: StateHead): Promise<LineageEvent | undefined> {
-    const since = base.eventId === undefined ? 0 : ((await this.lineage.get(base.eventId).catch(() => undefined))?.ts ?? 0);
+    const baseEvent = base.eventId === undefined ? undefined : await this.lineage.get(base.eventId).catch(() => undefined);
+    const since = baseEvent?.ts ?? 0;
+    const match = (e: LineageEvent) => e.eventId !== base.eventId && e.sender === this.ctx.userId && jsonEqual(e.content, content);
     try {
-      return await this.lineage.find(this.checked?.eventId, since, (e) => e.eventId !== base.eventId && e.sender === this.ctx.userId && jsonEqual(e.content, content));
+      const found = await this.lineage.find(this.checked?.eventId, since, match);
+      if (found) return found;
+      // It may have landed and lost a fork since (off the current event's history): sync showed it.
+      for (const e of this.seenWhileSending) {
+        if (match(e) && e.ts >= since && (!baseEvent || (e.replaces !== undefined && (await this.lineage.descends(e.replaces, baseEvent))))) return e;
+      }
     } catch {
-      return undefined;
+      // the retry builds on the server's state: a write that did land is then a copy (./repair-plan.ts)
     }
+    return undefined;
   }
 
   /** Fetch the current event into `checked`; false when it could not be had. */
@@ -386,7 +384,7 @@ export class StateKeyWriter {
   private failed(batch: PendingOp[], err: unknown): void {
     const repairs = batch.filter((p) => p.repair && !p.merge);
     if (repairs.length > 0) {
-      this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value })));
+      this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value, ...(p.own ? { own: true } : {}), ...(p.saw ? { saw: p.saw } : {}) })));
       this.failure = err;
       this.ctx.onError(err);
     } else if (batch.some((p) => p.merge)) {
@@ -407,23 +405,3 @@ export class StateKeyWriter {
     for (const w of waiters) w();
   }
 }
-
-/** Wait for the values still being prepared; an op whose value failed is rejected and left out. */
-async function prepared(batch: PendingOp[]): Promise<PendingOp[]> {
-  if (batch.every((p) => !p.prepare)) return batch;
-  const out: PendingOp[] = [];
-  for (const p of batch) {
-    if (!p.prepare) {
-      out.push(p);
-      continue;
-    }
-    try {
-      const value = await p.prepare;
-      out.push({ ...p, op: { ...p.op, value } as Op });
-    } catch (e) {
-      p.reject(e);
-    }
-  }
-  return out;
-}
-
