@@ -100,6 +100,9 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     const since = current && current.eventId !== ev.eventId && (await lineage.descends(current.eventId, ev)) ? await sideChanges(lineage, current, ev.eventId) : undefined;
     for (const key of droppedKeys(w.content, replaced.content, set)) {
       if (setLater(i, key) || !stillOurs(now, w.content, key) || since?.has(key) || stale.has(key) || (touched && !touched.has(key))) continue;
+      // A value an op of ours replaced (its write's base or its caller held it) is no one's change
+      // to restore: the replaced event's writer only had an older picture (simulation seed 724).
+      if (replacedByUs(writes.slice(0, i + 1), key, replaced.content)) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
       // (Only when our write still carries that op: a value we only carried over from our base is not ours.)
       const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
@@ -115,9 +118,12 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     // Built on our write, the current event's author held our op, unless our op changed nothing there
     // (the key already had our value: the value the caller saw and replaced had lost a fork) and the
     // key holds that value again: its writer applied it again, not knowing our op (seed 31223).
-    if (current && carrier && (await lineage.descends(current.eventId, carrier)) && !putBackUnder(u.op, u.write, now)) continue;
+    if (current && carrier && (await lineage.descends(current.eventId, carrier)) && !(await putBackUnder(lineage, u.op, u.write, carrier, now))) continue;
     // A copy of the write that carried it may be what won: then the current event was built on our op too.
     if (current && (await builtOnCopy(lineage, current.eventId, writes, u.write))) continue;
+    // A fork won, but a merge or repair carried our value onto the winning side: whoever changed it
+    // there since had it (simulation seed 33065).
+    if (u.op.kind === "put" && carrier && current && (await heldOnWinningSide(lineage, carrier, current, u.op))) continue;
     // A fork won. If the key now holds neither our value nor the one our write was built on, the
     // winning side set it too, as concurrently as we did, and state resolution chose it: it stands.
     // Otherwise our op was lost with the fork only: apply it again. So it was too when the key holds
@@ -141,6 +147,31 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
   return [...repairs.values()];
 }
 
+/**
+ * Did one of `writes` set `key` over exactly the value `content` holds for it? (Not absence: a
+ * delete made on purpose leaves the same absence our op may have replaced.)
+ */
+function replacedByUs(writes: OurWrite[], key: string, content: Record<string, unknown>): boolean {
+  if (!Object.hasOwn(content, key)) return false;
+  const was = content[key];
+  return writes.some((x) => {
+    const op = x.ops.findLast((o) => o.key === key);
+    if (x.holder || x.copyOf || !op || reflects(content, op)) return false;
+    return hasValue(x.base.content, key, was) || (x.saw?.has(key) === true && jsonEqual(x.saw.get(key), was));
+  });
+}
+
+/** Did an event of `current`'s side, since it forked from `ours`, hold `op`'s value? (Unknown: no.) */
+async function heldOnWinningSide(lineage: Lineage, ours: LineageEvent, current: LineageEvent, op: Op): Promise<boolean> {
+  const point = await forkPoint(lineage, ours, current.eventId);
+  let e: LineageEvent | undefined = current;
+  for (let steps = 0; point && e && e.eventId !== point.eventId && steps < FORK_DEPTH; steps++) {
+    if (reflects(e.content, op)) return true;
+    e = e.replaces === undefined ? undefined : await lineage.get(e.replaces);
+  }
+  return false;
+}
+
 /** Did an event of `current`'s side change `key` since it forked from `ours`? (Unknown: yes.) */
 async function changedOnWinningSide(lineage: Lineage, ours: LineageEvent, current: LineageEvent, key: string): Promise<boolean> {
   const point = await forkPoint(lineage, ours, current.eventId);
@@ -149,13 +180,17 @@ async function changedOnWinningSide(lineage: Lineage, ours: LineageEvent, curren
 }
 
 /**
- * Our op changed nothing in its write (its base already showed it), while the caller had seen another
- * value, which the key now holds again: someone put back the value our op replaced.
+ * Our op changed nothing on the server (its base, or the event its write replaced, already showed
+ * it: the value the caller saw had been dropped or lost a fork), and the key now holds exactly that
+ * value again: someone put back what our op replaced, not knowing our op (seeds 31223, 39936).
  */
-function putBackUnder(op: Op, w: OurWrite, now: Record<string, unknown>): boolean {
-  if (!reflects(w.base.content, op) || w.saw?.has(op.key) !== true) return false;
+async function putBackUnder(lineage: Lineage, op: Op, w: OurWrite, carrier: LineageEvent, now: Record<string, unknown>): Promise<boolean> {
+  if (w.saw?.has(op.key) !== true) return false;
   const saw = w.saw.get(op.key);
-  return !jsonEqual(saw, valueOf(w.base.content, op.key)) && hasValue(now, op.key, saw);
+  if (reflects(saw === undefined ? {} : { [op.key]: saw }, op) || !hasValue(now, op.key, saw)) return false;
+  if (reflects(w.base.content, op)) return true;
+  const replaced = carrier.replaces === undefined ? { content: {} } : await lineage.get(carrier.replaces);
+  return replaced !== undefined && reflects(replaced.content, op);
 }
 
 /** `content` holds `value` for `key` (undefined: absent). */
