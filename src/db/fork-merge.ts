@@ -14,7 +14,8 @@
  *   (`Lineage.staleKeys`): not a change, not restored.
  */
 import { differing, type Lineage, type LineageEvent } from "./lineage.js";
-import { forkPoint, sideChanges, type Repair } from "./repair-plan.js";
+import { forkPoint, sideChanges, type Repair, type StateHead } from "./repair-plan.js";
+import type { PendingOp } from "./pending-ops.js";
 import { opFor, valueOf } from "./repair.js";
 
 /** How far back the losing side is walked to find which of its events last changed a key. */
@@ -77,4 +78,21 @@ async function setBackStale(lineage: Lineage, lost: LineageEvent, forkId: string
     e = "eventId" in replaced ? replaced : undefined;
   }
   return false;
+}
+
+/**
+ * Queued merges (a writer's batch) whose key an event changed since the current event they were
+ * planned against, even back to the value they expect: a merge planned long ago (its lineage fetched
+ * slowly) put a value back over a delete made since (simulation seed 33673). Not written.
+ */
+export async function overtakenMerges(lineage: Lineage, batch: PendingOp[], base: StateHead): Promise<Set<PendingOp>> {
+  const out = new Set<PendingOp>();
+  for (const p of batch) {
+    if (!p.against || base.eventId === undefined || base.eventId === p.against) continue;
+    const [tip, against] = await Promise.all([lineage.get(base.eventId), lineage.get(p.against)]).catch(() => []);
+    if (!tip || !against || !(await lineage.descends(tip.eventId, against).catch(() => false))) continue;
+    const changed = await sideChanges(lineage, tip, against.eventId).catch(() => undefined);
+    if (!changed || changed.has(p.op.key)) out.add(p);
+  }
+  return out;
 }

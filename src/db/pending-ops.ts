@@ -27,8 +27,9 @@ export interface PendingOp {
   saw?: { value: unknown };
   /** A late-fork merge's repair (./fork-merge.ts): a final failure is reported, not kept. */
   merge?: boolean;
-  /** A merge's: the event whose side lost the fork. */
+  /** A merge's: the event whose side lost the fork, and the current event it was planned against. */
   lost?: string;
+  against?: string;
   /** A repair that applies an op of ours again (the survival rule): see Repair. */
   own?: boolean;
   resolve: () => void;

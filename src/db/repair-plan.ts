@@ -49,8 +49,9 @@ export interface Repair {
   op: Op;
   /** The key's value (undefined: absent) when the repair was planned. */
   expect: unknown;
-  /** A late-fork merge's (./fork-merge.ts): the event whose side lost. */
+  /** A late-fork merge's (./fork-merge.ts): the event whose side lost, and the one that won. */
   lost?: string;
+  against?: string;
   /**
    * Applies an op of ours again (survival rule): still the caller's op, with what the caller saw
    * before it, not a value put back for someone else.
@@ -97,16 +98,22 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     const touched = "eventId" in replaced && (await forkedFrom(lineage, replaced, w.base)) ? await branchChanges(lineage, replaced, w.base) : undefined;
     // Keys changed by an event between our write and the current one, even set back to our value since
     // (a writer whose picture was behind did so: its own clobber rule restores what it dropped; seed 32261).
-    const since = current && current.eventId !== ev.eventId && (await lineage.descends(current.eventId, ev)) ? await sideChanges(lineage, current, ev.eventId) : undefined;
+    const since = current && current.eventId !== ev.eventId && (await lineage.descends(current.eventId, ev)) ? await eventsSince(lineage, current, ev.eventId) : undefined;
     for (const key of droppedKeys(w.content, replaced.content, set)) {
-      if (setLater(i, key) || !stillOurs(now, w.content, key) || since?.has(key) || stale.has(key) || (touched && !touched.has(key))) continue;
+      const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
+      const mineOp = mine?.ops.findLast((o) => o.key === key);
+      // Our own earlier op that our write dropped (its base was behind) is no stale set-back of the
+      // replaced event's writer, whatever the stale test says (simulation seed 33193).
+      const ownDropped = mineOp !== undefined && reflects(replaced.content, mineOp) && !reflects(w.content, mineOp);
+      // (A key that since held only our value or the one we dropped was changed by nobody else: a
+      // writer carried the dropped value and another stale one dropped it again; seed 40450.)
+      const changedSince = since?.some((c) => !sameValue(c, w.content, key) && !sameValue(c, replaced.content, key));
+      if (setLater(i, key) || !stillOurs(now, w.content, key) || changedSince || (stale.has(key) && !ownDropped) || (touched && !touched.has(key))) continue;
       // A value an op of ours replaced (its write's base or its caller held it) is no one's change
       // to restore: the replaced event's writer only had an older picture (simulation seed 724).
       if (replacedByUs(writes.slice(0, i + 1), key, replaced.content)) continue;
       // The replaced event lacks an op of ours only because it came from a fork: keep ours.
       // (Only when our write still carries that op: a value we only carried over from our base is not ours.)
-      const mine = writes.slice(0, i).findLast((x) => x.ops.some((o) => o.key === key));
-      const mineOp = mine?.ops.findLast((o) => o.key === key);
       const mineEvent = mine && mineOp && reflects(w.content, mineOp) && (await lineage.get(mine.eventId));
       if (mineEvent && ev.replaces !== undefined && !(await lineage.descends(ev.replaces, mineEvent))) continue;
       repairs.set(key, { op: opFor(replaced.content, key), expect: valueOf(now, key) });
@@ -124,27 +131,40 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     // A fork won, but a merge or repair carried our value onto the winning side: whoever changed it
     // there since had it (simulation seed 33065).
     if (u.op.kind === "put" && carrier && current && (await heldOnWinningSide(lineage, carrier, current, u.op))) continue;
-    // A fork won. If the key now holds neither our value nor the one our write was built on, the
-    // winning side set it too, as concurrently as we did, and state resolution chose it: it stands.
-    // Otherwise our op was lost with the fork only: apply it again. So it was too when the key holds
-    // the value the caller saw before the op (a repair or merge of it landed in the fork that won):
-    // our op replaced that value on purpose.
-    // The key may also hold an older value than our base's: our base was on a side that lost too, and
-    // the winning side never changed the key since the two forked (simulation seed 30892).
-    const seen = u.write.saw?.has(key) === true && jsonEqual(valueOf(now, key), u.write.saw.get(key));
+    // A fork won. When the winning side never changed the key since the two forked, our op was lost
+    // with the fork only: apply it again (the key may hold an older value than our base's: our base
+    // was on the losing side too; seed 30892). So it was too when the key holds the value the caller
+    // saw before the op (a repair or merge of it landed in the fork that won: our op replaced that
+    // value on purpose; seed 602). When the winning side changed the key, even back to our base's
+    // value, it stands: concurrent with ours, or made by a writer whose picture showed our value
+    // while its event was current (seed 36078); a repair of ours applied again would undo it (seed
+    // 38429). When the winning side's history cannot be had, an op of the caller's is applied again
+    // if the key still holds our base's value.
+    // (Absence seen is no such sign: the winning side's delete made on purpose leaves it too; seed 36078.)
+    const seen = u.write.saw?.has(key) === true && u.write.saw.get(key) !== undefined && jsonEqual(valueOf(now, key), u.write.saw.get(key));
     const repair = u.write.expects?.has(key) === true && u.write.own?.has(key) !== true;
-    const winnerChanged = carrier && current ? () => changedOnWinningSide(lineage, carrier, current, key) : async () => true;
-    if (!sameValue(now, u.write.base.content, key) && !seen && (repair || (await winnerChanged()))) continue;
-    // A repair puts back someone else's value: if the winning side changed the key since it forked
-    // from our write (even back to our base's value), that change was made by a writer that had the
-    // value or never needed it; applied again, the repair would undo it (simulation seed 38429).
-    if (repair && (await winnerChanged())) continue;
+    const changed = carrier && current ? await changedOnWinningSide(lineage, carrier, current, key) : undefined;
+    const lostOnly = changed === false || (changed === undefined && !repair && sameValue(now, u.write.base.content, key));
+    if (!lostOnly && !(seen && !repair)) continue;
     // Still the caller's op: applied again, it keeps what the caller saw (a value put back over it
     // that the caller had replaced loses to it again; simulation seed 1989).
     const saw = u.write.saw?.has(key) ? { saw: { value: u.write.saw.get(key) } } : {};
     repairs.set(key, { op: u.op, expect: valueOf(now, key), own: true, ...saw });
   }
   return [...repairs.values()];
+}
+
+/** The contents of the events from `tip` back to `stop` (not included); undefined when one cannot be had. */
+async function eventsSince(lineage: Lineage, tip: LineageEvent, stop: string): Promise<Record<string, unknown>[] | undefined> {
+  const out: Record<string, unknown>[] = [];
+  let e: LineageEvent | undefined = tip;
+  for (let steps = 0; e && e.eventId !== stop; steps++) {
+    if (steps >= FORK_DEPTH) return undefined;
+    out.push(e.content);
+    if (e.replaces === undefined) return out;
+    e = await lineage.get(e.replaces);
+  }
+  return e ? out : undefined;
 }
 
 /**
@@ -172,11 +192,11 @@ async function heldOnWinningSide(lineage: Lineage, ours: LineageEvent, current: 
   return false;
 }
 
-/** Did an event of `current`'s side change `key` since it forked from `ours`? (Unknown: yes.) */
-async function changedOnWinningSide(lineage: Lineage, ours: LineageEvent, current: LineageEvent, key: string): Promise<boolean> {
+/** Did an event of `current`'s side change `key` since it forked from `ours`? Undefined: unknown. */
+async function changedOnWinningSide(lineage: Lineage, ours: LineageEvent, current: LineageEvent, key: string): Promise<boolean | undefined> {
   const point = await forkPoint(lineage, ours, current.eventId);
   const changed = point && (await sideChanges(lineage, current, point.eventId));
-  return !changed || changed.has(key);
+  return changed?.has(key);
 }
 
 /**

@@ -193,7 +193,7 @@ export class RoomMemory {
     const tips = (await lostTips(lineage, candidates, current)).sort((a, b) => a.ts - b.ts);
     for (const tip of tips) {
       const lost = await lineage.get(tip.eventId);
-      for (const r of lost ? await planForkMerge(lineage, lost, current) : []) repairs.set(r.op.key, { ...r, lost: tip.eventId });
+      for (const r of lost ? await planForkMerge(lineage, lost, current) : []) repairs.set(r.op.key, { ...r, lost: tip.eventId, against: current.eventId });
     }
     if (repairs.size > 0) this.writer(stateKey).mergeFork([...repairs.values()]);
   }

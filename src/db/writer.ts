@@ -19,6 +19,7 @@ import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
+import { overtakenMerges } from "./fork-merge.js";
 import { valueOf } from "./repair.js";
 import { refuseUnsoundLineage, refuseUnsoundPlan } from "./dendrite-guard.js";
 import { plain, prepared, type PendingOp } from "./pending-ops.js";
@@ -129,6 +130,9 @@ export class StateKeyWriter {
     return new Promise<void>((resolve, reject) => {
       // What the caller saw matters only where a merge can put a value back (./repair-plan.ts survival rule).
       const seen = this.ctx.shared ? this.lookup(op.key) : undefined;
+      // A merge still queued for this key is older than the caller's op: sent after it, it would
+      // undo the op. The key is ours to set now (see mergeFork).
+      this.pending = this.pending.filter((p) => !(p.merge && p.op.key === op.key));
       this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, ...(seen ? { saw: { value: seen.found ? seen.value : undefined } } : {}), resolve, reject });
       this.schedule();
     });
@@ -208,7 +212,7 @@ export class StateKeyWriter {
     for (const [key, u] of this.unverified) if (!u.write.expects?.has(key)) ours.add(key);
     const wanted = repairs.filter((r) => !ours.has(r.op.key));
     if (wanted.length === 0) return;
-    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, ...(r.lost ? { lost: r.lost } : {}), resolve: noop, reject: noop });
+    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, ...(r.lost ? { lost: r.lost } : {}), ...(r.against ? { against: r.against } : {}), resolve: noop, reject: noop });
     this.schedule();
     this.verify().catch((e: unknown) => this.ctx.onError(e));
   }
@@ -324,7 +328,8 @@ export class StateKeyWriter {
     let fresh = this.ctx.shared && (await this.refresh());
     for (let attempt = 0; ; attempt++) {
       const base = fresh && this.checked ? this.checked : this.head();
-      const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
+      const overtaken = await overtakenMerges(this.lineage, batch, base);
+      const live = batch.filter((p) => !overtaken.has(p) && (!p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value)));
       const ops = live.map((p) => p.op);
       const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
       const own = new Set(live.filter((p) => p.own).map((p) => p.op.key));
