@@ -212,3 +212,55 @@ test("clobber rule: a value an op of ours replaced is not put back from a writer
   const w2 = write("$o2", "$o1", [{ kind: "put", key: "m", value: 1 }]);
   assert.deepEqual(await plan("$o2", [w1, w2]), []);
 });
+
+test("survival rule: absence the caller saw is no put-back: a key the winning side set and deleted since the fork stays deleted", { timeout: 10_000 }, async () => {
+  // Simulation seed 36078: our first write lost at once; a writer whose sync showed it replaced our
+  // value and deleted the key. "The key holds what the caller saw" (absent) said nothing.
+  const events: LineageEvent[] = [
+    { eventId: "$o", replaces: undefined, content: { k1: "X" }, ts: 2, sender: "@us" },
+    { eventId: "$w1", replaces: undefined, content: { k0: 1 }, ts: 3 },
+    { eventId: "$w2", replaces: "$w1", content: { k0: 1, k1: "Y" }, ts: 4 },
+    { eventId: "$w3", replaces: "$w2", content: { k0: 1 }, ts: 5 },
+  ];
+  const lineage = new Lineage(async (id) => events.find((e) => e.eventId === id));
+  const ours: OurWrite = { eventId: "$o", base: { eventId: undefined, content: {} }, ops: [{ kind: "put", key: "k1", value: "X" }], content: { k1: "X" }, shown: true, holder: false, saw: new Map([["k1", undefined]]) };
+  const plan = await planRepairs({ lineage, userId: "@us", current: events[3], ours: [ours], unverified: new Map([["k1", { op: ours.ops[0]!, write: ours }]]), pendingKeys: new Set() });
+  assert.deepEqual(plan, []);
+});
+
+test("clobber rule: our own earlier op that our stale write dropped is restored, even where the stale test blames the replaced event", { timeout: 10_000 }, async () => {
+  // Simulation seed 33193: the replaced event carried our k = B, which differs from its predecessor
+  // (a stale writer's k = A) in more keys than from our first write, so it looked stale itself.
+  const { write, plan } = fixture([
+    { eventId: "$a", replaces: undefined, content: { k: "A", x: 0 }, ts: 1 },
+    { eventId: "$o1", replaces: "$a", content: { k: "B", x: 0 }, ts: 2, sender: "@us" },
+    { eventId: "$s1", replaces: "$o1", content: { k: "A", x: 1 }, ts: 3 },
+    { eventId: "$r", replaces: "$s1", content: { k: "B", x: 2 }, ts: 4 },
+    { eventId: "$o2", replaces: "$r", content: { k: "A", x: 1, m: 1 }, ts: 5, sender: "@us" },
+  ]);
+  const w1 = write("$o1", "$a", [{ kind: "put", key: "k", value: "B" }]);
+  const w2 = write("$o2", "$s1", [{ kind: "put", key: "m", value: 1 }]);
+  const repairs = await plan("$o2", [w1, w2]);
+  assert.deepEqual(
+    repairs.sort((p, q) => p.op.key.localeCompare(q.op.key)),
+    [
+      { op: { kind: "put", key: "k", value: "B" }, expect: "A" },
+      { op: { kind: "put", key: "x", value: 2 }, expect: 1 },
+    ],
+  );
+});
+
+test("clobber rule: a key that since held only our value or the one we dropped is still ours to restore", { timeout: 10_000 }, async () => {
+  // Simulation seed 40450: a writer carried the value we dropped back, a stale one dropped it again;
+  // nobody else changed the key, so nobody else restores it.
+  const events: LineageEvent[] = [
+    { eventId: "$a", replaces: undefined, content: { k: "P" }, ts: 1 },
+    { eventId: "$o", replaces: "$a", content: { j: 1 }, ts: 2, sender: "@us" },
+    { eventId: "$c", replaces: "$o", content: { k: "P", j: 1, y: 1 }, ts: 3 },
+    { eventId: "$d", replaces: "$c", content: { j: 1, y: 1, z: 1 }, ts: 4 },
+  ];
+  const lineage = new Lineage(async (id) => events.find((e) => e.eventId === id));
+  const ours: OurWrite = { eventId: "$o", base: { eventId: undefined, content: {} }, ops: [{ kind: "put", key: "j", value: 1 }], content: { j: 1 }, shown: true, holder: false };
+  const plan = await planRepairs({ lineage, userId: "@us", current: events[3], ours: [ours], unverified: new Map([["j", { op: ours.ops[0]!, write: ours }]]), pendingKeys: new Set() });
+  assert.deepEqual(plan, [{ op: { kind: "put", key: "k", value: "P" }, expect: undefined }]);
+});
