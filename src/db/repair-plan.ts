@@ -146,10 +146,15 @@ export async function planRepairs(p: PlanInput): Promise<Repair[]> {
     const changed = carrier && current ? await changedOnWinningSide(lineage, carrier, current, key) : undefined;
     const lostOnly = changed === false || (changed === undefined && !repair && sameValue(now, u.write.base.content, key));
     if (!lostOnly && !(seen && !repair)) continue;
+    // A repair the server placed on an event where the key no longer held what it expected set
+    // nothing on purpose (as in the clobber rule): it is not applied again (seed 37684).
+    if (repair && !(await landedAsPlanned(lineage, carrier, key, u.write.expects!.get(key)))) continue;
     // Still the caller's op: applied again, it keeps what the caller saw (a value put back over it
     // that the caller had replaced loses to it again; simulation seed 1989).
-    const saw = u.write.saw?.has(key) ? { saw: { value: u.write.saw.get(key) } } : {};
-    repairs.set(key, { op: u.op, expect: valueOf(now, key), own: true, ...saw });
+    // A repair applied again stays a repair (seed 37684: marked the caller's, it was later applied
+    // again over a newer value by the caller's rules).
+    const saw = !repair && u.write.saw?.has(key) ? { saw: { value: u.write.saw.get(key) } } : {};
+    repairs.set(key, { op: u.op, expect: valueOf(now, key), ...(repair ? {} : { own: true }), ...saw });
   }
   return [...repairs.values()];
 }
@@ -190,6 +195,13 @@ async function heldOnWinningSide(lineage: Lineage, ours: LineageEvent, current: 
     e = e.replaces === undefined ? undefined : await lineage.get(e.replaces);
   }
   return false;
+}
+
+/** Did the event `carrier` replaced hold `expect` for `key` (undefined: absent)? */
+async function landedAsPlanned(lineage: Lineage, carrier: LineageEvent | undefined, key: string, expect: unknown): Promise<boolean> {
+  if (!carrier) return false;
+  const replaced = carrier.replaces === undefined ? { content: {} } : await lineage.get(carrier.replaces);
+  return replaced !== undefined && hasValue(replaced.content, key, expect);
 }
 
 /** Did an event of `current`'s side change `key` since it forked from `ours`? Undefined: unknown. */
