@@ -264,3 +264,25 @@ test("clobber rule: a key that since held only our value or the one we dropped i
   const plan = await planRepairs({ lineage, userId: "@us", current: events[3], ours: [ours], unverified: new Map([["j", { op: ours.ops[0]!, write: ours }]]), pendingKeys: new Set() });
   assert.deepEqual(plan, [{ op: { kind: "put", key: "k", value: "P" }, expect: undefined }]);
 });
+
+test("survival rule: a repair the server placed where its key no longer held what it expected is not applied again", { timeout: 10_000 }, async () => {
+  // Simulation seed 37684: a merge planned on k0 = P2.7 landed on an event holding P2.9 (so it set k0
+  // back, stale) and lost a fork; applied again it put P2.8 over P2.9.
+  const { write, plan } = fixture([
+    { eventId: "$b15", replaces: undefined, content: { k0: "P2.7" }, ts: 1 },
+    { eventId: "$b16", replaces: "$b15", content: { k0: "P2.9" }, ts: 2 },
+    { eventId: "$merge", replaces: "$b16", content: { k0: "P2.8" }, ts: 3, sender: "@us" },
+    { eventId: "$won", replaces: "$b16", content: { k0: "P2.9", k1: "P2.10" }, ts: 4 },
+  ]);
+  const merge = write("$merge", "$b15", [{ kind: "put", key: "k0", value: "P2.8" }], { expects: new Map([["k0", "P2.7"]]) });
+  assert.deepEqual(await plan("$won", [merge]), []);
+  // Placed where P2.7 still held, the same lost repair is applied again (the winner never changed k0),
+  // and stays a repair (no `own`: the caller's rules are not its rules).
+  const { write: write2, plan: plan2 } = fixture([
+    { eventId: "$b15", replaces: undefined, content: { k0: "P2.7" }, ts: 1 },
+    { eventId: "$merge", replaces: "$b15", content: { k0: "P2.8" }, ts: 3, sender: "@us" },
+    { eventId: "$won", replaces: "$b15", content: { k0: "P2.7", k1: "P2.10" }, ts: 4 },
+  ]);
+  const placed = write2("$merge", "$b15", [{ kind: "put", key: "k0", value: "P2.8" }], { expects: new Map([["k0", "P2.7"]]) });
+  assert.deepEqual(await plan2("$won", [placed]), [{ op: { kind: "put", key: "k0", value: "P2.8" }, expect: "P2.7" }]);
+});

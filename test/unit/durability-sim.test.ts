@@ -95,8 +95,9 @@ const SOAK_30000: Record<string, number[]> = {
   // Broke on the way (an earlier fix on this list changed their schedules): a merge planned long ago
   // written over a later delete (33673); absence the caller saw taken for a put-back (36078); our
   // own op dropped by our stale write, blamed on the replaced event by the stale test (33193); a
-  // dropped value carried back and dropped again, restored by nobody (40450).
-  "found while fixing the others": [33193, 33673, 36078, 40450],
+  // dropped value carried back and dropped again, restored by nobody (40450); a lost repair applied
+  // again where its premise no longer held (37684).
+  "found while fixing the others": [33193, 33673, 36078, 37684, 40450],
 };
 
 test("regression seeds from the soak of 30,000 to 45,000: acknowledged ops survive", { timeout: 120_000 }, async () => {
