@@ -14,7 +14,8 @@
  *   (`Lineage.staleKeys`): not a change, not restored.
  */
 import { differing, type Lineage, type LineageEvent } from "./lineage.js";
-import { forkPoint, type Repair } from "./repair-plan.js";
+import { forkPoint, sideChanges, type Repair, type StateHead } from "./repair-plan.js";
+import type { PendingOp } from "./pending-ops.js";
 import { opFor, valueOf } from "./repair.js";
 
 /** How far back the losing side is walked to find which of its events last changed a key. */
@@ -64,20 +65,6 @@ export async function lostTips(lineage: Lineage, candidates: LineageEvent[], cur
   return tips;
 }
 
-/** The keys any event from `tip` back to the fork point changed; undefined when the walk cannot be had. */
-async function sideChanges(lineage: Lineage, tip: LineageEvent, forkId: string | undefined): Promise<Set<string> | undefined> {
-  const keys = new Set<string>();
-  let e: LineageEvent | undefined = tip;
-  for (let steps = 0; e && e.eventId !== forkId; steps++) {
-    if (steps >= BRANCH_DEPTH) return undefined;
-    const replaced: LineageEvent | undefined = e.replaces === undefined ? undefined : await lineage.get(e.replaces);
-    if (e.replaces !== undefined && !replaced) return undefined;
-    for (const k of differing(e.content, replaced?.content ?? {})) keys.add(k);
-    e = replaced;
-  }
-  return keys;
-}
-
 /**
  * Did the newest event of `lost`'s side that changed `key` (walking back to the fork point) only set
  * it back to an older value, because its writer's picture was behind?
@@ -91,4 +78,21 @@ async function setBackStale(lineage: Lineage, lost: LineageEvent, forkId: string
     e = "eventId" in replaced ? replaced : undefined;
   }
   return false;
+}
+
+/**
+ * Queued merges (a writer's batch) whose key an event changed since the current event they were
+ * planned against, even back to the value they expect: a merge planned long ago (its lineage fetched
+ * slowly) put a value back over a delete made since (simulation seed 33673). Not written.
+ */
+export async function overtakenMerges(lineage: Lineage, batch: PendingOp[], base: StateHead): Promise<Set<PendingOp>> {
+  const out = new Set<PendingOp>();
+  for (const p of batch) {
+    if (!p.against || base.eventId === undefined || base.eventId === p.against) continue;
+    const [tip, against] = await Promise.all([lineage.get(base.eventId), lineage.get(p.against)]).catch(() => []);
+    if (!tip || !against || !(await lineage.descends(tip.eventId, against).catch(() => false))) continue;
+    const changed = await sideChanges(lineage, tip, against.eventId).catch(() => undefined);
+    if (!changed || changed.has(p.op.key)) out.add(p);
+  }
+  return out;
 }

@@ -17,8 +17,27 @@
  */
 import type { Op } from "./format.js";
 import { UnverifiableWriteError } from "./errors.js";
+import type { LineageEvent } from "./lineage.js";
 import type { OurWrite, Repair } from "./repair-plan.js";
 import { reflects } from "./repair.js";
+
+/** The server's name when its replaces_state is linear (Dendrite); undefined: Synapse's meaning. */
+export type LinearReplacesState = () => Promise<string | undefined>;
+
+/**
+ * Another writer's event holds the key and lacks some of our ops: on a server whose lineage cannot
+ * show forks, whether that writer saw them is unknowable, so fail rather than guess either way.
+ * `unverified`: our newest accepted op per key (values as written), with the write that carried it.
+ */
+export async function refuseUnsoundLineage(linear: LinearReplacesState | undefined, ours: readonly OurWrite[], current: LineageEvent | undefined, unverified: Iterable<[string, { op: Op; write: OurWrite }]>): Promise<void> {
+  if (!linear) return;
+  if (current && ours.some((w) => w.eventId === current.eventId)) return;
+  const content = current?.content ?? {};
+  const lost = [...unverified].filter(([, u]) => ours.includes(u.write) && !reflects(content, u.op)).map(([key]) => key);
+  if (lost.length === 0) return;
+  const server = await linear();
+  if (server !== undefined) throw new UnverifiableWriteError(lost, server);
+}
 
 export interface LinearCheck {
   stateKey: string;
@@ -33,7 +52,7 @@ export interface LinearCheck {
   /** Keys with ops of ours still queued: they are ours to set next, not lost. */
   pendingKeys: ReadonlySet<string>;
   /** The server's name when its replaces_state cannot show forks; asked only when something is at stake. */
-  linear?: () => Promise<string | undefined>;
+  linear?: LinearReplacesState;
 }
 
 /** Our verified-now ops the current content does not hold (by content alone, no lineage). */

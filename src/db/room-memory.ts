@@ -159,8 +159,29 @@ export class RoomMemory {
       // Only the event we held (it was current here) is taken as a side that lost: see checkForks.
       const candidates = held && held.eventId !== current.eventId ? [held] : [];
       if (candidates.length === 0) continue;
-      this.merging = this.merging.then(() => this.mergeFork(stateKey, current, candidates)).catch((e: unknown) => this.ctx.onError(e));
+      this.merging = this.merging
+        .then(() => this.dropMootMerges(stateKey, current))
+        .then(() => this.mergeFork(stateKey, current, candidates))
+        .catch((e: unknown) => this.ctx.onError(e));
     }
+  }
+
+  /**
+   * A merge still queued whose lost side is current again (the new current event is built on it) is
+   * dropped: that side's later events carry its changes, or changed them on purpose. Sent later,
+   * it put back a value the side's own writer had since replaced (simulation seed 1692).
+   */
+  private async dropMootMerges(stateKey: string, synced: LineageEvent): Promise<void> {
+    const w = this.writers.get(stateKey);
+    const queued = w?.queuedMerges() ?? [];
+    if (!w || queued.length === 0) return;
+    const lineage = this.mergeLineage;
+    const moot = new Set<string>();
+    for (const id of queued) {
+      const lost = await lineage.get(id);
+      if (lost && (await lineage.descends(synced.eventId, lost))) moot.add(id);
+    }
+    if (moot.size > 0) w.dropMerges(moot);
   }
 
   private async mergeFork(stateKey: string, synced: LineageEvent, candidates: LineageEvent[]): Promise<void> {
@@ -172,7 +193,7 @@ export class RoomMemory {
     const tips = (await lostTips(lineage, candidates, current)).sort((a, b) => a.ts - b.ts);
     for (const tip of tips) {
       const lost = await lineage.get(tip.eventId);
-      for (const r of lost ? await planForkMerge(lineage, lost, current) : []) repairs.set(r.op.key, r);
+      for (const r of lost ? await planForkMerge(lineage, lost, current) : []) repairs.set(r.op.key, { ...r, lost: tip.eventId, against: current.eventId });
     }
     if (repairs.size === 0) return;
     // A lineage that cannot show forks shows false ones instead (docs/HOMESERVERS.md "Repairs on Dendrite"): no merge.

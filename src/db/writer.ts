@@ -19,11 +19,13 @@ import type PQueue from "p-queue";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
-import { repairsOnLinear } from "./linear-lineage.js";
-import { reflects, valueOf } from "./repair.js";
-import { UnverifiableWriteError } from "./errors.js";
+import { overtakenMerges } from "./fork-merge.js";
+import { valueOf } from "./repair.js";
+import { refuseUnsoundLineage, repairsOnLinear } from "./linear-lineage.js";
+import { plain, prepared, type PendingOp } from "./pending-ops.js";
 
 export type { StateHead } from "./repair-plan.js";
+export { PendingValue } from "./pending-ops.js";
 
 /** What a writer needs from the memory around it. */
 export interface WriterContext {
@@ -38,11 +40,7 @@ export interface WriterContext {
   currentEvent(stateKey: string): Promise<LineageEvent | undefined>;
   /** One event by ID (undefined: not found). */
   fetchEvent(eventId: string): Promise<LineageEvent | undefined>;
-  /**
-   * The server's name when its `replaces_state` names the previously current event rather than the
-   * state at the event's parents (Dendrite): the lineage then cannot show forks, so a repair plan
-   * built on it is unsound. Undefined (or absent): Synapse's meaning.
-   */
+  /** The server's name when its `replaces_state` is linear (Dendrite: ./linear-lineage.ts); undefined: Synapse's. */
   linearReplacesState?(): Promise<string | undefined>;
   /** How long after a write a concurrent write forked off the same parent can still land (ms). */
   readonly settleMs: number;
@@ -66,37 +64,7 @@ export interface WriterContext {
   onError(e: unknown): void;
 }
 
-/** An encrypted value whose event is still being sent: reads see the plaintext, the PUT waits for the reference. */
-export class PendingValue {
-  constructor(
-    readonly plaintext: unknown,
-    /** Stands in for the reference in size estimates until it is known. */
-    private readonly standIn: unknown,
-  ) {}
-  toJSON(): unknown {
-    return this.standIn;
-  }
-}
-
-interface PendingOp {
-  op: Op;
-  /** Set for repairs: see Repair. */
-  expect?: { value: unknown };
-  /** Resolves to the value to write (an encrypted reference) when it is not known yet. */
-  prepare?: Promise<unknown>;
-  repair: boolean;
-  /** The key's value as the caller saw it when the op was made (undefined: absent). */
-  saw?: { value: unknown };
-  /** A late-fork merge's repair (./fork-merge.ts): a final failure is reported, not kept. */
-  merge?: boolean;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 const noop = () => {};
-
-/** An op with a value still being placed (PendingValue) as the JSON it will be written as. */
-const plain = (o: Op): Op => (o.kind === "put" && o.value instanceof PendingValue ? { ...o, value: o.value.toJSON() } : o);
 
 /**
  * The settle window is at least this many times our slowest PUT: a sibling created just before ours
@@ -122,6 +90,8 @@ export class StateKeyWriter {
   private verifying: Promise<void> | undefined;
   private quietWaiters: Array<() => void> = [];
   private readonly lineage: Lineage;
+  /** Events of this state key that sync showed while a batch was being sent (see landed). */
+  private seenWhileSending: LineageEvent[] = [];
 
   constructor(
     readonly stateKey: string,
@@ -160,6 +130,9 @@ export class StateKeyWriter {
     return new Promise<void>((resolve, reject) => {
       // What the caller saw matters only where a merge can put a value back (./repair-plan.ts survival rule).
       const seen = this.ctx.shared ? this.lookup(op.key) : undefined;
+      // A merge still queued for this key is older than the caller's op: sent after it, it would
+      // undo the op. The key is ours to set now (see mergeFork).
+      this.pending = this.pending.filter((p) => !(p.merge && p.op.key === op.key));
       this.pending.push({ op, ...(prepare ? { prepare } : {}), repair: false, ...(seen ? { saw: { value: seen.found ? seen.value : undefined } } : {}), resolve, reject });
       this.schedule();
     });
@@ -175,7 +148,8 @@ export class StateKeyWriter {
     for (const raw of events) {
       const e = lineageEvent(raw);
       if (!e) continue;
-      if (this.writes.length > 0) this.lineage.remember(e);
+      if (this.writes.length > 0 || this.inFlight) this.lineage.remember(e);
+      if (this.inFlight) this.seenWhileSending.push(e);
       for (const w of this.writes) if (w.eventId === e.eventId) w.shown = true;
     }
     const synced = this.ctx.synced(this.stateKey)?.eventId;
@@ -230,20 +204,32 @@ export class StateKeyWriter {
 
   /**
    * Put a lost fork's changes back (./fork-merge.ts), then verify them like any write of ours. Keys
-   * with ops of ours queued or in flight are ours to set, not to restore.
+   * with ops of ours queued, in flight or not yet verified are ours to set, not to restore (an op of
+   * ours that lost with the fork is applied again by the survival rule; simulation seed 30892).
    */
   mergeFork(repairs: Repair[]): void {
     const ours = new Set([...this.pending, ...(this.inFlight ?? [])].filter((p) => !p.repair).map((p) => p.op.key));
+    for (const [key, u] of this.unverified) if (!u.write.expects?.has(key)) ours.add(key);
     const wanted = repairs.filter((r) => !ours.has(r.op.key));
     if (wanted.length === 0) return;
-    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, resolve: noop, reject: noop });
+    for (const r of wanted) this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, merge: true, ...(r.lost ? { lost: r.lost } : {}), ...(r.against ? { against: r.against } : {}), resolve: noop, reject: noop });
     this.schedule();
     this.verify().catch((e: unknown) => this.ctx.onError(e));
   }
 
+  /** The events whose lost sides have merges queued, not yet sent. */
+  queuedMerges(): string[] {
+    return [...new Set(this.pending.flatMap((p) => (p.lost ? [p.lost] : [])))];
+  }
+
+  /** Drop the queued merges of these lost sides: a side that is current again needs none (./room-memory.ts). */
+  dropMerges(lost: ReadonlySet<string>): void {
+    this.pending = this.pending.filter((p) => !(p.lost && lost.has(p.lost)));
+  }
+
   /** The repairs that the homeserver's current state needs for `writes` (./repair.ts). */
   private queueRepair(r: Repair): void {
-    this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, resolve: noop, reject: noop });
+    this.pending.push({ op: r.op, expect: { value: r.expect }, repair: true, ...(r.own ? { own: true } : {}), ...(r.saw ? { saw: r.saw } : {}), resolve: noop, reject: noop });
   }
 
   /** The repairs our writes need against the current event (./repair-plan.ts). */
@@ -251,26 +237,12 @@ export class StateKeyWriter {
     const current = await this.ctx.currentEvent(this.stateKey);
     if (current) this.lineage.remember(current);
     this.checked = current ? { eventId: current.eventId, content: current.content, ts: current.ts } : { eventId: undefined, content: {} };
-    await this.refuseUnsoundLineage(ours, current);
+    const linear = this.ctx.linearReplacesState && (() => this.ctx.linearReplacesState!());
+    await refuseUnsoundLineage(linear, ours, current, [...this.unverified].map(([k, u]) => [k, { op: plain(u.op), write: u.write }]));
     const pendingKeys = new Set(this.pending.map((p) => p.op.key));
     const repairs = await planRepairs({ lineage: this.lineage, userId: this.ctx.userId, current, ours, unverified: this.unverified, pendingKeys });
     // A plan drawn from a lineage that cannot show forks is not written (./linear-lineage.ts).
-    const linear = this.ctx.linearReplacesState && (() => this.ctx.linearReplacesState!());
     return repairsOnLinear({ stateKey: this.stateKey, repairs, content: current?.content ?? {}, ours, unverified: this.unverified, pendingKeys, ...(linear ? { linear } : {}) });
-  }
-
-  /**
-   * Another writer's event holds the key and lacks some of our ops: on a server whose lineage cannot
-   * show forks, whether that writer saw them is unknowable, so fail rather than guess either way.
-   */
-  private async refuseUnsoundLineage(ours: OurWrite[], current: LineageEvent | undefined): Promise<void> {
-    if (!this.ctx.linearReplacesState) return;
-    if (current && ours.some((w) => w.eventId === current.eventId)) return;
-    const content = current?.content ?? {};
-    const lost = [...this.unverified].filter(([, u]) => ours.includes(u.write) && !reflects(content, plain(u.op))).map(([key]) => key);
-    if (lost.length === 0) return;
-    const server = await this.ctx.linearReplacesState();
-    if (server !== undefined) throw new UnverifiableWriteError(lost, server);
   }
 
   private ownOps(): Op[] {
@@ -324,7 +296,7 @@ export class StateKeyWriter {
         const holder = sent.base.eventId;
         if (holder !== undefined) {
           const shown = this.ctx.synced(this.stateKey)?.eventId === holder;
-          const write: OurWrite = { eventId: holder, base: sent.base, ops, content: sent.content, shown, holder: true };
+          const write: OurWrite = { eventId: holder, base: sent.base, ops, content: sent.content, shown, holder: true, saw: sent.saw };
           this.writes.push(write);
           for (const op of ops) this.unverified.set(op.key, { op, write });
         }
@@ -332,13 +304,14 @@ export class StateKeyWriter {
         return;
       }
       const { eventId, base, content } = sent;
-      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects, saw: sent.saw };
+      const write: OurWrite = { eventId, base, ops, content, shown: false, holder: false, expects: sent.expects, own: sent.own, saw: sent.saw, answerMs: sent.answerMs };
       this.writes.push(write);
       this.lastAcceptedAt = this.ctx.now();
       for (const op of ops) this.unverified.set(op.key, { op, write });
       for (const p of ready) p.resolve();
     } finally {
       this.inFlight = undefined;
+      this.seenWhileSending = [];
       this.schedule();
       this.settle();
     }
@@ -348,26 +321,29 @@ export class StateKeyWriter {
    * PUT the ops on our freshest picture. After a failure the write is rebuilt, not resent: a resend
    * of the old body, landing after others' writes, would put back what it was built on.
    */
-  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown>; saw: Map<string, unknown> }> {
-    const deadline = this.ctx.now() + this.ctx.writeTimeoutMs;
+  private async send(batch: PendingOp[]): Promise<{ eventId: string | undefined; base: StateHead; content: Record<string, unknown>; ops: Op[]; expects: Map<string, unknown>; own: Set<string>; saw: Map<string, unknown>; answerMs?: number }> {
+    const began = this.ctx.now();
+    const deadline = began + this.ctx.writeTimeoutMs;
     // Just fetched, the server's current event is the freshest picture there is (fresher than an
     // unshown write of ours, which may have lost a fork).
     let fresh = this.ctx.shared && (await this.refresh());
     for (let attempt = 0; ; attempt++) {
       const base = fresh && this.checked ? this.checked : this.head();
-      const live = batch.filter((p) => !p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value));
+      const overtaken = await overtakenMerges(this.lineage, batch, base);
+      const live = batch.filter((p) => !overtaken.has(p) && (!p.expect || jsonEqual(valueOf(base.content, p.op.key), p.expect.value)));
       const ops = live.map((p) => p.op);
       const expects = new Map(live.flatMap((p) => (p.expect ? [[p.op.key, p.expect.value] as const] : [])));
+      const own = new Set(live.filter((p) => p.own).map((p) => p.op.key));
       // What the caller saw before the batch's first op on each key.
       const saw = new Map<string, unknown>();
       for (const p of live) if (p.saw && !saw.has(p.op.key)) saw.set(p.op.key, p.saw.value);
       const content = applyOps(base.content, ops);
-      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects, saw };
+      if (base.eventId !== undefined && jsonEqual(content, base.content)) return { eventId: undefined, base, content, ops, expects, own, saw };
       try {
         const started = this.ctx.now();
         const eventId = await this.ctx.putState(this.stateKey, content);
         this.slowestPutMs = Math.max(this.slowestPutMs, this.ctx.now() - started);
-        return { eventId, base, content, ops, expects, saw };
+        return { eventId, base, content, ops, expects, own, saw, answerMs: this.ctx.now() - began };
       } catch (e) {
         const wait = this.ctx.retryDelay(e, attempt);
         if (wait === undefined || this.ctx.now() + wait > deadline) throw e;
@@ -376,19 +352,27 @@ export class StateKeyWriter {
         fresh = await this.refresh();
         const landed = await this.landed(content, base);
         // It did land: it is our write (others may have built on it and changed our keys on purpose).
-        if (landed) return { eventId: landed.eventId, base, content, ops, expects, saw };
+        if (landed) return { eventId: landed.eventId, base, content, ops, expects, own, saw, answerMs: this.ctx.now() - began };
       }
     }
   }
 
   /** Our event with exactly this content, built after `base`: a PUT whose answer was lost. */
   private async landed(content: Record<string, unknown>, base: StateHead): Promise<LineageEvent | undefined> {
-    const since = base.eventId === undefined ? 0 : ((await this.lineage.get(base.eventId).catch(() => undefined))?.ts ?? 0);
+    const baseEvent = base.eventId === undefined ? undefined : await this.lineage.get(base.eventId).catch(() => undefined);
+    const since = baseEvent?.ts ?? 0;
+    const match = (e: LineageEvent) => e.eventId !== base.eventId && e.sender === this.ctx.userId && jsonEqual(e.content, content);
     try {
-      return await this.lineage.find(this.checked?.eventId, since, (e) => e.eventId !== base.eventId && e.sender === this.ctx.userId && jsonEqual(e.content, content));
+      const found = await this.lineage.find(this.checked?.eventId, since, match);
+      if (found) return found;
+      // It may have landed and lost a fork since (off the current event's history): sync showed it.
+      for (const e of this.seenWhileSending) {
+        if (match(e) && e.ts >= since && (!baseEvent || (e.replaces !== undefined && (await this.lineage.descends(e.replaces, baseEvent))))) return e;
+      }
     } catch {
-      return undefined;
+      // the retry builds on the server's state: a write that did land is then a copy (./repair-plan.ts)
     }
+    return undefined;
   }
 
   /** Fetch the current event into `checked`; false when it could not be had. */
@@ -406,7 +390,7 @@ export class StateKeyWriter {
   private failed(batch: PendingOp[], err: unknown): void {
     const repairs = batch.filter((p) => p.repair && !p.merge);
     if (repairs.length > 0) {
-      this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value })));
+      this.failedRepairs.push(...repairs.map((p) => ({ op: p.op, expect: p.expect?.value, ...(p.own ? { own: true } : {}), ...(p.saw ? { saw: p.saw } : {}) })));
       this.failure = err;
       this.ctx.onError(err);
     } else if (batch.some((p) => p.merge)) {
@@ -427,23 +411,3 @@ export class StateKeyWriter {
     for (const w of waiters) w();
   }
 }
-
-/** Wait for the values still being prepared; an op whose value failed is rejected and left out. */
-async function prepared(batch: PendingOp[]): Promise<PendingOp[]> {
-  if (batch.every((p) => !p.prepare)) return batch;
-  const out: PendingOp[] = [];
-  for (const p of batch) {
-    if (!p.prepare) {
-      out.push(p);
-      continue;
-    }
-    try {
-      const value = await p.prepare;
-      out.push({ ...p, op: { ...p.op, value } as Op });
-    } catch (e) {
-      p.reject(e);
-    }
-  }
-  return out;
-}
-

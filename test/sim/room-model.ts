@@ -50,18 +50,23 @@ export class SimRoom {
 
   /**
    * Start creating an event now: prev_events are today's forward extremities, its state-before is
-   * their resolved state, origin_server_ts is now (Synapse stamps it when the event is built).
+   * their resolved state, origin_server_ts is now (Synapse stamps it when the event is built), and
+   * later than its prev_events' stamps: Synapse builds an event on events it has persisted, which
+   * takes it more than a millisecond after it stamped them, while the simulated clock only moves at
+   * timers. (With equal stamps, state resolution's event ID tie-break let an ancestor win over its
+   * own descendant: a reverted value Synapse never produces; simulation seed 40483.)
    */
   begin(init: { type: string; stateKey?: string; sender: string; content: Record<string, unknown>; now: number }): Creation {
     const prev = [...this.extremities].sort();
     const stateBefore = this.resolve(prev.map((id) => this.stateAfter(id)));
+    const parentTs = Math.max(-Infinity, ...prev.map((id) => this.events.get(id)!.origin_server_ts));
     const event: SimEvent = {
       event_id: `$${this.rng.id(43)}`,
       type: init.type,
       ...(init.stateKey !== undefined ? { state_key: init.stateKey } : {}),
       sender: init.sender,
       content: init.content,
-      origin_server_ts: init.now,
+      origin_server_ts: Math.max(init.now, parentTs + 1),
       prev_events: prev,
       stateBefore,
     };

@@ -60,6 +60,23 @@ test("concurrent state PUTs fork off one parent; the greatest (origin_server_ts,
   assert.deepEqual(room.events.get(c!.body.event_id)!.prev_events, [ea.event_id, eb.event_id].sort());
 });
 
+test("an event is stamped after its prev_events even within one simulated millisecond: an ancestor never beats its descendant", { timeout: 30_000 }, async () => {
+  // Simulation seed 40483: with no delays, a put and the put built on a fork over it shared one
+  // stamp, and the event ID tie-break let the older value win; Synapse stamps an event when it
+  // builds it, after its parents were persisted.
+  const { send, settle, statePath, room, sched } = setup();
+  const start = sched.now;
+  const [old] = await settle([send("ta", "PUT", statePath("k0"), { k0: 0 })]);
+  const [a, b] = await settle([send("ta", "PUT", statePath("k0"), { k0: 1 }), send("tb", "PUT", statePath("k1"), { k1: 1 })]);
+  const [c] = await settle([send("tb", "PUT", statePath("k1"), { k1: 2 })]);
+  assert.equal(sched.now, start, "no simulated time passed");
+  const [eo, ea, eb, ec] = [old, a, b, c].map((r) => room.events.get(r!.body.event_id)!);
+  assert.deepEqual(ec!.prev_events, [ea!.event_id, eb!.event_id].sort());
+  assert.deepEqual([eo!.origin_server_ts < ea!.origin_server_ts, Math.max(ea!.origin_server_ts, eb!.origin_server_ts) < ec!.origin_server_ts], [true, true]);
+  // b's side still holds the old k0: the conflict with a's k0 resolves to a's, never to its ancestor.
+  assert.equal(room.current.get(stateKeyOf(TYPE, "k0")), ea!.event_id);
+});
+
 test("a state PUT equal in sender and content to the current event is deduplicated; another sender's is not", { timeout: 30_000 }, async () => {
   const { send, settle, statePath, room } = setup();
   const [first] = await settle([send("ta", "PUT", statePath("k"), { v: 1 })]);
