@@ -14,6 +14,7 @@ import { getAllState } from "../../src/http/endpoints/state/get-all-state.js";
 import { messages } from "../../src/http/endpoints/events/messages.js";
 import { EVENT_TYPE, jsonEqual } from "../../src/db/format.js";
 import { Memory } from "../../src/index.js";
+import type { TraceRecord } from "../../src/http/trace.js";
 import { Homeserver } from "../../src/homeserver/synapse.js";
 import { testDatabase, testImplementation, type TestUser } from "./homeserver.js";
 import { killChildren } from "./spawn-writers.js";
@@ -155,7 +156,7 @@ export async function stateHistory(reader: TestUser, roomId: string): Promise<Ar
  * on paper. `traces` maps a writer's name to its trace file.
  */
 export function stateTraceSummary(traces: Record<string, string>): string {
-  const rows: Array<[string, string]> = [];
+  const records: Record<string, TraceLine[]> = {};
   for (const [by, file] of Object.entries(traces)) {
     let text = "";
     try {
@@ -163,8 +164,18 @@ export function stateTraceSummary(traces: Record<string, string>): string {
     } catch {
       continue;
     }
-    for (const line of text.split("\n").filter(Boolean)) {
-      const r = JSON.parse(line) as { time: string; method: string; url: string; status: number | null; requestBody: string | null; responseBody: string | null };
+    records[by] = text.split("\n").filter(Boolean).map((line) => JSON.parse(line) as TraceLine);
+  }
+  return stateRecordSummary(records);
+}
+
+type TraceLine = Pick<TraceRecord, "time" | "method" | "url" | "status" | "requestBody" | "responseBody">;
+
+/** The same summary from in-memory traces (`memoryTraceSink().records`), keyed by writer. */
+export function stateRecordSummary(traces: Record<string, readonly TraceLine[]>): string {
+  const rows: Array<[string, string]> = [];
+  for (const [by, records] of Object.entries(traces)) {
+    for (const r of records) {
       const url = decodeURIComponent(r.url);
       if (!url.includes("dev.opsdroid.database") && !url.includes("/event/")) continue;
       const body = parseObject(r.responseBody);

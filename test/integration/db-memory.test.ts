@@ -11,6 +11,7 @@ import { Memory, memoryInEventRoom, UnverifiableWriteError } from "../../src/ind
 import { memoryTraceSink } from "../../src/http/trace.js";
 import { expectedSyncPath, testHomeserver, testImplementation, newUser, testStateAfter, type TestUser } from "../helpers/homeserver.js";
 import { sharedRoom } from "../helpers/rooms.js";
+import { serverValues, stateRecordSummary } from "../helpers/durability.js";
 import { eventually } from "../helpers/wait.js";
 
 let hs: Awaited<ReturnType<typeof testHomeserver>>;
@@ -90,8 +91,10 @@ describe("Memory on a real Synapse", () => {
 
   test("two writers putting different keys into one state event at the same time both survive", { timeout: 180_000 }, async (t) => {
     const room = await sharedRoom(alice, [bob]);
-    const a = await memory(alice, { rooms: { main: room } });
-    const b = await memory(bob, { rooms: { main: room } });
+    // Traced, so a loss in CI can be replayed from the writers' state requests.
+    const traces = { a: memoryTraceSink(), b: memoryTraceSink() };
+    const a = await memory(alice, { rooms: { main: room }, trace: traces.a });
+    const b = await memory(bob, { rooms: { main: room }, trace: traces.b });
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 50; i++) {
       writes.push(a.put(`a${i}`, i));
@@ -111,10 +114,16 @@ describe("Memory on a real Synapse", () => {
       if (failed.length > 0) return;
     }
     for (const r of flushed) if (r.status === "rejected") throw r.reason;
-    // Both writers stay alive: a writer whose change was dropped by a concurrent write puts it back.
+    const expected: Record<string, unknown> = {};
+    for (let i = 0; i < 50; i++) Object.assign(expected, { [`a${i}`]: i, [`b${i}`]: i });
+    const wire = () => stateRecordSummary({ a: traces.a.records, b: traces.b.records });
+    // Acknowledged means durable once flush() resolved: the server's state holds every value now.
+    const server = await serverValues(alice, room);
+    assert.deepEqual(server, expected, `the server's state after both flushes; the writers' state requests:\n${wire()}`);
+    // A fresh reader's picture: the same values (its classic sync must not pick a fork's loser).
     const c = await memory(alice, { rooms: { main: room } });
-    const keys = await eventually(() => c.keys(), (k) => k.length === 100);
-    assert.equal(keys.length, 100, `missing: ${100 - keys.length}`);
+    const seen = await eventually(async () => Object.fromEntries(await Promise.all((await c.keys()).map(async (k) => [k, await c.get(k)]))), (v) => Object.keys(v).length >= 100);
+    assert.deepEqual(seen, expected, `a fresh reader's values; the writers' state requests:\n${wire()}`);
   });
 
   test("inRoom scopes the room to its own async context", { timeout: 180_000 }, async () => {
