@@ -1,12 +1,12 @@
 /**
- * Where the time of many puts goes (issue 12): `--values` values put 50 at a time into a fresh room
+ * Where the time of many puts goes (issue 12): `--values` values put `--round` (50) at a time into a fresh room
  * on a Synapse with rate limits lifted, the time of each round (does it grow with the room?), the
  * client's CPU time, and from the wire trace the requests per endpoint with their summed time and
  * statuses. `--raw` sends the same writes as bare state PUTs (and `--raw-events` a bare event before
  * each), with no mxdb and no sync loop, to tell the homeserver's own cost from ours. For a CPU
  * profile of the client: node --cpu-prof --import tsx bench/put-breakdown.ts ...
  *
- *   npx tsx bench/put-breakdown.ts [-- --values 1000 --encrypted --single-state-key | --raw [--raw-events]]
+ *   npx tsx bench/put-breakdown.ts [-- --values 1000 --round 50 --write-concurrency 32 --encrypted --single-state-key | --raw [--raw-events]]
  */
 import { parseArgs } from "node:util";
 import { Memory, MemoryStore } from "../src/index.js";
@@ -23,9 +23,12 @@ const { values } = parseArgs({
     "single-state-key": { type: "boolean", default: false },
     raw: { type: "boolean", default: false },
     "raw-events": { type: "boolean", default: false },
+    round: { type: "string", default: "50" },
+    "write-concurrency": { type: "string", default: "32" },
   },
 });
 const n = Number(values.values);
+const round = Number(values.round);
 const hs = await Homeserver.start({ rateLimits: "lifted", msc4222: true });
 try {
   const u = await hs.registerUser(`breakdown-${Date.now()}`);
@@ -52,7 +55,7 @@ try {
   };
   const db = values.raw
     ? undefined
-    : await Memory.open({ homeserver: hs.baseUrl, userId: u.userId, password: u.password, rooms: { main: roomId }, singleStateKey: values["single-state-key"], store: new MemoryStore(), trace });
+    : await Memory.open({ homeserver: hs.baseUrl, userId: u.userId, password: u.password, rooms: { main: roomId }, singleStateKey: values["single-state-key"], writeConcurrency: Number(values["write-concurrency"]), store: new MemoryStore(), trace });
   const put = async (i: number) => {
     const key = `key-${i}`;
     const value = { i, text: `value ${i}` };
@@ -65,8 +68,8 @@ try {
   const cpu0 = process.cpuUsage();
   const rounds: string[] = [];
   let tb = t0;
-  for (let i = 0; i < n; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => put(i + j)));
+  for (let i = 0; i < n; i += round) {
+    await Promise.all(Array.from({ length: Math.min(round, n - i) }, (_, j) => put(i + j)));
     const now = performance.now();
     rounds.push((now - tb).toFixed(0));
     tb = now;
@@ -74,9 +77,9 @@ try {
   phase = "flush";
   await db?.flush();
   const cpu = process.cpuUsage(cpu0);
-  console.log(`${n} values, ${values.raw ? (values["raw-events"] ? "raw event + state PUT each" : "raw state PUTs") : `mxdb, ${values.encrypted ? "encrypted" : "plaintext"}, singleStateKey ${values["single-state-key"]}`}`);
+  console.log(`${n} values, ${values.raw ? (values["raw-events"] ? "raw event + state PUT each" : "raw state PUTs") : `mxdb, ${values.encrypted ? "encrypted" : "plaintext"}, singleStateKey ${values["single-state-key"]}, writeConcurrency ${values["write-concurrency"]}`}`);
   console.log(`until flush: ${((performance.now() - t0) / 1000).toFixed(1)} s; client CPU user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s`);
-  console.log(`ms per round of 50: ${rounds.join(" ")}`);
+  console.log(`ms per round of ${round}: ${rounds.join(" ")}`);
   phase = "close";
   await db?.close();
   await admin.close();
