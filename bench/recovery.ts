@@ -7,6 +7,7 @@
  *
  *   npm run bench:recovery [-- --sizes 100,1000]
  */
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { Memory, MemoryStore } from "../src/index.js";
 import { createRoom } from "../src/http/endpoints/rooms/create-room.js";
@@ -17,6 +18,9 @@ const sizes = values.sizes.split(",").map(Number);
 
 // MSC4222 (state_after): with the classic sync sections, a fresh open of these rooms saw only 76-84 of 100
 // keys (encryption on or off), so the restore would be measured on a partial picture.
+const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+const loadBefore = load();
+const date = new Date().toISOString();
 const hs = await Homeserver.start({ rateLimits: "lifted", msc4222: true });
 const rows: string[] = [];
 try {
@@ -58,7 +62,8 @@ try {
     await fresh.close();
     rows.push(`| ${n} | ${writeS.toFixed(1)} s | ${backedUp} | ${openMs.toFixed(0)} ms (${restored.imported} imported, ${restored.failed} failed) | ${readMs.toFixed(0)} ms (${(readMs / n).toFixed(1)} ms per value) | ${(openMs + readMs).toFixed(0)} ms |`);
   }
-  console.log(`Synapse ${hs.info.version} with MSC4222, rate limits lifted, singleStateKey false, values written 50 at a time.\n`);
+  console.log(`${date}; Synapse ${hs.info.version} with MSC4222, rate limits lifted, singleStateKey false, values written 50 at a time; ${cpus().length} × ${cpus()[0]?.model ?? "?"}, shared.`);
+  console.log(`Load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}.\n`);
   console.log("| encrypted values | write | room keys in the backup | open with the recovery key (restore included) | read every value | restore to all read |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);

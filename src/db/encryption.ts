@@ -9,12 +9,14 @@
  *   2. keys/claim for devices with no Olm session, then m.room_key to every device not reached yet
  *      (rotating first when the room's rotation settings or a departure require it)
  *      https://spec.matrix.org/v1.19/client-server-api/#mmegolmv1aes-sha2
- *   3. Megolm-encrypt {type: dev.opsdroid.database, content: {key: value}} and send it as
- *      m.room.encrypted with one txnId per value (a resend is answered with the first event)
+ *   3. Megolm-encrypt {type: dev.opsdroid.database, content: {key: value, ...}} and send it as
+ *      m.room.encrypted with one txnId per event (a resend is answered with the first event); values
+ *      put together share an event (./value-batches.ts)
  *      https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid
  * Reading (decryptValue): GET the event, Megolm-decrypt it (the machine checks room, sender and
- * replay), take content[key]; decrypted values are cached by event ID. On an unknown session the key
- * is requested from our own other devices, and a later read can succeed.
+ * replay), take content[key]; an event is fetched and decrypted once, and the values it carries are
+ * cached by (room, event ID, key). On an unknown session the key is requested from our own other
+ * devices, and a later read can succeed.
  *
  * After every /sync: to-device events, device lists and key counts go to the machine before the sync
  * token is saved (beforeSyncCommit); then members of encrypted rooms are tracked and every request
@@ -37,6 +39,7 @@ import { ACCOUNT_RECORD, type ValueCrypto } from "./value-crypto.js";
 import { loadStoreKey, storeKeySource } from "./store-key.js";
 import { KeyBackup, type CrossSigningSecrets, type UnlockedRecovery } from "./key-backup.js";
 import { CrossSigningSetup } from "./cross-signing-setup.js";
+import { ValueBatches } from "./value-batches.js";
 
 const ENCRYPTED = "m.room.encrypted";
 
@@ -138,9 +141,12 @@ export class ValueEncryption implements ValueCrypto {
   private readonly userId: string;
   private readonly excludeInsecure: boolean;
   private sync: SyncLoop | undefined;
-  /** event ID -> decrypted value (JSON text, so callers get their own copy). */
-  private readonly cache = new Map<string, string>();
-  private readonly decrypting = new Map<string, Promise<string>>();
+  /** room + event ID -> key -> decrypted value (JSON text, so callers get their own copy). */
+  private readonly cache = new Map<string, Map<string, string>>();
+  /** room + event ID -> the fetch and decryption in flight (one per event, whatever the keys asked). */
+  private readonly decrypting = new Map<string, Promise<Map<string, string>>>();
+  /** Values put together go out in one event per room and round. */
+  private readonly batches = new ValueBatches((roomId, content) => this.sendValueEvent(roomId, content));
   /** Per room: the tail of its key-sharing + encryption chain. */
   private readonly roomLocks = new Map<string, Promise<unknown>>();
   private firstRun: Promise<void> | undefined;
@@ -208,24 +214,29 @@ export class ValueEncryption implements ValueCrypto {
   }
 
   async encryptValue(roomId: string, key: string, value: unknown): Promise<string> {
-    // One txnId per value: the HttpClient's retries reuse it, so the server never makes two events.
-    const txnId = this.http.txnId();
-    const content = await this.inRoomLock(roomId, () => this.encryptInRoom(roomId, { [key]: value }));
-    const { event_id } = await this.http.send(send, { roomId, eventType: ENCRYPTED, txnId, content });
-    this.cache.set(event_id, JSON.stringify(value));
-    return event_id;
+    const eventId = await this.batches.add(roomId, key, value);
+    this.cached(roomId, eventId).set(key, JSON.stringify(value));
+    return eventId;
   }
 
   async decryptValue(roomId: string, key: string, eventId: string): Promise<unknown> {
-    let text = this.cache.get(eventId);
-    if (text === undefined) {
-      let pending = this.decrypting.get(eventId);
+    const id = eventKey(roomId, eventId);
+    let values = this.cache.get(id);
+    if (values === undefined || !values.has(key)) {
+      let pending = this.decrypting.get(id);
       if (!pending) {
-        pending = this.fetchAndDecrypt(roomId, key, eventId).finally(() => this.decrypting.delete(eventId));
-        this.decrypting.set(eventId, pending);
+        pending = this.fetchAndDecrypt(roomId, key, eventId).finally(() => this.decrypting.delete(id));
+        this.decrypting.set(id, pending);
       }
-      text = await pending;
+      try {
+        values = await pending;
+      } catch (e) {
+        // The first caller's error names its key; every other caller gets its own.
+        throw e instanceof UndecryptableValueError && e.key !== key ? new UndecryptableValueError(key, roomId, eventId, e.reason, e.cause) : e;
+      }
     }
+    const text = values.get(key);
+    if (text === undefined) throw new UndecryptableValueError(key, roomId, eventId, `the decrypted event has no field ${JSON.stringify(key)}`);
     return JSON.parse(text) as unknown;
   }
 
@@ -236,6 +247,22 @@ export class ValueEncryption implements ValueCrypto {
   }
 
   // ---- writing ---------------------------------------------------------------------------------
+
+  /** One value event: encrypted under the room's lock, sent outside it. */
+  private async sendValueEvent(roomId: string, values: Record<string, unknown>): Promise<string> {
+    // One txnId per event: the HttpClient's retries reuse it, so the server never makes two events.
+    const txnId = this.http.txnId();
+    const content = await this.inRoomLock(roomId, () => this.encryptInRoom(roomId, values));
+    const { event_id } = await this.http.send(send, { roomId, eventType: ENCRYPTED, txnId, content });
+    return event_id;
+  }
+
+  private cached(roomId: string, eventId: string): Map<string, string> {
+    const id = eventKey(roomId, eventId);
+    let values = this.cache.get(id);
+    if (!values) this.cache.set(id, (values = new Map()));
+    return values;
+  }
 
   private async encryptInRoom(roomId: string, content: Record<string, unknown>): Promise<Record<string, unknown>> {
     await this.ensureCrossSigning();
@@ -281,7 +308,8 @@ export class ValueEncryption implements ValueCrypto {
 
   // ---- reading ---------------------------------------------------------------------------------
 
-  private async fetchAndDecrypt(roomId: string, key: string, eventId: string): Promise<string> {
+  /** Every value the event carries (JSON text by key); errors name `key`, the value asked for. */
+  private async fetchAndDecrypt(roomId: string, key: string, eventId: string): Promise<Map<string, string>> {
     const fail = (reason: string, cause?: unknown) => new UndecryptableValueError(key, roomId, eventId, reason, cause);
     let event: Awaited<ReturnType<typeof this.fetchEvent>>;
     try {
@@ -308,11 +336,12 @@ export class ValueEncryption implements ValueCrypto {
       throw e;
     }
     if (decrypted.type !== VALUE_EVENT_TYPE) throw fail(`the decrypted event has type ${decrypted.type}, not ${VALUE_EVENT_TYPE}`);
-    if (!Object.prototype.hasOwnProperty.call(decrypted.content, key)) throw fail(`the decrypted event has no field ${JSON.stringify(key)}`);
-    const text = JSON.stringify(decrypted.content[key]);
-    if (text === undefined) throw fail("the decrypted value is not JSON");
-    this.cache.set(eventId, text);
-    return text;
+    const values = this.cached(roomId, eventId);
+    for (const [k, v] of Object.entries(decrypted.content)) {
+      const text = JSON.stringify(v);
+      if (text !== undefined) values.set(k, text);
+    }
+    return values;
   }
 
   private fetchEvent(roomId: string, eventId: string) {
@@ -371,3 +400,6 @@ export class ValueEncryption implements ValueCrypto {
     }
   }
 }
+
+/** Cache key of one event as read in one room (an event of another room must not answer for this one). */
+const eventKey = (roomId: string, eventId: string) => `${roomId}\n${eventId}`;

@@ -57,6 +57,26 @@ test("opsdroid's DatabaseMatrix with should_encrypt reads what mxdb wrote, and m
   );
   assert.deepEqual(seen, { says: "hello opsdroid" });
 
+  // Values put together share one event ({k1: v1, k2: v2}), each key referencing it: opsdroid reads
+  // each through content[key].
+  await Promise.all([a.put("together-1", { n: 1 }), a.put("together-2", ["two", 2])]);
+  const refs = (await alice.client.send(getStateContent, { roomId, eventType: "dev.opsdroid.database", stateKey: "" })) as Record<string, { encrypted_val?: string }>;
+  assert.ok(refs["together-1"]?.encrypted_val, JSON.stringify(refs));
+  assert.equal(refs["together-2"]?.encrypted_val, refs["together-1"]?.encrypted_val);
+  const both = await eventually(
+    async () => {
+      await o.request({ op: "sync", timeout: 500 });
+      try {
+        return [await o.get("together-1"), await o.get("together-2")];
+      } catch (e) {
+        return e;
+      }
+    },
+    (v) => !(v instanceof Error),
+    30_000,
+  );
+  assert.deepEqual(both, [{ n: 1 }, ["two", 2]]);
+
   // opsdroid writes an encrypted value: nio shares its room key with mxdb's device first.
   await o.request({ op: "sync", timeout: 0 });
   assert.equal(await o.put("from-opsdroid", { says: "hello mxdb" }), true);
