@@ -19,6 +19,7 @@ export {
   InvalidValueError,
   InvalidKeyError,
   EventTooLargeError,
+  ImportTooLargeError,
   UnknownRoomError,
   EncryptionUnavailableError,
   UndecryptableValueError,

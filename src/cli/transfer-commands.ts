@@ -46,7 +46,9 @@ const importCommand: Command = {
   name: "import",
   usage: "import FILE [options]",
   summary: "Put every key of an export into the room (--room; any homeserver): coalesced, rate-limit aware, resumable.",
-  details: "Run it again after an interruption: keys that already hold the exported value are skipped, so only what is missing is written.",
+  details:
+    "Run it again after an interruption: keys that already hold the exported value are skipped, so only what is missing is written. " +
+    "Keys that together would not fit one shared state event (--single-state-key true or a name) are refused before anything is sent.",
   options: OPTIONS,
   async run(p) {
     const [file] = positionals(p, importCommand, ["FILE"]);
@@ -66,6 +68,8 @@ const importCommand: Command = {
     }
     let changed = 0;
     await withMemory(p, "import", async ({ memory }) => {
+      // All or nothing: keys that fit one shared event only in part are refused before the first PUT.
+      await memory.checkPuts(entries);
       for (let i = 0; i < entries.length; i += IMPORT_BATCH) {
         const batch = entries.slice(i, i + IMPORT_BATCH);
         // Unchanged keys are skipped by put itself; count what will be written.
