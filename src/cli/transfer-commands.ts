@@ -68,15 +68,10 @@ const importCommand: Command = {
     }
     let changed = 0;
     await withMemory(p, "import", async ({ memory }) => {
+      // Unchanged keys are skipped by putAll; count what will be written.
+      for (const e of entries) if (JSON.stringify(await memory.get(e.key)) !== JSON.stringify(e.value)) changed++;
       // All or nothing: keys that fit one shared event only in part are refused before the first PUT.
-      await memory.checkPuts(entries);
-      for (let i = 0; i < entries.length; i += IMPORT_BATCH) {
-        const batch = entries.slice(i, i + IMPORT_BATCH);
-        // Unchanged keys are skipped by put itself; count what will be written.
-        for (const e of batch) if (JSON.stringify(await memory.get(e.key)) !== JSON.stringify(e.value)) changed++;
-        await Promise.all(batch.map((e) => memory.put(e.key, e.value)));
-        progress(`imported ${Math.min(i + IMPORT_BATCH, entries.length)}/${entries.length}`);
-      }
+      await memory.putAll(entries, { batch: IMPORT_BATCH, progress: (done) => progress(`imported ${done}/${entries.length}`) });
       await memory.flush();
     });
     if (bool(p, "json")) out(JSON.stringify({ keys: entries.length, written: changed, unchanged: entries.length - changed }));

@@ -53,7 +53,7 @@ export class EventTooLargeError extends MxdbError {
 
 /**
  * Puts made together (an import) would make one shared state event pass its limit, although each
- * alone may fit: refused before any of them is sent (Memory.checkPuts).
+ * alone may fit: refused before any of them is sent (Memory.putAll).
  */
 export class ImportTooLargeError extends MxdbError {
   override readonly name = "ImportTooLargeError";

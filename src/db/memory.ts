@@ -26,7 +26,7 @@ import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from ".
 import { keyHistory, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
 import { valueAt, type ValueAt } from "./history-at.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
-import { checkPuts } from "./put-check.js";
+import { putAll, type PutAllOptions } from "./put-all.js";
 import { Recovery } from "./recovery.js";
 
 /** One key of Memory.entries(): the value and the state event that holds it. */
@@ -135,11 +135,12 @@ export class Memory {
     return this.putIn(undefined, key, value);
   }
 
-  /** Would these puts, made together in the current room, fit? Throws what a put would, or ImportTooLargeError; sends nothing. */
-  async checkPuts(entries: readonly { key: string; value: unknown }[]): Promise<void> {
+  /** Put every entry in the current room, checked together first: when they cannot fit, nothing is sent (./put-all.ts). */
+  async putAll(entries: readonly { key: string; value: unknown }[], options: PutAllOptions = {}): Promise<void> {
     this.assertOpen();
+    this.assertSyncing();
     const room = await this.target(undefined);
-    checkPuts(this.placing, room, entries, room.encrypted && this.opts.shouldEncrypt);
+    return putAll(this.placing, room, entries, room.encrypted && this.opts.shouldEncrypt, options);
   }
 
   /**
