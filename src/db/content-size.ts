@@ -4,7 +4,8 @@
  * of its members' `"key":value` lengths plus braces and commas, whatever their order: the event's
  * size is its envelope (the event with an empty content) plus its content's members. Each member's
  * length is remembered with the value it was measured for (the same object or primitive), so
- * checking a put into a content of n keys costs n map reads, not an encoding of n values.
+ * checking a put into a content of n keys costs n map reads, not an encoding of n values. (Values
+ * in the memory's picture are never changed in place: put stores its own copy, sync parses anew.)
  * Exactly estimateEventSize: test/unit/db-content-size.test.ts compares the two.
  */
 import { utf8Length } from "../crypto/bytes.js";
