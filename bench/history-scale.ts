@@ -13,6 +13,7 @@
  *
  *   npm run bench:history-scale [-- --keys 2000 --shared-keys 2000 --events 10000 --no-write]
  *   --only transfer | --only at: one half (results/history-scale-transfer.md, -at.md)
+ *   --import-only: import a generated export of the same keys, without writing a source room first
  *   --mode per-key | shared: only that transfer (default both; results/history-scale-transfer-shared.md...)
  */
 import { writeFileSync } from "node:fs";
@@ -27,7 +28,7 @@ import { historySource, roomRequests, type RoomRequests } from "../src/db/room-r
 import { versionAt } from "../src/db/history-at.js";
 
 const { values } = parseArgs({
-  options: { mode: { type: "string", default: "both" }, keys: { type: "string", default: "2000" }, "shared-keys": { type: "string", default: "2000" }, events: { type: "string", default: "10000" }, "no-write": { type: "boolean", default: false }, only: { type: "string" } },
+  options: { "import-only": { type: "boolean", default: false }, mode: { type: "string", default: "both" }, keys: { type: "string", default: "2000" }, "shared-keys": { type: "string", default: "2000" }, events: { type: "string", default: "10000" }, "no-write": { type: "boolean", default: false }, only: { type: "string" } },
 });
 const keyCount = Number(values.keys);
 const sharedKeys = Number(values["shared-keys"]);
@@ -73,15 +74,20 @@ try {
   for (const [singleStateKey, n] of values.only === "at" ? [] : modes) {
     const mode = `singleStateKey ${singleStateKey}`;
     const [from, to] = [await room(), await room()];
-    const source = await open(from, singleStateKey);
+    const generated: { key: string; value: unknown }[] = Array.from({ length: n }, (_, i) => ({ key: `key-${String(i).padStart(5, "0")}`, value: i }));
     let t = performance.now();
-    await Promise.all(Array.from({ length: n }, (_, i) => source.put(`key-${String(i).padStart(5, "0")}`, i)));
-    await source.flush();
-    log(`${mode}: wrote ${n} keys in ${s(performance.now() - t)}`);
-    t = performance.now();
-    const entries = await source.entries();
-    row(`export ${n.toLocaleString("en")} keys (db.entries), ${mode}`, `${(performance.now() - t).toFixed(0)} ms, 0 requests (from the synced state)`);
-    await source.close();
+    let entries = generated;
+    // --import-only: the export as the source room would give it, without writing that room first.
+    if (!values["import-only"]) {
+      const source = await open(from, singleStateKey);
+      await Promise.all(generated.map((e) => source.put(e.key, e.value)));
+      await source.flush();
+      log(`${mode}: wrote ${n} keys in ${s(performance.now() - t)}`);
+      t = performance.now();
+      entries = await source.entries();
+      row(`export ${n.toLocaleString("en")} keys (db.entries), ${mode}`, `${(performance.now() - t).toFixed(0)} ms, 0 requests (from the synced state)`);
+      await source.close();
+    }
     const trace = memoryTraceSink();
     const target = await open(to, singleStateKey, trace);
     t = performance.now();
@@ -92,7 +98,7 @@ try {
     const check = await target.dump();
     if (Object.keys(check).length !== n || entries.some((e) => check[e.key] !== e.value)) throw new Error(`${mode}: the import does not hold the export`);
     const puts = trace.records.filter((r) => r.method === "PUT" && r.url.includes("/state/"));
-    row(`import them into another room, ${mode}`, `${s(importMs)}, ${puts.length.toLocaleString("en")} state PUTs (${(n / (importMs / 1000)).toFixed(0)} keys/s; up to ${inFlight(puts)} PUTs in flight, median PUT ${median(puts.map((r) => r.durationMs)).toFixed(0)} ms), ${notSync(trace.records).length.toLocaleString("en")} requests besides /sync`);
+    row(`import ${values["import-only"] ? `${n.toLocaleString("en")} keys (a generated export)` : "them into another room"}, ${mode}`, `${s(importMs)}, ${puts.length.toLocaleString("en")} state PUTs (${(n / (importMs / 1000)).toFixed(0)} keys/s; up to ${inFlight(puts)} PUTs in flight, median PUT ${median(puts.map((r) => r.durationMs)).toFixed(0)} ms), ${notSync(trace.records).length.toLocaleString("en")} requests besides /sync`);
     await target.close();
   }
 
