@@ -1,7 +1,7 @@
 /**
  * History at scale (docs/HISTORY.md) on a Synapse started here with rate limits lifted:
  *
- * - export (db.entries) and import (puts of a whole export at once, then flush) of `--keys` keys
+ * - export (db.entries) and import (db.putAll in batches of 1,000, as mxdb import, then flush) of `--keys` keys
  *   with singleStateKey false (default 2,000: one state PUT per key, so 10,000 take two passes of
  *   10,000 PUTs; `--keys 10000` when there is time), and with singleStateKey true at `--shared-keys`
  *   (default 2,000: 10,000 such keys do not fit one 65,536-byte event): time and state PUTs;
@@ -13,6 +13,8 @@
  *
  *   npm run bench:history-scale [-- --keys 2000 --shared-keys 2000 --events 10000 --no-write]
  *   --only transfer | --only at: one half (results/history-scale-transfer.md, -at.md)
+ *   --import-only: import a generated export of the same keys, without writing a source room first
+ *   --mode per-key | shared: only that transfer (default both; results/history-scale-transfer-shared.md...)
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,7 +28,7 @@ import { historySource, roomRequests, type RoomRequests } from "../src/db/room-r
 import { versionAt } from "../src/db/history-at.js";
 
 const { values } = parseArgs({
-  options: { keys: { type: "string", default: "2000" }, "shared-keys": { type: "string", default: "2000" }, events: { type: "string", default: "10000" }, "no-write": { type: "boolean", default: false }, only: { type: "string" } },
+  options: { "import-only": { type: "boolean", default: false }, mode: { type: "string", default: "both" }, keys: { type: "string", default: "2000" }, "shared-keys": { type: "string", default: "2000" }, events: { type: "string", default: "10000" }, "no-write": { type: "boolean", default: false }, only: { type: "string" } },
 });
 const keyCount = Number(values.keys);
 const sharedKeys = Number(values["shared-keys"]);
@@ -37,8 +39,16 @@ const row = (measure: string, result: string) => {
   rows.push(`| ${measure} | ${result} |`);
   log(`${measure}: ${result}`);
 };
-const statePuts = (records: TraceRecord[]) => records.filter((r) => r.method === "PUT" && r.url.includes("/state/")).length;
 const notSync = (records: TraceRecord[]) => records.filter((r) => !new URL(r.url).pathname.endsWith("/sync"));
+/** The most requests that were open at once. */
+const inFlight = (records: TraceRecord[]) => {
+  const edges = records.flatMap((r) => [[Date.parse(r.time), 1], [Date.parse(r.time) + r.durationMs, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, (open += d));
+  return most;
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Print the table; write it to results/ unless told not to. */
@@ -46,7 +56,9 @@ function finish(): void {
   const head = `Synapse ${hs.info.version}, rate limits lifted, loopback; Node ${process.version}; ${new Date().toISOString()}; whole run ${s(performance.now() - started)}.\n\n| measure | result |\n| --- | --- |\n`;
   const table = head + rows.join("\n") + "\n";
   console.log(table);
-  if (!values["no-write"]) writeFileSync(join(projectRoot(), "bench", "results", `history-scale${values.only ? `-${values.only}` : ""}.md`), `# History at scale (npm run bench:history-scale${values.only ? ` -- --only ${values.only}` : ""})\n\n${table}`);
+  const args = process.argv.slice(2).join(" ");
+  const name = ["history-scale", values.only, values.mode === "both" ? undefined : values.mode].filter(Boolean).join("-");
+  if (!values["no-write"]) writeFileSync(join(projectRoot(), "bench", "results", `${name}.md`), `# History at scale (npm run bench:history-scale${args ? ` -- ${args}` : ""})\n\n${table}`);
 }
 
 const hs = await Homeserver.start({ rateLimits: "lifted", onProgress: log });
@@ -58,27 +70,35 @@ try {
   const open = (roomId: string, singleStateKey: boolean, trace?: ReturnType<typeof memoryTraceSink>) =>
     Memory.open({ homeserver: hs.baseUrl, accessToken: u.accessToken, rooms: { main: roomId }, singleStateKey, encryption: false, ...(trace ? { trace } : {}) });
 
-  for (const [singleStateKey, n] of values.only === "at" ? [] : ([[false, keyCount], [true, sharedKeys]] as const)) {
+  const modes = ([[false, keyCount], [true, sharedKeys]] as const).filter(([shared]) => values.mode === "both" || values.mode === (shared ? "shared" : "per-key"));
+  for (const [singleStateKey, n] of values.only === "at" ? [] : modes) {
     const mode = `singleStateKey ${singleStateKey}`;
     const [from, to] = [await room(), await room()];
-    const source = await open(from, singleStateKey);
+    const generated: { key: string; value: unknown }[] = Array.from({ length: n }, (_, i) => ({ key: `key-${String(i).padStart(5, "0")}`, value: i }));
     let t = performance.now();
-    await Promise.all(Array.from({ length: n }, (_, i) => source.put(`key-${String(i).padStart(5, "0")}`, i)));
-    await source.flush();
-    log(`${mode}: wrote ${n} keys in ${s(performance.now() - t)}`);
-    t = performance.now();
-    const entries = await source.entries();
-    row(`export ${n.toLocaleString("en")} keys (db.entries), ${mode}`, `${(performance.now() - t).toFixed(0)} ms, 0 requests (from the synced state)`);
-    await source.close();
+    let entries = generated;
+    // --import-only: the export as the source room would give it, without writing that room first.
+    if (!values["import-only"]) {
+      const source = await open(from, singleStateKey);
+      await Promise.all(generated.map((e) => source.put(e.key, e.value)));
+      await source.flush();
+      log(`${mode}: wrote ${n} keys in ${s(performance.now() - t)}`);
+      t = performance.now();
+      entries = await source.entries();
+      row(`export ${n.toLocaleString("en")} keys (db.entries), ${mode}`, `${(performance.now() - t).toFixed(0)} ms, 0 requests (from the synced state)`);
+      await source.close();
+    }
     const trace = memoryTraceSink();
     const target = await open(to, singleStateKey, trace);
     t = performance.now();
-    await Promise.all(entries.map((e) => target.put(e.key, e.value)));
+    // As `mxdb import` does: checked together, then queued a batch of 1,000 at a time.
+    await target.putAll(entries, { batch: 1000 });
     await target.flush();
     const importMs = performance.now() - t;
     const check = await target.dump();
     if (Object.keys(check).length !== n || entries.some((e) => check[e.key] !== e.value)) throw new Error(`${mode}: the import does not hold the export`);
-    row(`import them into another room, ${mode}`, `${s(importMs)}, ${statePuts(trace.records).toLocaleString("en")} state PUTs (${(n / (importMs / 1000)).toFixed(0)} keys/s)`);
+    const puts = trace.records.filter((r) => r.method === "PUT" && r.url.includes("/state/"));
+    row(`import ${values["import-only"] ? `${n.toLocaleString("en")} keys (a generated export)` : "them into another room"}, ${mode}`, `${s(importMs)}, ${puts.length.toLocaleString("en")} state PUTs (${(n / (importMs / 1000)).toFixed(0)} keys/s; up to ${inFlight(puts)} PUTs in flight, median PUT ${median(puts.map((r) => r.durationMs)).toFixed(0)} ms), ${notSync(trace.records).length.toLocaleString("en")} requests besides /sync`);
     await target.close();
   }
 

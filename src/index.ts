@@ -13,12 +13,14 @@ export type { MemoryOptions } from "./db/options.js";
 export type { MemoryChange } from "./db/watch.js";
 export type { MediaReference } from "./db/media-values.js";
 export type { HistoryOptions, KeyVersion } from "./db/history.js";
+export type { PutAllOptions } from "./db/put-all.js";
 export type { AuditEntry } from "./db/audit.js";
 export { RoomHandle } from "./db/room-handle.js";
 export {
   InvalidValueError,
   InvalidKeyError,
   EventTooLargeError,
+  ImportTooLargeError,
   UnknownRoomError,
   EncryptionUnavailableError,
   UndecryptableValueError,

@@ -46,7 +46,9 @@ const importCommand: Command = {
   name: "import",
   usage: "import FILE [options]",
   summary: "Put every key of an export into the room (--room; any homeserver): coalesced, rate-limit aware, resumable.",
-  details: "Run it again after an interruption: keys that already hold the exported value are skipped, so only what is missing is written.",
+  details:
+    "Run it again after an interruption: keys that already hold the exported value are skipped, so only what is missing is written. " +
+    "Keys that together would not fit one shared state event (--single-state-key true or a name) are refused before anything is sent.",
   options: OPTIONS,
   async run(p) {
     const [file] = positionals(p, importCommand, ["FILE"]);
@@ -66,13 +68,10 @@ const importCommand: Command = {
     }
     let changed = 0;
     await withMemory(p, "import", async ({ memory }) => {
-      for (let i = 0; i < entries.length; i += IMPORT_BATCH) {
-        const batch = entries.slice(i, i + IMPORT_BATCH);
-        // Unchanged keys are skipped by put itself; count what will be written.
-        for (const e of batch) if (JSON.stringify(await memory.get(e.key)) !== JSON.stringify(e.value)) changed++;
-        await Promise.all(batch.map((e) => memory.put(e.key, e.value)));
-        progress(`imported ${Math.min(i + IMPORT_BATCH, entries.length)}/${entries.length}`);
-      }
+      // Unchanged keys are skipped by putAll; count what will be written.
+      for (const e of entries) if (JSON.stringify(await memory.get(e.key)) !== JSON.stringify(e.value)) changed++;
+      // All or nothing: keys that fit one shared event only in part are refused before the first PUT.
+      await memory.putAll(entries, { batch: IMPORT_BATCH, progress: (done) => progress(`imported ${done}/${entries.length}`) });
       await memory.flush();
     });
     if (bool(p, "json")) out(JSON.stringify({ keys: entries.length, written: changed, unchanged: entries.length - changed }));

@@ -51,6 +51,30 @@ export class EventTooLargeError extends MxdbError {
   }
 }
 
+/**
+ * Puts made together (an import) would make one shared state event pass its limit, although each
+ * alone may fit: refused before any of them is sent (Memory.putAll).
+ */
+export class ImportTooLargeError extends MxdbError {
+  override readonly name = "ImportTooLargeError";
+  readonly code = "IMPORT_TOO_LARGE";
+  constructor(
+    /** How many of the keys share the event. */
+    readonly keys: number,
+    readonly stateKey: string,
+    /** Estimated size of the whole event in canonical JSON, envelope included, every value inline. */
+    readonly size: number,
+    readonly limit: number,
+    readonly singleStateKey: boolean | string,
+  ) {
+    super(
+      `cannot put these ${keys} keys together: they share one state event (state key ${JSON.stringify(stateKey)}), which would be about ${size} bytes of canonical JSON, over the ${limit}-byte limit` +
+        `${limit < 65_536 ? " (the part of the 65,536-byte event limit kept for inline values; the rest are too small to gain from media)" : ""}; nothing was sent. ` +
+        "Use singleStateKey: false (mxdb: --single-state-key false) to give each key its own event, or put fewer keys in this room",
+    );
+  }
+}
+
 /** A room name that is not in `rooms`, nor an alias or room ID. */
 export class UnknownRoomError extends MxdbError {
   override readonly name = "UnknownRoomError";

@@ -123,24 +123,36 @@ export class MediaValues {
   }
 }
 
+/** Measures an event content, with changes over it, and one member of it (./content-size.ts EventSizer). */
+export interface ContentSizer {
+  size(content: Record<string, unknown>, changes?: ReadonlyMap<string, unknown>): number;
+  member(key: string, value: unknown): number;
+}
+
 /**
  * Which values of a state event go to media so that it fits the budget: none when it fits, else the
  * largest plain values first (the new one among them, and other keys that share the event) until it
- * does. `size` measures an event content; `standIn` replaces a moved value while measuring.
- * Undefined when even moving every plain value would not make it fit.
+ * does. The event is `content` with `changes` applied; `standIn` replaces a moved value while
+ * measuring. Undefined when even moving every plain value would not make it fit. Each move changes
+ * the size by the difference of two members, so a refusal costs one pass over the content.
  */
-export function valuesToMove(content: Record<string, unknown>, size: (content: Record<string, unknown>) => number, standIn: unknown, budget = MEDIA_BUDGET_BYTES): string[] | undefined {
-  if (size(content) <= budget) return [];
-  const movable = Object.entries(content)
+export function valuesToMove(content: Record<string, unknown>, changes: ReadonlyMap<string, unknown>, sizer: ContentSizer, standIn: unknown, budget = MEDIA_BUDGET_BYTES): string[] | undefined {
+  let size = sizer.size(content, changes);
+  if (size <= budget) return [];
+  const values = new Map(Object.entries(content));
+  for (const [k, v] of changes) if (v === undefined) values.delete(k);
+  else values.set(k, v);
+  const movable = [...values]
     .filter(([, v]) => !isMediaRef(v) && !isEncryptedRef(v) && !(typeof v === "object" && v !== null && "toJSON" in v))
-    .map(([k, v]) => [k, JSON.stringify(v).length] as const)
-    .sort((a, b) => b[1] - a[1]);
-  const trial = { ...content };
+    .map(([k, v]) => ({ key: k, saves: sizer.member(k, v) - sizer.member(k, standIn) }))
+    .sort((a, b) => b.saves - a.saves);
   const moved: string[] = [];
-  for (const [k] of movable) {
-    trial[k] = standIn;
-    moved.push(k);
-    if (size(trial) <= budget) return moved;
+  for (const { key, saves } of movable) {
+    // Largest first: once a move does not shrink the event, no later one does.
+    if (saves <= 0) return undefined;
+    size -= saves;
+    moved.push(key);
+    if (size <= budget) return moved;
   }
   return undefined;
 }

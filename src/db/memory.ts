@@ -18,7 +18,7 @@ import type { RoomMemory } from "./room-memory.js";
 import { historySource, newRoomMemory, roomRequests } from "./room-requests.js";
 import { auditRoom, type AuditEntry } from "./audit.js";
 import { PendingValue } from "./writer.js";
-import { estimateEventSize } from "./size.js";
+import type { EventSizer } from "./content-size.js";
 import { validateKey, validateValue } from "./validate.js";
 import type { ValueCrypto } from "./value-crypto.js";
 import { keyChanges, type MemoryChange } from "./watch.js";
@@ -26,9 +26,9 @@ import { isMediaRef, mediaReferences, MediaValues, type MediaReference } from ".
 import { keyHistory, type HistoryOptions, type HistorySource, type KeyVersion } from "./history.js";
 import { valueAt, type ValueAt } from "./history-at.js";
 import { placeValue, type PlaceContext } from "./place-value.js";
+import { putAll, type PutAllOptions } from "./put-all.js";
 import { Recovery } from "./recovery.js";
 import { CrossSigning } from "./cross-signing.js";
-
 
 /** One key of Memory.entries(): the value and the state event that holds it. */
 export interface MemoryEntry {
@@ -64,6 +64,7 @@ export class Memory {
   private crypto: ValueCrypto | undefined;
   /** Values too large for an event, in the media repository (./media-values.ts). */
   private readonly media: MediaValues;
+  private readonly sizers = new Map<string, EventSizer>();
   private readonly lifetime: AbortController;
   private closed = false;
   /** The recovery key and the server-side key backup (./recovery.ts). */
@@ -136,6 +137,14 @@ export class Memory {
   /** Store `value` under `key`; resolves once the homeserver has accepted the write. */
   put(key: string, value: unknown): Promise<void> {
     return this.putIn(undefined, key, value);
+  }
+
+  /** Put every entry in the current room, checked together first: when they cannot fit, nothing is sent (./put-all.ts). */
+  async putAll(entries: readonly { key: string; value: unknown }[], options: PutAllOptions = {}): Promise<void> {
+    this.assertOpen();
+    this.assertSyncing();
+    const room = await this.target(undefined);
+    return putAll(this.placing, room, entries, room.encrypted && this.opts.shouldEncrypt, options);
   }
 
   /**
@@ -417,12 +426,9 @@ export class Memory {
 
   /** What ./place-value.ts needs of this memory (the crypto layer may have loaded since the last put). */
   private get placing(): PlaceContext {
-    return { crypto: this.crypto, media: this.media, largeValues: this.opts.largeValues ?? "media", userId: this.userId, singleStateKey: this.singleStateKey, eventSize: (r, k, c) => this.eventSize(r, k, c) };
+    return { crypto: this.crypto, media: this.media, largeValues: this.opts.largeValues ?? "media", userId: this.userId, singleStateKey: this.singleStateKey, sizers: this.sizers };
   }
 
-  private eventSize(room: RoomMemory, stateKey: string, content: Record<string, unknown>): number {
-    return estimateEventSize({ roomId: room.roomId, sender: this.userId, type: EVENT_TYPE, stateKey, content });
-  }
 
   /** What a stored value stands for: decrypted if it is an encrypted reference, downloaded if it is (then) a media reference. */
   private async reveal(roomId: string, key: string, stored: unknown): Promise<unknown> {

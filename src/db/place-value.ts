@@ -6,7 +6,8 @@
  */
 import { utf8Length } from "../crypto/bytes.js";
 import { EncryptionUnavailableError, EventTooLargeError } from "./errors.js";
-import { applyOps, cloneJson, type SingleStateKey } from "./format.js";
+import { EventSizer } from "./content-size.js";
+import { cloneJson, EVENT_TYPE, sharesOneEvent, type SingleStateKey } from "./format.js";
 import { ENCRYPTED_INLINE_MAX_BYTES, MEDIA_BUDGET_BYTES, standInRef, valuesToMove, type MediaValues } from "./media-values.js";
 import type { RoomMemory } from "./room-memory.js";
 import { MAX_EVENT_BYTES } from "./size.js";
@@ -19,20 +20,32 @@ export interface PlaceContext {
   largeValues: "media" | "refuse";
   userId: string;
   singleStateKey: SingleStateKey;
-  /** The estimated size of the state event with this content (./size.ts). */
-  eventSize(room: RoomMemory, stateKey: string, content: Record<string, unknown>): number;
+  /** Measures of shared state keys' events, kept by room and state key (sizerFor). */
+  sizers: Map<string, EventSizer>;
+}
+
+/**
+ * What measures a state event (./content-size.ts: ./size.ts's estimate, member by member). Kept for
+ * a shared state key, whose members it remembers; a key's own event has one member.
+ */
+export function sizerFor(ctx: PlaceContext, room: RoomMemory, stateKey: string): EventSizer {
+  const id = JSON.stringify([room.roomId, stateKey]);
+  const sizer = ctx.sizers.get(id) ?? new EventSizer({ roomId: room.roomId, sender: ctx.userId, type: EVENT_TYPE, stateKey });
+  if (sharesOneEvent(ctx.singleStateKey)) ctx.sizers.set(id, sizer);
+  return sizer;
 }
 
 /** The stand-in for an encrypted reference while its event is being sent (the longest event ID). */
-const ENCRYPTED_STAND_IN = { encrypted_val: `$${"x".repeat(43)}` };
+export const ENCRYPTED_STAND_IN = { encrypted_val: `$${"x".repeat(43)}` };
 
 /** Queue the put of `copy` (the caller's value, copied and validated); resolves when it is accepted. */
 export async function placeValue(ctx: PlaceContext, room: RoomMemory, stateKey: string, key: string, copy: unknown, encrypt: boolean): Promise<void> {
   if (encrypt && !ctx.crypto) throw new EncryptionUnavailableError(room.roomId, "this memory has no encryption support enabled");
   const toMediaAllowed = ctx.largeValues !== "refuse";
   const writer = room.writer(stateKey);
+  const sizer = sizerFor(ctx, room, stateKey);
   const fits = (stored: unknown, limit: number) => {
-    const size = ctx.eventSize(room, stateKey, applyOps(room.content(stateKey), [{ kind: "put", key, value: stored }]));
+    const size = sizer.size(room.content(stateKey), new Map([[key, stored]]));
     if (size > limit) throw new EventTooLargeError(key, size, limit, ctx.singleStateKey);
   };
   if (encrypt) {
@@ -52,10 +65,11 @@ export async function placeValue(ctx: PlaceContext, room: RoomMemory, stateKey: 
     return writer.enqueue({ kind: "put", key, value: copy });
   }
   // Past the budget, the largest values of this event go to media: ours, or others that share it.
-  const content = applyOps(room.content(stateKey), [{ kind: "put", key, value: copy }]);
+  const content = room.content(stateKey);
+  const put = new Map([[key, copy]]);
   const standIn = standInRef(ctx.userId.slice(ctx.userId.indexOf(":") + 1));
-  const moves = valuesToMove(content, (c) => ctx.eventSize(room, stateKey, c), standIn);
-  if (moves === undefined) throw new EventTooLargeError(key, ctx.eventSize(room, stateKey, content), MEDIA_BUDGET_BYTES, ctx.singleStateKey);
+  const moves = valuesToMove(content, put, sizer, standIn);
+  if (moves === undefined) throw new EventTooLargeError(key, sizer.size(content, put), MEDIA_BUDGET_BYTES, ctx.singleStateKey);
   if (moves.length === 0) return writer.enqueue({ kind: "put", key, value: copy });
   const moved = moves.map((k) => {
     const value = k === key ? copy : cloneJson(room.lookup(stateKey, k).value);

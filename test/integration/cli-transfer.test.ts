@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Memory } from "../../src/index.js";
@@ -73,6 +73,22 @@ test("export, then an import into another room killed after its first batch and 
   assert.deepEqual(JSON.parse(resumed.stdout), { keys: 1500, written: 500, unchanged: 1000 }, "only what was missing is written");
   const check = await Memory.open({ homeserver: baseUrl, accessToken: bob.accessToken, rooms: { main: target }, encryption: false });
   assert.deepEqual(await check.dump(), expected);
+  await check.close();
+});
+
+test("an import of 10,000 keys into one shared state key is refused before anything is sent, naming the limit and the per-key mode", { timeout: 300_000 }, async () => {
+  const target = await sharedRoom(bob);
+  const file = join(dir, "ten-thousand.jsonl");
+  const rows = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ key: `key-${String(i).padStart(5, "0")}`, value: i, sender: alice.userId, ts: 1, eventId: "$x" }));
+  writeFileSync(file, [JSON.stringify({ format: "mxdb-export", version: 1, exportedAt: new Date(0).toISOString(), singleStateKey: false }), ...rows].join("\n") + "\n");
+  const refused = await start(["import", file, "--single-state-key", "true", ...as(bob, target)]).result;
+  assert.equal(refused.code, 1, refused.stderr);
+  // About 170 KB of entries: over the 48 KiB kept for inline values of the 65,536-byte event.
+  assert.match(refused.stderr, /IMPORT_TOO_LARGE: cannot put these 10000 keys together: they share one state event \(state key ""\), which would be about \d{6} bytes of canonical JSON, over the 49152-byte limit \(the part of the 65,536-byte event limit/);
+  assert.match(refused.stderr, /--single-state-key false/);
+  assert.doesNotMatch(refused.stderr, /imported \d+\//, "no batch was put");
+  const check = await Memory.open({ homeserver: baseUrl, accessToken: bob.accessToken, rooms: { main: target }, encryption: false });
+  assert.deepEqual(await check.dump(), {});
   await check.close();
 });
 

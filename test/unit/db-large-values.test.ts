@@ -12,15 +12,20 @@ import type { Transport } from "../../src/http/types.js";
 import { fakeRoomServer, ROOM } from "../helpers/fake-room-server.js";
 import { fakeClock } from "../helpers/msw-transport.js";
 
-const size = (c: Record<string, unknown>) => JSON.stringify(c).length;
+// JSON.stringify's length, member by member (as ./content-size.ts measures canonical JSON).
+const size = {
+  size: (c: Record<string, unknown>, changes: ReadonlyMap<string, unknown> = new Map()) => JSON.stringify({ ...c, ...Object.fromEntries(changes) }).length,
+  member: (k: string, v: unknown) => JSON.stringify({ [k]: v }).length - 2,
+};
+const none = new Map<string, unknown>();
 
 test("placement: nothing moves under the budget; over it, the largest values move first until it fits", { timeout: 10_000 }, () => {
   const ref = { mxdb_media: "r" };
-  assert.deepEqual(valuesToMove({ a: "x".repeat(10), b: "y".repeat(20) }, size, ref, 100), []);
-  assert.deepEqual(valuesToMove({ a: "x".repeat(60), b: "y".repeat(50), c: "z" }, size, ref, 100), ["a"]);
-  assert.deepEqual(valuesToMove({ a: "x".repeat(60), b: "y".repeat(50), c: "z".repeat(40) }, size, ref, 100), ["a", "b"]);
+  assert.deepEqual(valuesToMove({ a: "x".repeat(10), b: "y".repeat(20) }, none, size, ref, 100), []);
+  assert.deepEqual(valuesToMove({ a: "x".repeat(60), b: "y".repeat(50), c: "z" }, none, size, ref, 100), ["a"]);
+  assert.deepEqual(valuesToMove({ a: "x".repeat(60), b: "y".repeat(50), c: "z".repeat(40) }, none, size, ref, 100), ["a", "b"]);
   // References already in the event do not move again; when nothing else can move, it cannot fit.
-  assert.deepEqual(valuesToMove({ a: { encrypted_val: "$e".repeat(80) }, b: "y" }, size, ref, 100), undefined);
+  assert.deepEqual(valuesToMove({ a: { encrypted_val: "$e".repeat(80) }, b: "y" }, none, size, ref, 100), undefined);
 });
 
 test("encrypted attachments: round trip, a different key and IV each time, a changed byte refused by its hash", { timeout: 10_000 }, async () => {
