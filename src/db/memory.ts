@@ -286,11 +286,7 @@ export class Memory {
     return auditRoom(room.stateKeys(), roomRequests(this.http, room.roomId), options.allow ? new Set(options.allow) : undefined);
   }
 
-  /**
-   * The values of the current room kept in the media repository (docs/LARGE-VALUES.md): key, mxc URI,
-   * size and whether the bytes are encrypted. Encrypted references are decrypted to find them; the
-   * media is not downloaded.
-   */
+  /** The current room's values kept in media (docs/LARGE-VALUES.md); references decrypted, media not downloaded. */
   async mediaReferences(): Promise<MediaReference[]> {
     this.assertOpen();
     const room = await this.target(undefined);
