@@ -22,7 +22,7 @@ import { PAGE_EVENTS, pagedLookup, type PagedSource } from "./paged-events.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import type { ResolvedOptions } from "./options.js";
 import { RoomMemory } from "./room-memory.js";
-import { linearReplacesState, noteServerEvent } from "./server-kind.js";
+import { linearReplacesState, noteServerEvent, serverOf } from "./server-kind.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
 export interface RoomRequests {
@@ -44,13 +44,14 @@ export interface RoomRequests {
  * carries `replaces_state`. Not with an injected transport: simulated servers omit `unsigned` on an
  * event that replaced nothing, and an extra request would change their seeded schedules.
  */
-export function roomRequests(http: HttpClient, roomId: string, options: { completeBare?: boolean } = {}): RoomRequests {
-  // The events are noted: how they look tells Dendrite apart (./server-kind.ts).
-  const event = (eventId: string) => notFoundAsUndefined(async () => lineageEvent(noteServerEvent(http, await http.send(getEvent, { roomId, eventId }))));
+export function roomRequests(http: HttpClient, roomId: string, options: { completeBare?: boolean; userId?: string } = {}): RoomRequests {
+  // The events are noted: how our server's own events look tells Dendrite apart (./server-kind.ts).
+  const local = options.userId === undefined ? undefined : serverOf(options.userId);
+  const event = (eventId: string) => notFoundAsUndefined(async () => lineageEvent(noteServerEvent(http, await http.send(getEvent, { roomId, eventId }), local)));
   return {
     currentEvent: (stateKey, eventType = EVENT_TYPE) =>
       notFoundAsUndefined(async () => {
-        const raw = noteServerEvent(http, await http.send(getStateEvent, { roomId, eventType, stateKey }));
+        const raw = noteServerEvent(http, await http.send(getStateEvent, { roomId, eventType, stateKey }), local);
         return options.completeBare && raw.unsigned === undefined ? ((await event(raw.event_id)) ?? lineageEvent(raw)) : lineageEvent(raw);
       }),
     event,
@@ -120,7 +121,7 @@ export interface RoomDeps {
 }
 
 export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
-  const requests = roomRequests(d.http, roomId, { completeBare: d.opts.transport === undefined });
+  const requests = roomRequests(d.http, roomId, { completeBare: d.opts.transport === undefined, userId: d.userId });
   return new RoomMemory(roomId, {
     queue: d.queue,
     userId: d.userId,

@@ -5,8 +5,10 @@
  * 1. its name: `GET /_matrix/federation/v1/version`, asked once; "Dendrite" cannot show forks,
  *    any other name (Synapse) keeps Synapse's reading;
  * 2. its events, when it does not say its name (federation routes off or not proxied): Synapse
- *    serves every client event with `unsigned.age` (sync, `GET /event`, `GET /state?format=event`),
- *    Dendrite never does. A server whose events come without it is not trusted to show forks.
+ *    serves every event it created itself with `unsigned.age` (sync, `GET /event`,
+ *    `GET /state?format=event`), Dendrite never does. Only events whose sender is on our own server
+ *    count: in a federated room Synapse served another server's event without `age`, and taking
+ *    that for Dendrite refused a repair the split-brain test needed (CI, 2026-12-04).
  *
  * The events are the ones the memory fetched anyway: the second sign costs no request.
  */
@@ -31,13 +33,23 @@ function evidenceOf(http: HttpClient): Evidence {
   return e;
 }
 
-/** Note one client-format event this server sent (sign 2). Returns it unchanged. */
-export function noteServerEvent<T>(http: HttpClient, raw: T): T {
-  if (typeof raw === "object" && raw !== null && typeof (raw as { event_id?: unknown }).event_id === "string") {
-    const unsigned = (raw as { unsigned?: { age?: unknown } }).unsigned;
-    if (typeof unsigned?.age !== "number") evidenceOf(http).ageless = true;
-  }
+/**
+ * Note one client-format event this server sent (sign 2), when its sender is on `localServer` (our
+ * user ID's server name): only an event the server created itself says how it serves events.
+ * Returns it unchanged.
+ */
+export function noteServerEvent<T>(http: HttpClient, raw: T, localServer: string | undefined): T {
+  if (localServer === undefined || typeof raw !== "object" || raw === null) return raw;
+  const e = raw as { event_id?: unknown; sender?: unknown; unsigned?: { age?: unknown } };
+  if (typeof e.event_id !== "string" || typeof e.sender !== "string" || serverOf(e.sender) !== localServer) return raw;
+  if (typeof e.unsigned?.age !== "number") evidenceOf(http).ageless = true;
   return raw;
+}
+
+/** The server name of a user ID (`@local:server`, the server name may carry a port). */
+export function serverOf(userId: string): string | undefined {
+  const colon = userId.indexOf(":");
+  return colon > 0 ? userId.slice(colon + 1) : undefined;
 }
 
 /** What the two signs say: the server's description when its replaces_state cannot show forks, else undefined. */

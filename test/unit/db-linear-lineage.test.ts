@@ -208,10 +208,18 @@ test("telling Dendrite apart: by the federation name, else by events served with
   ] as const) {
     const off = fakeServer({ [stateEventPath]: event(unsigned) });
     assert.equal(await linearReplacesState(off.http), undefined, "nothing read yet");
-    await roomRequests(off.http, "!r:hs").currentEvent("k");
+    await roomRequests(off.http, "!r:hs", { userId: "@me:hs" }).currentEvent("k");
     assert.equal((await linearReplacesState(off.http)) !== undefined, expected, JSON.stringify(unsigned));
     assert.deepEqual(off.asked, ["/_matrix/federation/v1/version", stateEventPath]);
   }
+  // Only our own server's events count: a federated Synapse served another server's event without
+  // age (the split-brain test in CI), and that is no sign of Dendrite.
+  const remote = fakeServer({ [stateEventPath]: { ...event({ replaces_state: "$p" }), sender: "@b:other.example:8448" } });
+  await roomRequests(remote.http, "!r:hs", { userId: "@me:hs" }).currentEvent("k");
+  assert.equal(await linearReplacesState(remote.http), undefined, "another server's ageless event");
+  const unknown = fakeServer({ [stateEventPath]: event(undefined) });
+  await roomRequests(unknown.http, "!r:hs").currentEvent("k");
+  assert.equal(await linearReplacesState(unknown.http), undefined, "without our user ID nothing is noted");
 });
 
 test("a current event served without unsigned (Dendrite's format=event) is read again by ID for its replaces_state; not with completeBare off", { timeout: 10_000 }, async () => {
