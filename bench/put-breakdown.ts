@@ -6,7 +6,7 @@
  * each), with no mxdb and no sync loop, to tell the homeserver's own cost from ours. For a CPU
  * profile of the client: node --cpu-prof --import tsx bench/put-breakdown.ts ...
  *
- *   npx tsx bench/put-breakdown.ts [-- --values 1000 --round 50 --write-concurrency 32 --encrypted --single-state-key | --raw [--raw-events]]
+ *   npx tsx bench/put-breakdown.ts [-- --values 1000 --round 50 --write-concurrency 32 --room-write-concurrency 1 --encrypted --single-state-key | --raw [--raw-events]]
  */
 import { parseArgs } from "node:util";
 import { Memory, MemoryStore } from "../src/index.js";
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     "raw-events": { type: "boolean", default: false },
     round: { type: "string", default: "50" },
     "write-concurrency": { type: "string", default: "32" },
+    // Default: mxdb's (1); Infinity for the behaviour before the per-room limit.
+    "room-write-concurrency": { type: "string" },
   },
 });
 const n = Number(values.values);
@@ -55,7 +57,7 @@ try {
   };
   const db = values.raw
     ? undefined
-    : await Memory.open({ homeserver: hs.baseUrl, userId: u.userId, password: u.password, rooms: { main: roomId }, singleStateKey: values["single-state-key"], writeConcurrency: Number(values["write-concurrency"]), store: new MemoryStore(), trace });
+    : await Memory.open({ homeserver: hs.baseUrl, userId: u.userId, password: u.password, rooms: { main: roomId }, singleStateKey: values["single-state-key"], writeConcurrency: Number(values["write-concurrency"]), ...(values["room-write-concurrency"] ? { roomWriteConcurrency: Number(values["room-write-concurrency"]) } : {}), store: new MemoryStore(), trace });
   const put = async (i: number) => {
     const key = `key-${i}`;
     const value = { i, text: `value ${i}` };
@@ -77,7 +79,7 @@ try {
   phase = "flush";
   await db?.flush();
   const cpu = process.cpuUsage(cpu0);
-  console.log(`${n} values, ${values.raw ? (values["raw-events"] ? "raw event + state PUT each" : "raw state PUTs") : `mxdb, ${values.encrypted ? "encrypted" : "plaintext"}, singleStateKey ${values["single-state-key"]}, writeConcurrency ${values["write-concurrency"]}`}`);
+  console.log(`${n} values, ${values.raw ? (values["raw-events"] ? "raw event + state PUT each" : "raw state PUTs") : `mxdb, ${values.encrypted ? "encrypted" : "plaintext"}, singleStateKey ${values["single-state-key"]}, writeConcurrency ${values["write-concurrency"]}, roomWriteConcurrency ${values["room-write-concurrency"] ?? "default"}`}`);
   console.log(`until flush: ${((performance.now() - t0) / 1000).toFixed(1)} s; client CPU user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s`);
   console.log(`ms per round of ${round}: ${rounds.join(" ")}`);
   phase = "close";

@@ -100,6 +100,12 @@ export interface MemoryOptions {
   /** State PUTs in flight at once across all state keys (default 32: bench scenario 4 reached the homeserver's ceiling there). */
   writeConcurrency?: number;
   /**
+   * State writes in flight at once into one room (default 1; Infinity: no limit but writeConcurrency).
+   * Concurrent state PUTs into one room fork its DAG and each costs the homeserver more
+   * (src/db/room-write-queue.ts). Writes to different rooms stay parallel.
+   */
+  roomWriteConcurrency?: number;
+  /**
    * How long after a write another write forked off the same parent can still land and win (ms,
    * default 1000; flush() waits longer when our PUTs were slow, twice the slowest): flush() checks
    * the homeserver's state only after it. docs/DURABILITY.md.
@@ -173,6 +179,10 @@ export function checkOptions(options: MemoryOptions): ResolvedOptions {
   if (options.largeValues !== undefined && options.largeValues !== "media" && options.largeValues !== "refuse") throw new ConfigError('largeValues must be "media" or "refuse"');
   if (options.stateAfter !== undefined && !["auto", "never", "stable", "unstable"].includes(options.stateAfter)) throw new ConfigError('stateAfter must be "auto", "never", "stable" or "unstable"');
   if (options.mergeForks !== undefined && typeof options.mergeForks !== "boolean") throw new ConfigError("mergeForks must be true or false");
+  for (const name of ["writeConcurrency", "roomWriteConcurrency"] as const) {
+    const v = options[name];
+    if (v !== undefined && !(v === Infinity || (Number.isInteger(v) && v >= 1))) throw new ConfigError(`${name} must be an integer >= 1 (or Infinity)`);
+  }
   if (options.settleMs !== undefined && (!Number.isFinite(options.settleMs) || options.settleMs < 0)) throw new ConfigError("settleMs must be a number of milliseconds >= 0");
   for (const name of ["timeoutMs", "syncDeadlineMarginMs"] as const) {
     const v = options[name];

@@ -2,7 +2,7 @@
  * The memory of one room: its state keys' writers, reads over the sync-fed picture, and the
  * one-time legacy migration.
  */
-import type PQueue from "p-queue";
+import type { WriteQueue } from "./room-write-queue.js";
 import type { RoomState } from "../state/room-state.js";
 import { MigrationError } from "./errors.js";
 import { EVENT_TYPE, hasOwn, LEGACY_EVENT_TYPE, planLegacyMigration, sharesOneEvent, type SingleStateKey } from "./format.js";
@@ -12,7 +12,7 @@ import type { Repair } from "./repair-plan.js";
 import { StateKeyWriter, type StateHead, type WriterContext } from "./writer.js";
 
 export interface RoomContext {
-  readonly queue: PQueue;
+  readonly queue: WriteQueue;
   readonly singleStateKey: SingleStateKey;
   /** The room as the sync loop sees it (undefined until it appears in a sync). */
   state(): RoomState | undefined;

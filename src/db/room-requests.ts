@@ -22,6 +22,7 @@ import { PAGE_EVENTS, pagedLookup, type PagedSource } from "./paged-events.js";
 import { lineageEvent, type LineageEvent } from "./lineage.js";
 import type { ResolvedOptions } from "./options.js";
 import { RoomMemory } from "./room-memory.js";
+import { DEFAULT_ROOM_WRITE_CONCURRENCY, roomWriteQueue } from "./room-write-queue.js";
 import { linearReplacesState, noteServerEvent, serverOf } from "./server-kind.js";
 import { DEFAULT_SETTLE_MS, notFoundAsUndefined, retryPolicy, writeRetryDelay } from "./write-retry.js";
 
@@ -111,6 +112,7 @@ export function historySource(requests: RoomRequests, mode: SingleStateKey, key:
 }
 
 export interface RoomDeps {
+  /** The memory's shared queue (`writeConcurrency`). */
   queue: PQueue;
   userId: string;
   singleStateKey: SingleStateKey;
@@ -123,7 +125,8 @@ export interface RoomDeps {
 export function newRoomMemory(roomId: string, d: RoomDeps): RoomMemory {
   const requests = roomRequests(d.http, roomId, { completeBare: d.opts.transport === undefined, userId: d.userId });
   return new RoomMemory(roomId, {
-    queue: d.queue,
+    // Per room: concurrent state PUTs into one room fork its DAG (./room-write-queue.ts).
+    queue: roomWriteQueue(d.queue, d.opts.roomWriteConcurrency ?? DEFAULT_ROOM_WRITE_CONCURRENCY),
     userId: d.userId,
     singleStateKey: d.singleStateKey,
     state: () => d.sync.room(roomId),

@@ -15,7 +15,7 @@
  *    left to repair. Our writes are known by the event IDs the server gave back, never by sender, so
  *    two processes of one account repair each other like any two writers.
  */
-import type PQueue from "p-queue";
+import type { WriteQueue } from "./room-write-queue.js";
 import { applyOps, jsonEqual, type Op } from "./format.js";
 import { Lineage, lineageEvent, type LineageEvent } from "./lineage.js";
 import { planRepairs, type OurWrite, type Repair, type StateHead } from "./repair-plan.js";
@@ -29,7 +29,7 @@ export { PendingValue } from "./pending-ops.js";
 
 /** What a writer needs from the memory around it. */
 export interface WriterContext {
-  readonly queue: PQueue;
+  readonly queue: WriteQueue;
   /** Our user ID: an event of ours with exactly a lost write's content is that write. */
   readonly userId: string;
   /** The current synced event for this state key, if any. */
