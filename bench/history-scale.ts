@@ -14,6 +14,7 @@
  *   npm run bench:history-scale [-- --keys 2000 --shared-keys 2000 --events 10000 --no-write]
  *   --only transfer | --only at: one half (results/history-scale-transfer.md, -at.md)
  *   --import-only: import a generated export of the same keys, without writing a source room first
+ *   --room-write-concurrency N: the memories' roomWriteConcurrency (default Infinity, as Memory.open)
  *   --mode per-key | shared: only that transfer (default both; results/history-scale-transfer-shared.md...)
  */
 import { writeFileSync } from "node:fs";
@@ -28,7 +29,7 @@ import { historySource, roomRequests, type RoomRequests } from "../src/db/room-r
 import { versionAt } from "../src/db/history-at.js";
 
 const { values } = parseArgs({
-  options: { "import-only": { type: "boolean", default: false }, mode: { type: "string", default: "both" }, keys: { type: "string", default: "2000" }, "shared-keys": { type: "string", default: "2000" }, events: { type: "string", default: "10000" }, "no-write": { type: "boolean", default: false }, only: { type: "string" } },
+  options: { "import-only": { type: "boolean", default: false }, mode: { type: "string", default: "both" }, keys: { type: "string", default: "2000" }, "shared-keys": { type: "string", default: "2000" }, events: { type: "string", default: "10000" }, "no-write": { type: "boolean", default: false }, only: { type: "string" }, "room-write-concurrency": { type: "string", default: "Infinity" } },
 });
 const keyCount = Number(values.keys);
 const sharedKeys = Number(values["shared-keys"]);
@@ -68,7 +69,7 @@ try {
   const client = hs.client(u.accessToken);
   const room = async () => (await client.send(createRoom, { preset: "private_chat" })).room_id;
   const open = (roomId: string, singleStateKey: boolean, trace?: ReturnType<typeof memoryTraceSink>) =>
-    Memory.open({ homeserver: hs.baseUrl, accessToken: u.accessToken, rooms: { main: roomId }, singleStateKey, encryption: false, ...(trace ? { trace } : {}) });
+    Memory.open({ homeserver: hs.baseUrl, accessToken: u.accessToken, rooms: { main: roomId }, singleStateKey, encryption: false, roomWriteConcurrency: Number(values["room-write-concurrency"]), ...(trace ? { trace } : {}) });
 
   const modes = ([[false, keyCount], [true, sharedKeys]] as const).filter(([shared]) => values.mode === "both" || values.mode === (shared ? "shared" : "per-key"));
   for (const [singleStateKey, n] of values.only === "at" ? [] : modes) {
