@@ -5,6 +5,7 @@
 import { InvalidValueError } from "../db/errors.js";
 import { validateValue } from "../db/validate.js";
 import type { MemoryChange } from "../db/watch.js";
+import type { MemoryOptions } from "../db/options.js";
 import { bool, CONNECTION, MEMORY, positionals, str, type Command, type Parsed } from "./args.js";
 import { openMemory, resolveConnection, type OpenedMemory } from "./connect.js";
 import { CliError, describeError, EXIT, UsageError } from "./errors.js";
@@ -16,8 +17,8 @@ const LARGE_VALUE_NOTICE_BYTES = 256 * 1024;
 
 export const out = (line: string) => process.stdout.write(`${line}\n`);
 
-export async function withMemory<T>(p: Parsed, command: string, fn: (m: OpenedMemory) => Promise<T>): Promise<T> {
-  const opened = await openMemory(resolveConnection(p, command));
+export async function withMemory<T>(p: Parsed, command: string, fn: (m: OpenedMemory) => Promise<T>, extra: Partial<MemoryOptions> = {}): Promise<T> {
+  const opened = await openMemory(resolveConnection(p, command), extra);
   try {
     return await fn(opened);
   } finally {

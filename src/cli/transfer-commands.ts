@@ -42,6 +42,13 @@ const exportCommand: Command = {
 /** Keys put at once: enough for the writer to coalesce, few enough to show progress and bound memory. */
 const IMPORT_BATCH = 1000;
 
+/**
+ * One state PUT in flight per room: an import's many per-key PUTs sent at once fork the room and
+ * Synapse slows to about one a second; one at a time, 10,000 keys took 670 s
+ * (bench/results/history-scale-transfer-per-key.md).
+ */
+const IMPORT_OPTIONS = { roomWriteConcurrency: 1 } as const;
+
 const importCommand: Command = {
   name: "import",
   usage: "import FILE [options]",
@@ -73,7 +80,7 @@ const importCommand: Command = {
       // All or nothing: keys that fit one shared event only in part are refused before the first PUT.
       await memory.putAll(entries, { batch: IMPORT_BATCH, progress: (done) => progress(`imported ${done}/${entries.length}`) });
       await memory.flush();
-    });
+    }, IMPORT_OPTIONS);
     if (bool(p, "json")) out(JSON.stringify({ keys: entries.length, written: changed, unchanged: entries.length - changed }));
     else out(`imported ${entries.length} keys (${changed} written, ${entries.length - changed} already there)`);
     return EXIT.ok;
