@@ -5,9 +5,9 @@
  * never written to a file, a trace or an error message.
  */
 import { bool, CONNECTION, MEMORY, type Command, type Parsed } from "./args.js";
-import { openMemory, resolveConnection } from "./connect.js";
 import { CliError, EXIT, UsageError } from "./errors.js";
-import { out } from "./memory-commands.js";
+import { out, withMemory } from "./memory-commands.js";
+import type { Memory } from "../db/memory.js";
 
 const OPTIONS = { ...MEMORY, ...CONNECTION };
 
@@ -18,13 +18,8 @@ async function readStdin(): Promise<string> {
   return text;
 }
 
-async function withRecovery<T>(p: Parsed, command: string, extra: { recoveryKey?: string }, fn: (m: Awaited<ReturnType<typeof openMemory>>["memory"]) => Promise<T>): Promise<T> {
-  const opened = await openMemory(resolveConnection(p, command), extra);
-  try {
-    return await fn(opened.memory);
-  } finally {
-    await opened.close();
-  }
+function withRecovery<T>(p: Parsed, command: string, extra: { recoveryKey?: string }, fn: (m: Memory) => Promise<T>): Promise<T> {
+  return withMemory(p, command, (opened) => fn(opened.memory), extra);
 }
 
 const create: Command = {
